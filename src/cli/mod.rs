@@ -1,0 +1,177 @@
+//! The command line, as clap types. No syscalls here: commands turn these into
+//! library configuration (see `crate::context`).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Run code you don't fully trust under kernel-enforced least privilege.
+#[derive(Debug, Parser)]
+#[command(
+    name = "nono",
+    version,
+    about,
+    long_about = "Run code you don't fully trust under kernel-enforced least privilege, and learn \
+                  what that least privilege is.\n\nProfiles follow upstream nono's JSON format. \
+                  See `nono profiles list`, `nono why` and `nono setup --check`.",
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List, show, export and validate profiles
+    #[command(subcommand)]
+    Profiles(ProfilesCommand),
+    /// Explain whether a path or host would be allowed, and why
+    Why(WhyArgs),
+    /// Report what this machine can enforce and trace
+    Setup(SetupArgs),
+    /// Print shell completions
+    Completions(CompletionsArgs),
+    /// Print the man page (roff)
+    Man,
+}
+
+/// `nono profiles …`
+#[derive(Debug, Subcommand)]
+pub enum ProfilesCommand {
+    /// List built-in and user profiles
+    List(JsonFlag),
+    /// Show a profile with its groups expanded and where every rule comes from
+    Show {
+        /// Profile name or path to a .json file
+        name: String,
+        /// Machine-readable output
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a profile as standalone JSON (bases merged in, current keys only)
+    Export {
+        /// Profile name or path to a .json file
+        name: String,
+    },
+    /// Check a profile file and report every problem with its line and column
+    Validate {
+        /// Path to the profile (or a profile name)
+        file: PathBuf,
+        /// Machine-readable output
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the JSON Schema of the profile format
+    Schema,
+}
+
+/// A lone `--json` flag.
+#[derive(Debug, Args)]
+pub struct JsonFlag {
+    /// Machine-readable output
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The flags that shape a sandbox; shared by `why`, and later `run` and `learn`.
+#[derive(Debug, Args, Default)]
+pub struct SandboxArgs {
+    /// Profile name or path (default: the built-in `default`)
+    #[arg(long, short = 'p', value_name = "NAME|FILE")]
+    pub profile: Option<String>,
+    /// Grant read-write access to a directory (repeatable)
+    #[arg(long, value_name = "DIR")]
+    pub allow: Vec<OsString>,
+    /// Grant read access to a directory (repeatable)
+    #[arg(long, value_name = "DIR")]
+    pub read: Vec<OsString>,
+    /// Grant write access to a directory (repeatable)
+    #[arg(long, value_name = "DIR")]
+    pub write: Vec<OsString>,
+    /// Grant read-write access to a single file (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub allow_file: Vec<OsString>,
+    /// Grant read access to a single file (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub read_file: Vec<OsString>,
+    /// Grant write access to a single file (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub write_file: Vec<OsString>,
+    /// Grant read-write access to the working directory
+    #[arg(long)]
+    pub allow_cwd: bool,
+    /// The working directory of the command (default: the current directory)
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+    /// Block all network access
+    #[arg(long, alias = "block-net")]
+    pub block_network: bool,
+    /// Allow only the hosts of a network profile (minimal, developer, none)
+    #[arg(long, value_name = "NAME")]
+    pub network_profile: Option<String>,
+    /// Allow a host through the proxy; `*.example.com` for subdomains (repeatable)
+    #[arg(long, value_name = "HOST")]
+    pub allow_domain: Vec<String>,
+    /// Inject a credential service through the proxy (repeatable)
+    #[arg(long, alias = "proxy-credential", value_name = "SERVICE")]
+    pub credential: Vec<String>,
+}
+
+/// The access `nono why --op` asks about.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Op {
+    /// Read (or list, or execute)
+    Read,
+    /// Write (create, modify, delete)
+    Write,
+    /// Both
+    Readwrite,
+}
+
+/// `nono why`
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["path", "host"])))]
+pub struct WhyArgs {
+    /// The path to ask about
+    #[arg(long, value_name = "PATH")]
+    pub path: Option<PathBuf>,
+    /// The access to ask about
+    #[arg(long, value_enum, default_value = "read", requires = "path")]
+    pub op: Op,
+    /// The host to ask about
+    #[arg(long, value_name = "HOST", conflicts_with = "path")]
+    pub host: Option<String>,
+    /// The port, with --host
+    #[arg(long, default_value_t = 443, requires = "host")]
+    pub port: u16,
+    /// Machine-readable output
+    #[arg(long)]
+    pub json: bool,
+    /// The sandbox to ask about
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+}
+
+/// `nono setup`
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// Only check and report (the default; nono needs no installation step on Linux)
+    #[arg(long)]
+    pub check: bool,
+    /// Machine-readable output
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `nono completions`
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}

@@ -1,0 +1,6 @@
+//! One module per subcommand.
+
+pub mod completions;
+pub mod profiles;
+pub mod setup;
+pub mod why;

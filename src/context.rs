@@ -1,0 +1,116 @@
+//! Turning sandbox flags into a profile, a capability set and a plan: the "low args
+//! to high args" step shared by every command that describes a sandbox.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow};
+use nono_enforcer::capability::{self, CapabilitySet, GrantFlag, Overrides};
+use nono_enforcer::plan::{self, Plan, RealFs};
+use nono_enforcer::{PathVars, Profile, ProfileStore};
+
+use crate::cli::SandboxArgs;
+use crate::{Failure, usage};
+
+/// nono's own directories.
+pub struct Dirs {
+    /// `$XDG_CONFIG_HOME/nono`.
+    pub config: PathBuf,
+    /// `$XDG_STATE_HOME/nono`.
+    pub state: PathBuf,
+}
+
+impl Dirs {
+    /// From the path variables.
+    pub fn new(vars: &PathVars) -> Self {
+        Dirs { config: vars.xdg_config_home.join("nono"), state: vars.xdg_state_home.join("nono") }
+    }
+
+    /// Where user profiles live.
+    pub fn profiles(&self) -> PathBuf {
+        self.config.join("profiles")
+    }
+}
+
+/// The current directory, or a clear error.
+pub fn current_dir() -> Result<PathBuf, Failure> {
+    std::env::current_dir().context("cannot determine the current directory").map_err(Failure::from)
+}
+
+/// Path variables for a command whose working directory is `workdir`.
+pub fn vars(workdir: PathBuf) -> PathVars {
+    PathVars::from_env(workdir)
+}
+
+/// The profile store for these variables.
+pub fn store(vars: &PathVars) -> ProfileStore {
+    ProfileStore::new(Dirs::new(vars).profiles())
+}
+
+/// A sandbox description, resolved and planned.
+pub struct Sandbox {
+    /// The profile used.
+    pub profile: Profile,
+    /// Profile + flags.
+    pub caps: CapabilitySet,
+    /// The concrete rules.
+    pub plan: Plan,
+    /// The path variables.
+    pub vars: PathVars,
+}
+
+fn utf8(flag: &str, value: &OsString) -> Result<String, Failure> {
+    value.to_str().map(str::to_string).ok_or_else(|| {
+        usage(anyhow!(
+            "{flag} {}: the path is not valid UTF-8; nono needs UTF-8 paths in grant flags",
+            Path::new(value).display()
+        ))
+    })
+}
+
+/// Resolves and plans the sandbox the flags describe.
+pub fn sandbox(args: &SandboxArgs) -> Result<Sandbox, Failure> {
+    let cwd = current_dir()?;
+    let workdir = match &args.workdir {
+        Some(dir) => {
+            let dir = cwd.join(dir);
+            if !dir.is_dir() {
+                return Err(usage(anyhow!("--workdir {}: not a directory", dir.display())));
+            }
+            dir
+        }
+        None => cwd,
+    };
+    let vars = vars(workdir);
+    let store = store(&vars);
+    let reference = args.profile.as_deref().unwrap_or("default");
+    let profile = store.load(reference).map_err(usage)?;
+    let mut overrides = Overrides {
+        allow_cwd: args.allow_cwd,
+        block_network: args.block_network,
+        network_profile: args.network_profile.clone(),
+        allow_domains: args.allow_domain.clone(),
+        credentials: args.credential.clone(),
+        nono_state: {
+            let dirs = Dirs::new(&vars);
+            vec![dirs.config, dirs.state]
+        },
+        ..Overrides::default()
+    };
+    let lists = [
+        (GrantFlag::Allow, &args.allow),
+        (GrantFlag::Read, &args.read),
+        (GrantFlag::Write, &args.write),
+        (GrantFlag::AllowFile, &args.allow_file),
+        (GrantFlag::ReadFile, &args.read_file),
+        (GrantFlag::WriteFile, &args.write_file),
+    ];
+    for (flag, values) in lists {
+        for value in values {
+            overrides.grants.push((flag, utf8(flag.flag(), value)?));
+        }
+    }
+    let caps = capability::resolve(&profile, &overrides, &vars, store.policy()).map_err(usage)?;
+    let plan = plan::plan(&caps, &RealFs).map_err(usage)?;
+    Ok(Sandbox { profile, caps, plan, vars })
+}
