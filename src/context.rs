@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow};
 use nono_enforcer::capability::{self, CapabilitySet, GrantFlag, Overrides};
 use nono_enforcer::plan::{self, Plan, RealFs};
-use nono_enforcer::{PathVars, Profile, ProfileStore};
+use nono_enforcer::{PathVars, ProfileStore};
 
 use crate::cli::SandboxArgs;
 use crate::{Failure, usage};
@@ -23,7 +23,10 @@ pub struct Dirs {
 impl Dirs {
     /// From the path variables.
     pub fn new(vars: &PathVars) -> Self {
-        Dirs { config: vars.xdg_config_home.join("nono"), state: vars.xdg_state_home.join("nono") }
+        Dirs {
+            config: vars.xdg_config_home.join("nono"),
+            state: vars.xdg_state_home.join("nono"),
+        }
     }
 
     /// Where user profiles live.
@@ -34,7 +37,9 @@ impl Dirs {
 
 /// The current directory, or a clear error.
 pub fn current_dir() -> Result<PathBuf, Failure> {
-    std::env::current_dir().context("cannot determine the current directory").map_err(Failure::from)
+    std::env::current_dir()
+        .context("cannot determine the current directory")
+        .map_err(Failure::from)
 }
 
 /// Path variables for a command whose working directory is `workdir`.
@@ -49,8 +54,6 @@ pub fn store(vars: &PathVars) -> ProfileStore {
 
 /// A sandbox description, resolved and planned.
 pub struct Sandbox {
-    /// The profile used.
-    pub profile: Profile,
     /// Profile + flags.
     pub caps: CapabilitySet,
     /// The concrete rules.
@@ -75,7 +78,10 @@ pub fn sandbox(args: &SandboxArgs) -> Result<Sandbox, Failure> {
         Some(dir) => {
             let dir = cwd.join(dir);
             if !dir.is_dir() {
-                return Err(usage(anyhow!("--workdir {}: not a directory", dir.display())));
+                return Err(usage(anyhow!(
+                    "--workdir {}: not a directory",
+                    dir.display()
+                )));
             }
             dir
         }
@@ -112,5 +118,5 @@ pub fn sandbox(args: &SandboxArgs) -> Result<Sandbox, Failure> {
     }
     let caps = capability::resolve(&profile, &overrides, &vars, store.policy()).map_err(usage)?;
     let plan = plan::plan(&caps, &RealFs).map_err(usage)?;
-    Ok(Sandbox { profile, caps, plan, vars })
+    Ok(Sandbox { caps, plan, vars })
 }

@@ -37,7 +37,10 @@ impl From<anyhow::Error> for Failure {
 
 /// Wraps an error that is the user's input being wrong (exit code 2).
 pub fn usage(error: impl Into<anyhow::Error>) -> Failure {
-    Failure { code: EXIT_USAGE, error: error.into() }
+    Failure {
+        code: EXIT_USAGE,
+        error: error.into(),
+    }
 }
 
 /// What a command returns.

@@ -12,7 +12,9 @@ impl Style {
     fn for_stream(is_terminal: bool) -> Self {
         // https://no-color.org: any non-empty value disables colour.
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Style { color: is_terminal && !no_color }
+        Style {
+            color: is_terminal && !no_color,
+        }
     }
 
     /// Style for stdout.
@@ -26,7 +28,11 @@ impl Style {
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
-        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
     }
 
     /// Red, bold.

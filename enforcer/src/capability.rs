@@ -39,7 +39,11 @@ impl Access {
 
     /// The union of two access modes.
     pub fn union(self, other: Access) -> Access {
-        if self == other { self } else { Access::ReadWrite }
+        if self == other {
+            self
+        } else {
+            Access::ReadWrite
+        }
     }
 
     /// `read`, `write` or `readwrite`.
@@ -177,10 +181,16 @@ impl fmt::Display for Source {
             Source::Flag { flag, value } if value.is_empty() => write!(f, "flag {flag}"),
             Source::Flag { flag, value } => write!(f, "flag {flag} {value}"),
             Source::Profile { origin } => write!(f, "{origin}"),
-            Source::Group { group, included_by: Some(origin) } => {
+            Source::Group {
+                group,
+                included_by: Some(origin),
+            } => {
                 write!(f, "group `{group}` (included by {origin})")
             }
-            Source::Group { group, included_by: None } => write!(f, "group `{group}` (required)"),
+            Source::Group {
+                group,
+                included_by: None,
+            } => write!(f, "group `{group}` (required)"),
             Source::NonoState => write!(f, "nono's own state"),
         }
     }
@@ -403,9 +413,17 @@ pub enum ResolveError {
     },
 }
 
-fn expand(vars: &PathVars, raw: &str, base: Option<&Path>, source: &Source) -> Result<PathBuf, ResolveError> {
+fn expand(
+    vars: &PathVars,
+    raw: &str,
+    base: Option<&Path>,
+    source: &Source,
+) -> Result<PathBuf, ResolveError> {
     vars.expand(raw, base)
-        .map_err(|error| ResolveError::Expand { source_desc: source.to_string(), error })
+        .map_err(|error| ResolveError::Expand {
+            source_desc: source.to_string(),
+            error,
+        })
 }
 
 /// Resolves `profile` plus command-line `overrides` into a capability set.
@@ -422,14 +440,24 @@ pub fn resolve(
     // Groups: required ones always, then the profile's includes minus its excludes.
     let mut groups: Vec<ActiveGroup> = policy
         .required_groups()
-        .map(|name| ActiveGroup { name: name.to_string(), required: true, source: Source::Group { group: name.to_string(), included_by: None } })
+        .map(|name| ActiveGroup {
+            name: name.to_string(),
+            required: true,
+            source: Source::Group {
+                group: name.to_string(),
+                included_by: None,
+            },
+        })
         .collect();
     for entry in &profile.groups_include {
         if !when_applies(&entry.when) {
             continue;
         }
         let Some(group) = policy.groups.get(&entry.name) else {
-            return Err(ResolveError::UnknownGroup { name: entry.name.clone(), source_desc: entry.origin.to_string() });
+            return Err(ResolveError::UnknownGroup {
+                name: entry.name.clone(),
+                source_desc: entry.origin.to_string(),
+            });
         };
         if !group.platform.applies_here() {
             continue;
@@ -444,14 +472,20 @@ pub fn resolve(
         }
         if let Some(existing) = groups.iter_mut().find(|g| g.name == entry.name) {
             if existing.required {
-                existing.source = Source::Group { group: entry.name.clone(), included_by: Some(entry.origin.clone()) };
+                existing.source = Source::Group {
+                    group: entry.name.clone(),
+                    included_by: Some(entry.origin.clone()),
+                };
             }
             continue;
         }
         groups.push(ActiveGroup {
             name: entry.name.clone(),
             required: group.required,
-            source: Source::Group { group: entry.name.clone(), included_by: Some(entry.origin.clone()) },
+            source: Source::Group {
+                group: entry.name.clone(),
+                included_by: Some(entry.origin.clone()),
+            },
         });
     }
 
@@ -464,10 +498,20 @@ pub fn resolve(
     for active in &groups {
         let group = &policy.groups[&active.name];
         let source = &active.source;
-        let g = |list: &[String], kind, access, grants: &mut Vec<PathGrant>| -> Result<(), ResolveError> {
+        let g = |list: &[String],
+                 kind,
+                 access,
+                 grants: &mut Vec<PathGrant>|
+         -> Result<(), ResolveError> {
             for raw in list {
                 let path = expand(vars, raw, None, source)?;
-                grants.push(PathGrant { path, kind, access, strict: false, source: source.clone() });
+                grants.push(PathGrant {
+                    path,
+                    kind,
+                    access,
+                    strict: false,
+                    source: source.clone(),
+                });
             }
             Ok(())
         };
@@ -476,9 +520,17 @@ pub fn resolve(
         g(&group.allow, PathKind::Any, Access::ReadWrite, &mut grants)?;
         g(&group.read_file, PathKind::Any, Access::Read, &mut grants)?;
         g(&group.write_file, PathKind::Any, Access::Write, &mut grants)?;
-        g(&group.allow_file, PathKind::Any, Access::ReadWrite, &mut grants)?;
+        g(
+            &group.allow_file,
+            PathKind::Any,
+            Access::ReadWrite,
+            &mut grants,
+        )?;
         for raw in &group.deny {
-            denies.push(PathDeny { path: expand(vars, raw, None, source)?, source: source.clone() });
+            denies.push(PathDeny {
+                path: expand(vars, raw, None, source)?,
+                source: source.clone(),
+            });
         }
         if let Some(net) = &group.network {
             if net.block == Some(true) && network_block.is_none() {
@@ -486,7 +538,10 @@ pub fn resolve(
             }
             for host in &net.allow_domain {
                 proxy_requested = true;
-                hosts.push(HostRule { pattern: host.clone(), source: source.clone() });
+                hosts.push(HostRule {
+                    pattern: host.clone(),
+                    source: source.clone(),
+                });
             }
         }
     }
@@ -505,7 +560,9 @@ pub fn resolve(
                 kind: PathKind::Dir,
                 access,
                 strict: false,
-                source: Source::Profile { origin: workdir.origin.clone() },
+                source: Source::Profile {
+                    origin: workdir.origin.clone(),
+                },
             });
         }
     }
@@ -516,7 +573,9 @@ pub fn resolve(
         if !when_applies(&entry.when) {
             continue;
         }
-        let source = Source::Profile { origin: entry.origin.clone() };
+        let source = Source::Profile {
+            origin: entry.origin.clone(),
+        };
         let path = expand(vars, &entry.path, None, &source)?;
         let (kind, access) = match entry.key {
             FsKey::Allow => (PathKind::Any, Access::ReadWrite),
@@ -534,7 +593,13 @@ pub fn resolve(
                 continue;
             }
         };
-        grants.push(PathGrant { path, kind, access, strict: false, source });
+        grants.push(PathGrant {
+            path,
+            kind,
+            access,
+            strict: false,
+            source,
+        });
     }
 
     // Command-line grants: strict, relative to the working directory.
@@ -544,13 +609,25 @@ pub fn resolve(
             kind: PathKind::Dir,
             access: Access::ReadWrite,
             strict: true,
-            source: Source::Flag { flag: "--allow-cwd".into(), value: String::new() },
+            source: Source::Flag {
+                flag: "--allow-cwd".into(),
+                value: String::new(),
+            },
         });
     }
     for (flag, raw) in &overrides.grants {
-        let source = Source::Flag { flag: flag.flag().into(), value: raw.clone() };
+        let source = Source::Flag {
+            flag: flag.flag().into(),
+            value: raw.clone(),
+        };
         let path = expand(vars, raw, Some(&vars.workdir), &source)?;
-        grants.push(PathGrant { path, kind: flag.kind(), access: flag.access(), strict: true, source });
+        grants.push(PathGrant {
+            path,
+            kind: flag.kind(),
+            access: flag.access(),
+            strict: true,
+            source,
+        });
     }
 
     // Bypasses lift denials at or below the bypass path, except nono's own state.
@@ -563,31 +640,57 @@ pub fn resolve(
         !lifted
     });
     for state in &overrides.nono_state {
-        denies.push(PathDeny { path: state.clone(), source: Source::NonoState });
+        denies.push(PathDeny {
+            path: state.clone(),
+            source: Source::NonoState,
+        });
     }
 
     // Network.
     if overrides.block_network {
-        network_block = Some(Source::Flag { flag: "--block-network".into(), value: String::new() });
+        network_block = Some(Source::Flag {
+            flag: "--block-network".into(),
+            value: String::new(),
+        });
     } else if let Some(block) = &profile.network.block
         && block.value
     {
-        network_block = Some(Source::Profile { origin: block.origin.clone() });
+        network_block = Some(Source::Profile {
+            origin: block.origin.clone(),
+        });
     }
-    let known_profiles = || policy.network_profiles.keys().cloned().collect::<Vec<_>>().join(", ");
+    let known_profiles = || {
+        policy
+            .network_profiles
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let network_profile = match &overrides.network_profile {
-        Some(name) => Some((name.clone(), Source::Flag { flag: "--network-profile".into(), value: name.clone() })),
-        None => profile
-            .network
-            .network_profile
-            .as_ref()
-            .map(|p| (p.value.clone(), Source::Profile { origin: p.origin.clone() })),
+        Some(name) => Some((
+            name.clone(),
+            Source::Flag {
+                flag: "--network-profile".into(),
+                value: name.clone(),
+            },
+        )),
+        None => profile.network.network_profile.as_ref().map(|p| {
+            (
+                p.value.clone(),
+                Source::Profile {
+                    origin: p.origin.clone(),
+                },
+            )
+        }),
     };
     if let Some((name, source)) = network_profile {
-        let list = policy.network_profile_hosts(&name).map_err(|_| ResolveError::UnknownNetworkProfile {
-            name: name.clone(),
-            source_desc: source.to_string(),
-            known: known_profiles(),
+        let list = policy.network_profile_hosts(&name).map_err(|_| {
+            ResolveError::UnknownNetworkProfile {
+                name: name.clone(),
+                source_desc: source.to_string(),
+                known: known_profiles(),
+            }
         })?;
         proxy_requested = true;
         let source = match source {
@@ -595,30 +698,54 @@ pub fn resolve(
             other => other,
         };
         for host in list {
-            hosts.push(HostRule { pattern: host, source: source.clone() });
+            hosts.push(HostRule {
+                pattern: host,
+                source: source.clone(),
+            });
         }
     }
     for host in &profile.network.allow_domain {
         proxy_requested = true;
-        hosts.push(HostRule { pattern: host.value.clone(), source: Source::Profile { origin: host.origin.clone() } });
+        hosts.push(HostRule {
+            pattern: host.value.clone(),
+            source: Source::Profile {
+                origin: host.origin.clone(),
+            },
+        });
     }
     for host in &overrides.allow_domains {
-        let source = Source::Flag { flag: "--allow-domain".into(), value: host.clone() };
-        crate::store::check_host_pattern(host)
-            .map_err(|message| ResolveError::BadHost { source_desc: source.to_string(), message })?;
+        let source = Source::Flag {
+            flag: "--allow-domain".into(),
+            value: host.clone(),
+        };
+        crate::store::check_host_pattern(host).map_err(|message| ResolveError::BadHost {
+            source_desc: source.to_string(),
+            message,
+        })?;
         proxy_requested = true;
-        hosts.push(HostRule { pattern: host.clone(), source });
+        hosts.push(HostRule {
+            pattern: host.clone(),
+            source,
+        });
     }
     let mut credentials = Vec::new();
-    let profile_creds = profile
-        .network
-        .credentials
-        .iter()
-        .map(|c| (c.value.clone(), Source::Profile { origin: c.origin.clone() }));
-    let flag_creds = overrides
-        .credentials
-        .iter()
-        .map(|c| (c.clone(), Source::Flag { flag: "--credential".into(), value: c.clone() }));
+    let profile_creds = profile.network.credentials.iter().map(|c| {
+        (
+            c.value.clone(),
+            Source::Profile {
+                origin: c.origin.clone(),
+            },
+        )
+    });
+    let flag_creds = overrides.credentials.iter().map(|c| {
+        (
+            c.clone(),
+            Source::Flag {
+                flag: "--credential".into(),
+                value: c.clone(),
+            },
+        )
+    });
     for (name, source) in profile_creds.chain(flag_creds) {
         if credentials.iter().any(|c: &CredentialRoute| c.name == name) {
             continue;
@@ -635,29 +762,51 @@ pub fn resolve(
                 .cloned()
                 .collect::<Vec<_>>()
                 .join(", ");
-            return Err(ResolveError::UnknownCredential { name, source_desc: source.to_string(), known });
+            return Err(ResolveError::UnknownCredential {
+                name,
+                source_desc: source.to_string(),
+                known,
+            });
         };
         proxy_requested = true;
         credentials.push(route);
     }
     let mut unique_hosts: Vec<HostRule> = Vec::new();
     for host in hosts {
-        if !unique_hosts.iter().any(|h| h.pattern.eq_ignore_ascii_case(&host.pattern)) {
+        if !unique_hosts
+            .iter()
+            .any(|h| h.pattern.eq_ignore_ascii_case(&host.pattern))
+        {
             unique_hosts.push(host);
         }
     }
     let mode = match network_block {
         Some(source) => {
             if proxy_requested {
-                notes.push("the network is blocked, so host allowlists and credentials have no effect".into());
+                notes.push(
+                    "the network is blocked, so host allowlists and credentials have no effect"
+                        .into(),
+                );
             }
             NetworkMode::Blocked { source }
         }
-        None if proxy_requested => NetworkMode::Proxy { hosts: unique_hosts },
+        None if proxy_requested => NetworkMode::Proxy {
+            hosts: unique_hosts,
+        },
         None => NetworkMode::Allowed,
     };
     let port_list = |ports: &[crate::profile::Located<u16>]| {
-        ports.iter().map(|p| (p.value, Source::Profile { origin: p.origin.clone() })).collect()
+        ports
+            .iter()
+            .map(|p| {
+                (
+                    p.value,
+                    Source::Profile {
+                        origin: p.origin.clone(),
+                    },
+                )
+            })
+            .collect()
     };
     let network = NetworkPolicy {
         mode,
@@ -668,10 +817,19 @@ pub fn resolve(
 
     // Environment.
     let env = &profile.environment;
-    let located = |v: &crate::profile::Located<String>| (v.value.clone(), Source::Profile { origin: v.origin.clone() });
+    let located = |v: &crate::profile::Located<String>| {
+        (
+            v.value.clone(),
+            Source::Profile {
+                origin: v.origin.clone(),
+            },
+        )
+    };
     let mut set_vars = BTreeMap::new();
     for (name, value) in &env.set_vars {
-        let source = Source::Profile { origin: value.origin.clone() };
+        let source = Source::Profile {
+            origin: value.origin.clone(),
+        };
         let expanded = expand_value(vars, &value.value, &source)?;
         set_vars.insert(name.clone(), (expanded, source));
     }
@@ -719,9 +877,16 @@ fn builtin_route(name: &str, service: &CredentialService, source: Source) -> Cre
 }
 
 fn custom_route(name: &str, custom: &CustomCredential, source: Source) -> CredentialRoute {
-    let header = custom.inject_header.clone().unwrap_or_else(|| "Authorization".into());
+    let header = custom
+        .inject_header
+        .clone()
+        .unwrap_or_else(|| "Authorization".into());
     let format = custom.credential_format.clone().unwrap_or_else(|| {
-        if header.eq_ignore_ascii_case("authorization") { "Bearer {}".into() } else { "{}".into() }
+        if header.eq_ignore_ascii_case("authorization") {
+            "Bearer {}".into()
+        } else {
+            "{}".into()
+        }
     });
     let env_var = custom.env_var.clone().unwrap_or_else(|| {
         match custom.credential_key.strip_prefix("env://") {
@@ -746,7 +911,10 @@ mod tests {
 
     #[test]
     fn host_rules_match_exactly_or_by_subdomain() {
-        let rule = |p: &str| HostRule { pattern: p.into(), source: Source::NonoState };
+        let rule = |p: &str| HostRule {
+            pattern: p.into(),
+            source: Source::NonoState,
+        };
         assert!(rule("api.openai.com").matches("API.openai.com."));
         assert!(!rule("api.openai.com").matches("evil-api.openai.com"));
         assert!(rule("*.example.com").matches("a.example.com"));

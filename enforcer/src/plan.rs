@@ -67,11 +67,17 @@ impl FsView for RealFs {
 
     fn kind(&self, path: &Path) -> io::Result<EntryKind> {
         let meta = std::fs::metadata(path)?;
-        Ok(if meta.is_dir() { EntryKind::Dir } else { EntryKind::File })
+        Ok(if meta.is_dir() {
+            EntryKind::Dir
+        } else {
+            EntryKind::File
+        })
     }
 
     fn read_dir(&self, path: &Path) -> io::Result<Vec<OsString>> {
-        std::fs::read_dir(path)?.map(|e| e.map(|e| e.file_name())).collect()
+        std::fs::read_dir(path)?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect()
     }
 }
 
@@ -270,14 +276,20 @@ pub fn plan(caps: &CapabilitySet, fs: &impl FsView) -> Result<Plan, PlanError> {
                 continue;
             }
         };
-        let kind = fs.kind(&canonical).map_err(|source| PlanError::Io { path: canonical.clone(), source })?;
+        let kind = fs.kind(&canonical).map_err(|source| PlanError::Io {
+            path: canonical.clone(),
+            source,
+        })?;
         check_kind(grant, kind)?;
         if let Some(deny) = denies.iter().find(|d| canonical.starts_with(&d.canonical)) {
             skipped.push(Skipped {
                 path: grant.path.clone(),
                 access: grant.access,
                 source: grant.source.clone(),
-                reason: SkipReason::Denied { denied: deny.path.clone(), deny_source: deny.source.clone() },
+                reason: SkipReason::Denied {
+                    denied: deny.path.clone(),
+                    deny_source: deny.source.clone(),
+                },
             });
             continue;
         }
@@ -286,11 +298,27 @@ pub fn plan(caps: &CapabilitySet, fs: &impl FsView) -> Result<Plan, PlanError> {
             .filter(|d| d.canonical.starts_with(&canonical) && d.canonical != canonical)
             .collect();
         if inside.is_empty() || kind == EntryKind::File {
-            rules.push(Rule { path: canonical, kind, access: grant.access, source: grant.source.clone(), carved: None });
+            rules.push(Rule {
+                path: canonical,
+                kind,
+                access: grant.access,
+                source: grant.source.clone(),
+                carved: None,
+            });
             continue;
         }
-        let carve = Carve { granted: canonical.clone(), denied: inside[0].path.clone() };
-        let mut carver = Carver { fs, denies: &denies, access: grant.access, source: &grant.source, carve, out: Vec::new() };
+        let carve = Carve {
+            granted: canonical.clone(),
+            denied: inside[0].path.clone(),
+        };
+        let mut carver = Carver {
+            fs,
+            denies: &denies,
+            access: grant.access,
+            source: &grant.source,
+            carve,
+            out: Vec::new(),
+        };
         carver.carve(&canonical, &inside).map_err(|e| match e {
             CarveError::TooMany => PlanError::TooManyRules {
                 grant: grant.path.clone(),
@@ -303,7 +331,11 @@ pub fn plan(caps: &CapabilitySet, fs: &impl FsView) -> Result<Plan, PlanError> {
         })?;
         rules.extend(carver.out);
     }
-    Ok(Plan { rules, denies, skipped })
+    Ok(Plan {
+        rules,
+        denies,
+        skipped,
+    })
 }
 
 fn check_kind(grant: &crate::capability::PathGrant, kind: EntryKind) -> Result<(), PlanError> {
@@ -315,7 +347,14 @@ fn check_kind(grant: &crate::capability::PathGrant, kind: EntryKind) -> Result<(
     let Some(what) = mismatch else { return Ok(()) };
     let suggestion = match &grant.source {
         Source::Flag { value, .. } => {
-            let flag = GrantFlag::for_access(grant.access, if kind == EntryKind::Dir { PathKind::Dir } else { PathKind::File });
+            let flag = GrantFlag::for_access(
+                grant.access,
+                if kind == EntryKind::Dir {
+                    PathKind::Dir
+                } else {
+                    PathKind::File
+                },
+            );
             format!("{} {value}", flag.flag())
         }
         _ => {
@@ -330,7 +369,12 @@ fn check_kind(grant: &crate::capability::PathGrant, kind: EntryKind) -> Result<(
             format!("`{key}`")
         }
     };
-    Err(PlanError::WrongKind { path: grant.path.clone(), source_desc: grant.source.to_string(), what, suggestion })
+    Err(PlanError::WrongKind {
+        path: grant.path.clone(),
+        source_desc: grant.source.to_string(),
+        what,
+        suggestion,
+    })
 }
 
 enum CarveError {
@@ -365,17 +409,25 @@ impl<F: FsView> Carver<'_, F> {
     /// Grants every entry of `dir` except those on the way to a denied path in
     /// `inside` (all strictly below `dir`), descending along those.
     fn carve(&mut self, dir: &Path, inside: &[&PlannedDeny]) -> Result<(), CarveError> {
-        let mut names = self.fs.read_dir(dir).map_err(|e| CarveError::Io(dir.to_path_buf(), e))?;
+        let mut names = self
+            .fs
+            .read_dir(dir)
+            .map_err(|e| CarveError::Io(dir.to_path_buf(), e))?;
         names.sort();
         for name in names {
             let child = dir.join(&name);
-            let below: Vec<&PlannedDeny> =
-                inside.iter().copied().filter(|d| d.canonical.starts_with(&child)).collect();
+            let below: Vec<&PlannedDeny> = inside
+                .iter()
+                .copied()
+                .filter(|d| d.canonical.starts_with(&child))
+                .collect();
             if below.iter().any(|d| d.canonical == child) {
                 continue; // the denied entry itself
             }
             // A dangling symlink or a vanished entry cannot carry a rule.
-            let Ok(target) = self.fs.canonicalize(&child) else { continue };
+            let Ok(target) = self.fs.canonicalize(&child) else {
+                continue;
+            };
             if target != child {
                 // A symlink: a rule on it would apply to its target.
                 let overlaps = self
@@ -383,12 +435,18 @@ impl<F: FsView> Carver<'_, F> {
                     .iter()
                     .any(|d| target.starts_with(&d.canonical) || d.canonical.starts_with(&target));
                 if !overlaps {
-                    let kind = self.fs.kind(&target).map_err(|e| CarveError::Io(target.clone(), e))?;
+                    let kind = self
+                        .fs
+                        .kind(&target)
+                        .map_err(|e| CarveError::Io(target.clone(), e))?;
                     self.push(target, kind)?;
                 }
                 continue;
             }
-            let kind = self.fs.kind(&child).map_err(|e| CarveError::Io(child.clone(), e))?;
+            let kind = self
+                .fs
+                .kind(&child)
+                .map_err(|e| CarveError::Io(child.clone(), e))?;
             if below.is_empty() {
                 self.push(child, kind)?;
             } else if kind == EntryKind::Dir {

@@ -19,9 +19,18 @@ pub const NETWORK_POLICY_JSON: &str = include_str!("../data/network-policy.json"
 /// The built-in profiles, by name.
 pub const BUILTIN_PROFILES: &[(&str, &str)] = &[
     ("default", include_str!("../data/profiles/default.json")),
-    ("python-agent", include_str!("../data/profiles/python-agent.json")),
-    ("node-agent", include_str!("../data/profiles/node-agent.json")),
-    ("claude-code", include_str!("../data/profiles/claude-code.json")),
+    (
+        "python-agent",
+        include_str!("../data/profiles/python-agent.json"),
+    ),
+    (
+        "node-agent",
+        include_str!("../data/profiles/node-agent.json"),
+    ),
+    (
+        "claude-code",
+        include_str!("../data/profiles/claude-code.json"),
+    ),
     ("codex", include_str!("../data/profiles/codex.json")),
 ];
 
@@ -41,7 +50,11 @@ pub enum Platform {
 impl Platform {
     /// The platform nono was built for.
     pub fn current() -> Platform {
-        if cfg!(target_os = "macos") { Platform::Macos } else { Platform::Linux }
+        if cfg!(target_os = "macos") {
+            Platform::Macos
+        } else {
+            Platform::Linux
+        }
     }
 
     /// Does a group for `self` apply on the current platform?
@@ -67,7 +80,12 @@ pub struct GroupNetwork {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block: Option<bool>,
     /// Hosts the proxy allows.
-    #[serde(default, alias = "allow_proxy", alias = "proxy_allow", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        alias = "allow_proxy",
+        alias = "proxy_allow",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub allow_domain: Vec<String>,
 }
 
@@ -222,11 +240,18 @@ impl Policy {
         let mut current = name.to_string();
         loop {
             if seen.contains(&current) {
-                return Err(PolicyError::BadExtends { name: name.into(), missing: current });
+                return Err(PolicyError::BadExtends {
+                    name: name.into(),
+                    missing: current,
+                });
             }
-            let profile = self.network_profiles.get(&current).ok_or_else(|| {
-                PolicyError::BadExtends { name: name.into(), missing: current.clone() }
-            })?;
+            let profile =
+                self.network_profiles
+                    .get(&current)
+                    .ok_or_else(|| PolicyError::BadExtends {
+                        name: name.into(),
+                        missing: current.clone(),
+                    })?;
             seen.push(current.clone());
             for host in profile.allow_domain.iter().rev() {
                 hosts.insert(0, host.clone());
@@ -257,19 +282,37 @@ mod tests {
     fn embedded_documents_parse() {
         let policy = Policy::embedded();
         for name in [
-            "deny_credentials", "deny_keychains_linux", "deny_keychains_macos",
-            "deny_browser_data_linux", "deny_browser_data_macos", "deny_shell_history",
-            "deny_shell_configs", "system_read_linux", "system_write_linux", "system_read_macos",
-            "system_write_macos", "python_runtime", "node_runtime", "rust_runtime", "go_runtime",
-            "git_config", "user_caches",
+            "deny_credentials",
+            "deny_keychains_linux",
+            "deny_keychains_macos",
+            "deny_browser_data_linux",
+            "deny_browser_data_macos",
+            "deny_shell_history",
+            "deny_shell_configs",
+            "system_read_linux",
+            "system_write_linux",
+            "system_read_macos",
+            "system_write_macos",
+            "python_runtime",
+            "node_runtime",
+            "rust_runtime",
+            "go_runtime",
+            "git_config",
+            "user_caches",
         ] {
             assert!(policy.groups.contains_key(name), "group {name} missing");
         }
         for name in ["openai", "anthropic", "gemini", "github"] {
-            assert!(policy.credentials.contains_key(name), "credential service {name} missing");
+            assert!(
+                policy.credentials.contains_key(name),
+                "credential service {name} missing"
+            );
         }
         let developer = policy.network_profile_hosts("developer").unwrap();
-        assert!(developer.iter().any(|h| h == "api.openai.com"), "developer includes minimal");
+        assert!(
+            developer.iter().any(|h| h == "api.openai.com"),
+            "developer includes minimal"
+        );
         assert!(developer.iter().any(|h| h == "pypi.org"));
         assert!(policy.network_profile_hosts("none").unwrap().is_empty());
     }
@@ -278,7 +321,10 @@ mod tests {
     fn deny_groups_are_required_and_others_are_not() {
         for (name, group) in &Policy::embedded().groups {
             assert_eq!(group.required, name.starts_with("deny_"), "group {name}");
-            assert!(!group.description.is_empty(), "group {name} has no description");
+            assert!(
+                !group.description.is_empty(),
+                "group {name} has no description"
+            );
         }
     }
 
@@ -286,8 +332,17 @@ mod tests {
     fn deny_credentials_covers_the_documented_paths() {
         let group = &Policy::embedded().groups["deny_credentials"];
         for path in [
-            "~/.ssh", "~/.gnupg", "~/.aws", "~/.azure", "~/.config/gcloud", "~/.kube",
-            "~/.docker", "~/.git-credentials", "~/.netrc", "~/.npmrc", "~/.pypirc",
+            "~/.ssh",
+            "~/.gnupg",
+            "~/.aws",
+            "~/.azure",
+            "~/.config/gcloud",
+            "~/.kube",
+            "~/.docker",
+            "~/.git-credentials",
+            "~/.netrc",
+            "~/.npmrc",
+            "~/.pypirc",
             "~/.vault-token",
         ] {
             assert!(group.deny.iter().any(|p| p == path), "{path} not denied");
@@ -298,9 +353,16 @@ mod tests {
     fn load_policy_fixture_parses() {
         let text = include_str!("../../tests/fixtures/upstream/policy-groups.json");
         let policy = Policy::from_groups_json(text).unwrap();
-        assert_eq!(policy.groups["offline"].network.as_ref().unwrap().block, Some(true));
         assert_eq!(
-            policy.groups["proxy_web"].network.as_ref().unwrap().allow_domain,
+            policy.groups["offline"].network.as_ref().unwrap().block,
+            Some(true)
+        );
+        assert_eq!(
+            policy.groups["proxy_web"]
+                .network
+                .as_ref()
+                .unwrap()
+                .allow_domain,
             vec!["example.com".to_string()]
         );
     }

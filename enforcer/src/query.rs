@@ -85,7 +85,11 @@ pub fn query_path(plan: &Plan, fs: &impl FsView, path: &Path, op: Access) -> Pat
         suggested_flag: None,
         detail: String::new(),
     };
-    if let Some(deny) = plan.denies.iter().find(|d| canonical.starts_with(&d.canonical)) {
+    if let Some(deny) = plan
+        .denies
+        .iter()
+        .find(|d| canonical.starts_with(&d.canonical))
+    {
         answer.reason = Reason::SensitivePath;
         answer.group = match &deny.source {
             Source::Group { group, .. } => Some(group.clone()),
@@ -106,7 +110,13 @@ pub fn query_path(plan: &Plan, fs: &impl FsView, path: &Path, op: Access) -> Pat
     if let Some(rule) = covering.iter().find(|r| r.access.covers(op)) {
         answer.status = Status::Allowed;
         answer.reason = Reason::GrantedBy;
-        answer.detail = format!("{} {} {} by {}", op, rule_verb(rule.kind), rule.path.display(), rule.source);
+        answer.detail = format!(
+            "{} {} {} by {}",
+            op,
+            rule_verb(rule.kind),
+            rule.path.display(),
+            rule.source
+        );
         answer.provenance = Some(rule.source.clone());
         return answer;
     }
@@ -125,8 +135,17 @@ pub fn query_path(plan: &Plan, fs: &impl FsView, path: &Path, op: Access) -> Pat
             Source::Group { group, .. } => Some(group.clone()),
             _ => None,
         };
-        answer.suggested_flag = Some(format!("{} {}", GrantFlag::for_access(op.union(combined), kind).flag(), path.display()));
-        answer.detail = format!("{} grants only {} access ({})", rule.path.display(), combined, rule.source);
+        answer.suggested_flag = Some(format!(
+            "{} {}",
+            GrantFlag::for_access(op.union(combined), kind).flag(),
+            path.display()
+        ));
+        answer.detail = format!(
+            "{} grants only {} access ({})",
+            rule.path.display(),
+            combined,
+            rule.source
+        );
         return answer;
     }
     // Not covered. Say why when a grant was meant to cover it.
@@ -136,9 +155,10 @@ pub fn query_path(plan: &Plan, fs: &impl FsView, path: &Path, op: Access) -> Pat
         .filter_map(|r| r.carved.as_ref())
         .find(|c| canonical.starts_with(&c.granted))
         .cloned();
-    let skipped_missing = plan.skipped.iter().find(|s| {
-        matches!(s.reason, SkipReason::Missing) && canonical.starts_with(&s.path)
-    });
+    let skipped_missing = plan
+        .skipped
+        .iter()
+        .find(|s| matches!(s.reason, SkipReason::Missing) && canonical.starts_with(&s.path));
     answer.detail = if let Some(carve) = carved {
         format!(
             "{} is granted only entry by entry, because {} inside it is denied; {} is not one of those entries",
@@ -147,15 +167,27 @@ pub fn query_path(plan: &Plan, fs: &impl FsView, path: &Path, op: Access) -> Pat
             path.display()
         )
     } else if let Some(skip) = skipped_missing {
-        format!("{} ({}) would cover it but does not exist", skip.path.display(), skip.source)
+        format!(
+            "{} ({}) would cover it but does not exist",
+            skip.path.display(),
+            skip.source
+        )
     } else {
         format!("no rule covers {}", canonical.display())
     };
     answer.suggested_flag = Some(match actual_kind {
-        Some(_) => format!("{} {}", GrantFlag::for_access(op, kind).flag(), path.display()),
+        Some(_) => format!(
+            "{} {}",
+            GrantFlag::for_access(op, kind).flag(),
+            path.display()
+        ),
         None => {
             let parent = path.parent().unwrap_or(Path::new("/"));
-            format!("{} {}", GrantFlag::for_access(op, PathKind::Dir).flag(), parent.display())
+            format!(
+                "{} {}",
+                GrantFlag::for_access(op, PathKind::Dir).flag(),
+                parent.display()
+            )
         }
     });
     answer
@@ -194,13 +226,21 @@ pub struct HostAnswer {
 pub fn is_internal_address(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
-            v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified()
-                || v4.is_broadcast() || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64
         }
         IpAddr::V6(v6) => {
-            v6.is_loopback() || v6.is_unspecified() || (v6.segments()[0] & 0xfe00) == 0xfc00
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00
                 || (v6.segments()[0] & 0xffc0) == 0xfe80
-                || v6.to_ipv4_mapped().is_some_and(|v4| is_internal_address(IpAddr::V4(v4)))
+                || v6
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| is_internal_address(IpAddr::V4(v4)))
         }
     }
 }
@@ -228,7 +268,10 @@ pub fn query_host(caps: &CapabilitySet, host: &str, port: u16) -> HostAnswer {
             answer.provenance = Some(source.clone());
         }
         NetworkMode::Proxy { hosts } => {
-            let internal = host.parse::<IpAddr>().ok().filter(|ip| is_internal_address(*ip));
+            let internal = host
+                .parse::<IpAddr>()
+                .ok()
+                .filter(|ip| is_internal_address(*ip));
             match hosts.iter().find(|h| h.matches(host)) {
                 Some(rule) => {
                     answer.status = Status::Allowed;
@@ -238,7 +281,9 @@ pub fn query_host(caps: &CapabilitySet, host: &str, port: u16) -> HostAnswer {
                 }
                 None => {
                     answer.detail = match internal {
-                        Some(_) => format!("{host} is an internal address; the proxy refuses internal addresses unless a rule names them"),
+                        Some(_) => format!(
+                            "{host} is an internal address; the proxy refuses internal addresses unless a rule names them"
+                        ),
                         None => format!("{host} is not in the proxy's allowlist"),
                     };
                     answer.suggested_flag = Some(format!("--allow-domain {host}"));

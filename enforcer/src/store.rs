@@ -43,7 +43,10 @@ impl ProfileStore {
     /// A store over `user_dir` (usually `$XDG_CONFIG_HOME/nono/profiles`) and the
     /// embedded policy.
     pub fn new(user_dir: PathBuf) -> Self {
-        Self { user_dir, policy: Policy::embedded().clone() }
+        Self {
+            user_dir,
+            policy: Policy::embedded().clone(),
+        }
     }
 
     /// The directory user profiles live in.
@@ -63,7 +66,11 @@ impl ProfileStore {
 
     /// Built-in names, comma-separated.
     pub fn builtin_names() -> String {
-        BUILTIN_PROFILES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+        BUILTIN_PROFILES
+            .iter()
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Every built-in profile and every `*.json` in the user directory, sorted by name.
@@ -85,12 +92,17 @@ impl ProfileStore {
                 .collect();
             paths.sort();
             for path in paths {
-                let Some(name) = path.file_stem().and_then(|s| s.to_str()) else { continue };
+                let Some(name) = path.file_stem().and_then(|s| s.to_str()) else {
+                    continue;
+                };
                 let loaded = self.load(name);
                 out.push(ProfileListing {
                     name: name.to_string(),
                     source: ProfileSource::File(path.clone()),
-                    description: loaded.as_ref().ok().and_then(|p| p.meta.description.clone()),
+                    description: loaded
+                        .as_ref()
+                        .ok()
+                        .and_then(|p| p.meta.description.clone()),
                     error: loaded.err().map(|e| e.to_string()),
                 });
             }
@@ -104,15 +116,25 @@ impl ProfileStore {
         let mut stack = Vec::new();
         let profile = self.resolve(reference, None, &mut stack)?;
         let mut errors = validate(&profile, &self.policy);
-        if errors.is_empty() { Ok(profile) } else { Err(errors.remove(0)) }
+        if errors.is_empty() {
+            Ok(profile)
+        } else {
+            Err(errors.remove(0))
+        }
     }
 
     /// Like [`ProfileStore::load`], returning every validation error instead of the first.
     pub fn load_all_errors(&self, reference: &str) -> Result<Profile, Vec<ProfileError>> {
         let mut stack = Vec::new();
-        let profile = self.resolve(reference, None, &mut stack).map_err(|e| vec![e])?;
+        let profile = self
+            .resolve(reference, None, &mut stack)
+            .map_err(|e| vec![e])?;
         let errors = validate(&profile, &self.policy);
-        if errors.is_empty() { Ok(profile) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(profile)
+        } else {
+            Err(errors)
+        }
     }
 
     /// The unmerged text of a profile, and where it came from.
@@ -143,13 +165,20 @@ impl ProfileStore {
         let builtin = BUILTIN_PROFILES.iter().find(|(n, _)| *n == reference);
         if user_file.exists() {
             if builtin.is_some() {
-                return Err(ProfileError::ShadowsBuiltin { name: reference.into(), path: user_file });
+                return Err(ProfileError::ShadowsBuiltin {
+                    name: reference.into(),
+                    path: user_file,
+                });
             }
             let text = read_text(&user_file)?;
             return Ok((reference.to_string(), text, ProfileSource::File(user_file)));
         }
         match builtin {
-            Some((name, text)) => Ok(((*name).to_string(), (*text).to_string(), ProfileSource::Builtin)),
+            Some((name, text)) => Ok((
+                (*name).to_string(),
+                (*text).to_string(),
+                ProfileSource::Builtin,
+            )),
             None => Err(ProfileError::NotFound {
                 name: reference.into(),
                 searched: self.user_dir.clone(),
@@ -167,15 +196,22 @@ impl ProfileStore {
         let (name, text, source) = self.read(reference, base_dir)?;
         let identity = match &source {
             ProfileSource::Builtin => format!("builtin:{name}"),
-            ProfileSource::File(p) => p.canonicalize().unwrap_or_else(|_| p.clone()).display().to_string(),
+            ProfileSource::File(p) => p
+                .canonicalize()
+                .unwrap_or_else(|_| p.clone())
+                .display()
+                .to_string(),
         };
-        if stack.iter().any(|s| *s == identity) {
+        if stack.contains(&identity) {
             let mut chain: Vec<String> = stack.iter().map(|s| display_identity(s)).collect();
             chain.push(display_identity(&identity));
             return Err(ProfileError::Cycle { chain });
         }
         if stack.len() >= MAX_EXTENDS_DEPTH {
-            return Err(ProfileError::TooDeep { name, max: MAX_EXTENDS_DEPTH });
+            return Err(ProfileError::TooDeep {
+                name,
+                max: MAX_EXTENDS_DEPTH,
+            });
         }
         let profile = profile::parse(&text, &name, source.clone())?;
         let dir = match &source {
@@ -205,12 +241,20 @@ impl ProfileStore {
 }
 
 fn display_identity(identity: &str) -> String {
-    identity.strip_prefix("builtin:").unwrap_or(identity).to_string()
+    identity
+        .strip_prefix("builtin:")
+        .unwrap_or(identity)
+        .to_string()
 }
 
 fn read_text(path: &Path) -> Result<String, ProfileError> {
-    let bytes = std::fs::read(path).map_err(|source| ProfileError::Io { path: path.into(), source })?;
-    String::from_utf8(bytes).map_err(|_| ProfileError::NotUtf8 { file: path.display().to_string() })
+    let bytes = std::fs::read(path).map_err(|source| ProfileError::Io {
+        path: path.into(),
+        source,
+    })?;
+    String::from_utf8(bytes).map_err(|_| ProfileError::NotUtf8 {
+        file: path.display().to_string(),
+    })
 }
 
 /// Does a `when` predicate hold on this platform? `None` always holds.
@@ -224,7 +268,10 @@ pub fn when_applies(when: &Option<Vec<String>>) -> bool {
 }
 
 fn entry_error(origin: &Origin, message: String) -> ProfileError {
-    ProfileError::Entry { origin: Box::new(origin.clone()), message }
+    ProfileError::Entry {
+        origin: Box::new(origin.clone()),
+        message,
+    }
 }
 
 fn check_when(when: &Option<Vec<String>>, origin: &Origin, errors: &mut Vec<ProfileError>) {
@@ -260,7 +307,8 @@ pub fn check_host_pattern(host: &str) -> Result<(), String> {
     let label_ok = |l: &str| {
         !l.is_empty()
             && l.len() <= 63
-            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && l.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             && !l.starts_with('-')
             && !l.ends_with('-')
     };
@@ -288,7 +336,10 @@ pub fn validate(profile: &Profile, policy: &Policy) -> Vec<ProfileError> {
             let hint = profile::suggest(&entry.name, group_names())
                 .map(|s| format!(", did you mean `{s}`?"))
                 .unwrap_or_default();
-            errors.push(entry_error(&entry.origin, format!("unknown group `{}`{hint}", entry.name)));
+            errors.push(entry_error(
+                &entry.origin,
+                format!("unknown group `{}`{hint}", entry.name),
+            ));
         }
     }
     for entry in &profile.groups_exclude {
@@ -328,7 +379,10 @@ pub fn validate(profile: &Profile, policy: &Policy) -> Vec<ProfileError> {
         let hint = profile::suggest(&np.value, names)
             .map(|s| format!(", did you mean `{s}`?"))
             .unwrap_or_default();
-        errors.push(entry_error(&np.origin, format!("unknown network profile `{}`{hint}", np.value)));
+        errors.push(entry_error(
+            &np.origin,
+            format!("unknown network profile `{}`{hint}", np.value),
+        ));
     }
     for host in &net.allow_domain {
         if let Err(e) = check_host_pattern(&host.value) {
@@ -339,7 +393,10 @@ pub fn validate(profile: &Profile, policy: &Policy) -> Vec<ProfileError> {
         if !policy.credentials.contains_key(&cred.value)
             && !net.custom_credentials.contains_key(&cred.value)
         {
-            let known = policy.credentials.keys().chain(net.custom_credentials.keys());
+            let known = policy
+                .credentials
+                .keys()
+                .chain(net.custom_credentials.keys());
             let hint = profile::suggest(&cred.value, known.map(String::as_str))
                 .map(|s| format!(", did you mean `{s}`?"))
                 .unwrap_or_default();
@@ -354,7 +411,10 @@ pub fn validate(profile: &Profile, policy: &Policy) -> Vec<ProfileError> {
     }
     for port in net.listen_port.iter().chain(&net.open_port) {
         if port.value == 0 {
-            errors.push(entry_error(&port.origin, "port 0 is not a port rule; name the port".into()));
+            errors.push(entry_error(
+                &port.origin,
+                "port 0 is not a port rule; name the port".into(),
+            ));
         }
     }
     let env = &profile.environment;
@@ -363,9 +423,15 @@ pub fn validate(profile: &Profile, policy: &Policy) -> Vec<ProfileError> {
     }
     for (name, value) in &env.set_vars {
         if name == "PATH" || name.starts_with("NONO_") {
-            errors.push(entry_error(&value.origin, format!("`{name}` is reserved and cannot be set")));
+            errors.push(entry_error(
+                &value.origin,
+                format!("`{name}` is reserved and cannot be set"),
+            ));
         } else if name.is_empty() || name.contains('=') || name.contains('\0') {
-            errors.push(entry_error(&value.origin, format!("invalid variable name `{name}`")));
+            errors.push(entry_error(
+                &value.origin,
+                format!("invalid variable name `{name}`"),
+            ));
         }
     }
     errors
@@ -382,7 +448,9 @@ fn check_custom_credential(
     if !(upstream.starts_with("https://") || loopback.iter().any(|p| upstream.starts_with(p))) {
         errors.push(entry_error(
             origin,
-            format!("upstream `{upstream}` must use https:// (plain http only to a loopback address)"),
+            format!(
+                "upstream `{upstream}` must use https:// (plain http only to a loopback address)"
+            ),
         ));
     }
     let key = &cred.credential_key;
@@ -403,10 +471,12 @@ fn check_custom_credential(
             origin,
             "inject_mode `url_path` needs `path_pattern`".into(),
         )),
-        Some(InjectMode::QueryParam) if cred.query_param_name.is_none() => errors.push(entry_error(
-            origin,
-            "inject_mode `query_param` needs `query_param_name`".into(),
-        )),
+        Some(InjectMode::QueryParam) if cred.query_param_name.is_none() => {
+            errors.push(entry_error(
+                origin,
+                "inject_mode `query_param` needs `query_param_name`".into(),
+            ))
+        }
         _ => {}
     }
 }

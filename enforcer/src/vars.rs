@@ -54,7 +54,9 @@ pub enum ExpandError {
         path: String,
     },
     /// After expansion the path is still relative.
-    #[error("path `{path}` is relative; profile paths must be absolute or start with `~` or a variable")]
+    #[error(
+        "path `{path}` is relative; profile paths must be absolute or start with `~` or a variable"
+    )]
     Relative {
         /// The path as written.
         path: String,
@@ -110,7 +112,9 @@ impl PathVars {
         } else if let Some(rest) = raw.strip_prefix("~/") {
             self.home.join(self.substitute(rest, raw)?)
         } else if raw.starts_with('~') {
-            return Err(ExpandError::TildeUser { path: raw.to_string() });
+            return Err(ExpandError::TildeUser {
+                path: raw.to_string(),
+            });
         } else {
             PathBuf::from(self.substitute(raw, raw)?)
         };
@@ -119,7 +123,9 @@ impl PathVars {
         } else if let Some(base) = relative_base {
             Ok(normalize(&base.join(expanded)))
         } else {
-            Err(ExpandError::Relative { path: raw.to_string() })
+            Err(ExpandError::Relative {
+                path: raw.to_string(),
+            })
         }
     }
 
@@ -138,11 +144,13 @@ impl PathVars {
                 continue;
             }
             let (name, tail) = split_var(after);
-            let value = self.lookup(name).ok_or_else(|| ExpandError::UnknownVariable {
-                name: name.to_string(),
-                path: raw.to_string(),
-                known: KNOWN,
-            })?;
+            let value = self
+                .lookup(name)
+                .ok_or_else(|| ExpandError::UnknownVariable {
+                    name: name.to_string(),
+                    path: raw.to_string(),
+                    known: KNOWN,
+                })?;
             out.push(value.as_os_str());
             rest = tail;
         }
@@ -236,18 +244,34 @@ mod tests {
             ("/a/./b/../c", "/a/c"),
         ];
         for (raw, want) in cases {
-            assert_eq!(v.expand(raw, None).unwrap(), PathBuf::from(want), "expanding {raw}");
+            assert_eq!(
+                v.expand(raw, None).unwrap(),
+                PathBuf::from(want),
+                "expanding {raw}"
+            );
         }
     }
 
     #[test]
     fn rejects_unknown_variables_and_relative_paths() {
         let v = vars();
-        assert!(matches!(v.expand("$HOEM/x", None), Err(ExpandError::UnknownVariable { .. })));
-        assert!(matches!(v.expand("~root/x", None), Err(ExpandError::TildeUser { .. })));
-        assert!(matches!(v.expand("rel/x", None), Err(ExpandError::Relative { .. })));
+        assert!(matches!(
+            v.expand("$HOEM/x", None),
+            Err(ExpandError::UnknownVariable { .. })
+        ));
+        assert!(matches!(
+            v.expand("~root/x", None),
+            Err(ExpandError::TildeUser { .. })
+        ));
+        assert!(matches!(
+            v.expand("rel/x", None),
+            Err(ExpandError::Relative { .. })
+        ));
         assert!(matches!(v.expand("", None), Err(ExpandError::Empty)));
-        assert_eq!(v.expand("rel/x", Some(Path::new("/cwd"))).unwrap(), PathBuf::from("/cwd/rel/x"));
+        assert_eq!(
+            v.expand("rel/x", Some(Path::new("/cwd"))).unwrap(),
+            PathBuf::from("/cwd/rel/x")
+        );
     }
 
     #[test]

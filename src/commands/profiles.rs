@@ -28,7 +28,12 @@ pub fn run(cmd: ProfilesCommand) -> CmdResult {
             let style = Style::stdout();
             let mut out = std::io::stdout().lock();
             let width = list.iter().map(|p| p.name.len()).max().unwrap_or(4).max(4);
-            writeln!(out, "{}", style.bold(&format!("{:width$}  {:8}  DESCRIPTION", "NAME", "SOURCE"))).context("writing")?;
+            writeln!(
+                out,
+                "{}",
+                style.bold(&format!("{:width$}  {:8}  DESCRIPTION", "NAME", "SOURCE"))
+            )
+            .context("writing")?;
             for entry in &list {
                 let source = match &entry.source {
                     ProfileSource::Builtin => "built-in".to_string(),
@@ -38,9 +43,15 @@ pub fn run(cmd: ProfilesCommand) -> CmdResult {
                     Some(e) => style.bad(&format!("unusable: {e}")),
                     None => entry.description.clone().unwrap_or_default(),
                 };
-                writeln!(out, "{:width$}  {:8}  {}", entry.name, source, description).context("writing")?;
+                writeln!(out, "{:width$}  {:8}  {}", entry.name, source, description)
+                    .context("writing")?;
             }
-            writeln!(out, "{}", style.dim(&format!("user profiles: {}", store.user_dir().display()))).context("writing")?;
+            writeln!(
+                out,
+                "{}",
+                style.dim(&format!("user profiles: {}", store.user_dir().display()))
+            )
+            .context("writing")?;
             Ok(ExitCode::SUCCESS)
         }
         ProfilesCommand::Show { name, json } => {
@@ -120,7 +131,11 @@ fn validate(store: &nono_enforcer::ProfileStore, file: &Path, json: bool) -> Cmd
             eprintln!("{display}: {} problem(s)", report.errors.len());
         }
     }
-    Ok(if report.valid { ExitCode::SUCCESS } else { ExitCode::from(EXIT_USAGE) })
+    Ok(if report.valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_USAGE)
+    })
 }
 
 #[derive(Serialize)]
@@ -142,7 +157,10 @@ struct ShowJson<'a> {
 
 impl<'a> ShowJson<'a> {
     fn new(profile: &'a Profile, policy: &'a Policy) -> Self {
-        ShowJson { profile, groups: group_rows(profile, policy) }
+        ShowJson {
+            profile,
+            groups: group_rows(profile, policy),
+        }
     }
 }
 
@@ -177,7 +195,12 @@ fn print_show(profile: &Profile, policy: &Policy) -> std::io::Result<()> {
         ProfileSource::Builtin => "built-in".to_string(),
         ProfileSource::File(p) => p.display().to_string(),
     };
-    writeln!(out, "{} {}", style.bold(&format!("profile {}", profile.name)), style.dim(&format!("({source})")))?;
+    writeln!(
+        out,
+        "{} {}",
+        style.bold(&format!("profile {}", profile.name)),
+        style.dim(&format!("({source})"))
+    )?;
     if let Some(description) = &profile.meta.description {
         writeln!(out, "  {description}")?;
     }
@@ -185,8 +208,16 @@ fn print_show(profile: &Profile, policy: &Policy) -> std::io::Result<()> {
         writeln!(out, "  builds on: {}", profile.chain.join(" → "))?;
     }
     writeln!(out)?;
-    let workdir = profile.workdir.as_ref().map(|w| format!("{:?}", w.value).to_lowercase());
-    writeln!(out, "{} {}", style.bold("workdir:"), workdir.as_deref().unwrap_or("none"))?;
+    let workdir = profile
+        .workdir
+        .as_ref()
+        .map(|w| format!("{:?}", w.value).to_lowercase());
+    writeln!(
+        out,
+        "{} {}",
+        style.bold("workdir:"),
+        workdir.as_deref().unwrap_or("none")
+    )?;
     writeln!(out, "{}", style.bold("groups:"))?;
     for row in group_rows(profile, policy) {
         let mut tags = Vec::new();
@@ -199,8 +230,18 @@ fn print_show(profile: &Profile, policy: &Policy) -> std::io::Result<()> {
         if row.excluded {
             tags.push("excluded".to_string());
         }
-        let tags = if tags.is_empty() { String::new() } else { format!(" [{}]", tags.join(", ")) };
-        writeln!(out, "  {}{}  {}", row.name, style.dim(&tags), style.dim(row.description))?;
+        let tags = if tags.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", tags.join(", "))
+        };
+        writeln!(
+            out,
+            "  {}{}  {}",
+            row.name,
+            style.dim(&tags),
+            style.dim(row.description)
+        )?;
         if !row.applies_here || row.excluded {
             continue;
         }
@@ -222,30 +263,60 @@ fn print_show(profile: &Profile, policy: &Policy) -> std::io::Result<()> {
     if !profile.filesystem.is_empty() {
         writeln!(out, "{}", style.bold("filesystem:"))?;
         for entry in &profile.filesystem {
-            writeln!(out, "  {:17} {}  {}", entry.key.name(), entry.path, style.dim(&format!("from {}", entry.origin)))?;
+            writeln!(
+                out,
+                "  {:17} {}  {}",
+                entry.key.name(),
+                entry.path,
+                style.dim(&format!("from {}", entry.origin))
+            )?;
         }
     }
     let net = &profile.network;
     writeln!(out, "{}", style.bold("network:"))?;
     if net.block.as_ref().is_some_and(|b| b.value) {
         writeln!(out, "  blocked")?;
-    } else if net.network_profile.is_none() && net.allow_domain.is_empty() && net.credentials.is_empty() {
+    } else if net.network_profile.is_none()
+        && net.allow_domain.is_empty()
+        && net.credentials.is_empty()
+    {
         writeln!(out, "  unrestricted")?;
     }
     if let Some(np) = &net.network_profile {
         let hosts = policy.network_profile_hosts(&np.value).unwrap_or_default();
-        writeln!(out, "  network profile {} ({} hosts): {}", np.value, hosts.len(), hosts.join(" "))?;
+        writeln!(
+            out,
+            "  network profile {} ({} hosts): {}",
+            np.value,
+            hosts.len(),
+            hosts.join(" ")
+        )?;
     }
     for host in &net.allow_domain {
-        writeln!(out, "  allow_domain {}  {}", host.value, style.dim(&format!("from {}", host.origin)))?;
+        writeln!(
+            out,
+            "  allow_domain {}  {}",
+            host.value,
+            style.dim(&format!("from {}", host.origin))
+        )?;
     }
     for cred in &net.credentials {
-        writeln!(out, "  credential {}  {}", cred.value, style.dim(&format!("from {}", cred.origin)))?;
+        writeln!(
+            out,
+            "  credential {}  {}",
+            cred.value,
+            style.dim(&format!("from {}", cred.origin))
+        )?;
     }
     let env = &profile.environment;
     if !env.allow_vars.is_empty() || !env.deny_vars.is_empty() || !env.set_vars.is_empty() {
         writeln!(out, "{}", style.bold("environment:"))?;
-        let join = |v: &[nono_enforcer::profile::Located<String>]| v.iter().map(|x| x.value.clone()).collect::<Vec<_>>().join(" ");
+        let join = |v: &[nono_enforcer::profile::Located<String>]| {
+            v.iter()
+                .map(|x| x.value.clone())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
         if !env.allow_vars.is_empty() {
             writeln!(out, "  allow_vars {}", join(&env.allow_vars))?;
         }

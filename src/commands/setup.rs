@@ -31,14 +31,25 @@ pub fn run(args: SetupArgs) -> CmdResult {
     let style = Style::stdout();
     let e = &report.enforce;
     let t = &report.trace;
-    println!("{}", style.bold(&format!("nono on {} (kernel {})", e.platform, e.kernel)));
+    println!(
+        "{}",
+        style.bold(&format!("nono on {} (kernel {})", e.platform, e.kernel))
+    );
     let line = |name: &str, ok: bool, detail: &str| {
-        let mark = if ok { style.ok("yes") } else { style.bad("no ") };
+        let mark = if ok {
+            style.ok("yes")
+        } else {
+            style.bad("no ")
+        };
         println!("  {name:16} {mark}  {detail}");
     };
     line("Landlock", e.landlock.available, &e.landlock.detail);
     if e.landlock.available {
-        println!("  {:16}       filesystem rights: {}", "", e.landlock.fs_rights.join(", "));
+        println!(
+            "  {:16}       filesystem rights: {}",
+            "",
+            e.landlock.fs_rights.join(", ")
+        );
         let mut extra = Vec::new();
         if e.landlock.net_tcp {
             extra.push("TCP bind/connect rules");
@@ -54,12 +65,19 @@ pub fn run(args: SetupArgs) -> CmdResult {
         }
     }
     line("seccomp", e.seccomp.available, &e.seccomp.detail);
-    line("user namespaces", e.user_namespaces.unprivileged, &e.user_namespaces.detail);
+    line(
+        "user namespaces",
+        e.user_namespaces.unprivileged,
+        &e.user_namespaces.detail,
+    );
     line("ptrace", t.ptrace.available, &t.ptrace.detail);
     line("eBPF", t.ebpf.available, &t.ebpf.detail);
     if !e.landlock.available {
         println!();
-        println!("{} without Landlock nono cannot enforce filesystem rules here.", style.warn("warning:"));
+        println!(
+            "{} without Landlock nono cannot enforce filesystem rules here.",
+            style.warn("warning:")
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -23,8 +23,17 @@ pub fn run(args: WhyArgs) -> CmdResult {
         if args.json {
             print_json(&answer)?;
         } else {
-            println!("{} connect {}:{}", verdict(&style, answer.status), answer.host, answer.port);
-            println!("  reason: {} — {}", serde_name(&answer.reason), answer.detail);
+            println!(
+                "{} connect {}:{}",
+                verdict(&style, answer.status),
+                answer.host,
+                answer.port
+            );
+            println!(
+                "  reason: {} — {}",
+                serde_name(&answer.reason),
+                answer.detail
+            );
             if let Some(flag) = &answer.suggested_flag {
                 println!("  to allow: {flag}");
             }
@@ -42,11 +51,23 @@ pub fn run(args: WhyArgs) -> CmdResult {
         if args.json {
             print_json(&answer)?;
         } else {
-            println!("{} {} {}", verdict(&style, answer.status), answer.op, answer.path.display());
+            println!(
+                "{} {} {}",
+                verdict(&style, answer.status),
+                answer.op,
+                answer.path.display()
+            );
             if answer.canonical != answer.path {
-                println!("  {}", style.dim(&format!("resolves to {}", answer.canonical.display())));
+                println!(
+                    "  {}",
+                    style.dim(&format!("resolves to {}", answer.canonical.display()))
+                );
             }
-            println!("  reason: {} — {}", serde_name(&answer.reason), answer.detail);
+            println!(
+                "  reason: {} — {}",
+                serde_name(&answer.reason),
+                answer.detail
+            );
             if let Some(flag) = &answer.suggested_flag {
                 println!("  to allow: {flag}");
             }
@@ -77,7 +98,9 @@ fn serde_name(value: &impl serde::Serialize) -> String {
 /// relative paths are relative to the working directory.
 fn expand_path(vars: &nono_enforcer::PathVars, raw: PathBuf) -> PathBuf {
     match raw.to_str() {
-        Some(s) => vars.expand(s, Some(&vars.workdir)).unwrap_or_else(|_| vars.workdir.join(&raw)),
+        Some(s) => vars
+            .expand(s, Some(&vars.workdir))
+            .unwrap_or_else(|_| vars.workdir.join(&raw)),
         None => vars.workdir.join(raw),
     }
 }

@@ -154,14 +154,23 @@ pub struct Network {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_profile: Option<String>,
     /// More hosts the proxy allows. `*.example.com` matches subdomains.
-    #[serde(default, alias = "proxy_allow", alias = "allow_proxy", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        alias = "proxy_allow",
+        alias = "allow_proxy",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub allow_domain: Vec<String>,
     /// Legacy name for `allow_domain`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("deprecated" = true))]
     pub allow_hosts: Vec<String>,
     /// Built-in or custom credential services injected by the proxy.
-    #[serde(default, alias = "proxy_credentials", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        alias = "proxy_credentials",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub credentials: Vec<String>,
     /// Credential services defined by this profile.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -170,7 +179,12 @@ pub struct Network {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub listen_port: Vec<u16>,
     /// Localhost TCP ports the command may connect to and bind.
-    #[serde(default, alias = "port_allow", alias = "allow_port", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        alias = "port_allow",
+        alias = "allow_port",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub open_port: Vec<u16>,
 }
 

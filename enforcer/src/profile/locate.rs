@@ -28,9 +28,16 @@ pub struct PositionIndex {
 impl PositionIndex {
     /// Scans `text` (valid JSON, comments already blanked out).
     pub fn build(text: &str) -> Self {
-        let mut scanner = Scanner { bytes: text.as_bytes(), text, pos: 0, out: HashMap::new() };
+        let mut scanner = Scanner {
+            bytes: text.as_bytes(),
+            text,
+            pos: 0,
+            out: HashMap::new(),
+        };
         scanner.value(String::new());
-        Self { positions: scanner.out }
+        Self {
+            positions: scanner.out,
+        }
     }
 
     /// The position of the value at `path` (`a.b[2]`), if known.
@@ -84,8 +91,11 @@ impl Scanner<'_> {
                                 return None;
                             }
                             self.pos += 1;
-                            let child =
-                                if path.is_empty() { key } else { format!("{path}.{key}") };
+                            let child = if path.is_empty() {
+                                key
+                            } else {
+                                format!("{path}.{key}")
+                            };
                             self.value(child)?;
                         }
                         _ => return None,
@@ -149,7 +159,13 @@ mod tests {
     fn finds_nested_values() {
         let text = "{\n  \"filesystem\": {\n    \"allow\": [\"/a\", \"/b\"]\n  },\n  \"x\": 1\n}";
         let index = PositionIndex::build(text);
-        assert_eq!(index.get("filesystem.allow[1]"), Some(Position { line: 3, column: 21 }));
+        assert_eq!(
+            index.get("filesystem.allow[1]"),
+            Some(Position {
+                line: 3,
+                column: 21
+            })
+        );
         assert_eq!(index.get("x"), Some(Position { line: 5, column: 8 }));
         assert_eq!(index.get("nope"), None);
     }

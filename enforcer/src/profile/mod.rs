@@ -326,17 +326,73 @@ impl ProfileError {
 
 /// The keys each object accepts, for "did you mean" suggestions.
 const KNOWN_KEYS: &[&str] = &[
-    "$schema", "extends", "meta", "workdir", "groups", "filesystem", "network", "environment",
-    "rollback", "undo", "security", "policy", "interactive", "name", "version", "description",
-    "author", "access", "include", "exclude", "allow", "read", "write", "allow_file", "read_file",
-    "write_file", "deny", "bypass_protection", "block", "network_profile", "allow_domain",
-    "allow_hosts", "proxy_allow", "allow_proxy", "credentials", "proxy_credentials",
-    "custom_credentials", "listen_port", "open_port", "port_allow", "allow_port", "allow_vars",
-    "deny_vars", "set_vars", "exclude_patterns", "exclude_globs", "groups", "signal_mode",
-    "process_info_mode", "ipc_mode", "add_allow_read", "add_allow_write", "add_allow_readwrite",
-    "add_deny_access", "exclude_groups", "override_deny", "upstream", "credential_key",
-    "inject_mode", "inject_header", "credential_format", "path_pattern", "path_replacement",
-    "query_param_name", "env_var", "path", "when",
+    "$schema",
+    "extends",
+    "meta",
+    "workdir",
+    "groups",
+    "filesystem",
+    "network",
+    "environment",
+    "rollback",
+    "undo",
+    "security",
+    "policy",
+    "interactive",
+    "name",
+    "version",
+    "description",
+    "author",
+    "access",
+    "include",
+    "exclude",
+    "allow",
+    "read",
+    "write",
+    "allow_file",
+    "read_file",
+    "write_file",
+    "deny",
+    "bypass_protection",
+    "block",
+    "network_profile",
+    "allow_domain",
+    "allow_hosts",
+    "proxy_allow",
+    "allow_proxy",
+    "credentials",
+    "proxy_credentials",
+    "custom_credentials",
+    "listen_port",
+    "open_port",
+    "port_allow",
+    "allow_port",
+    "allow_vars",
+    "deny_vars",
+    "set_vars",
+    "exclude_patterns",
+    "exclude_globs",
+    "groups",
+    "signal_mode",
+    "process_info_mode",
+    "ipc_mode",
+    "add_allow_read",
+    "add_allow_write",
+    "add_allow_readwrite",
+    "add_deny_access",
+    "exclude_groups",
+    "override_deny",
+    "upstream",
+    "credential_key",
+    "inject_mode",
+    "inject_header",
+    "credential_format",
+    "path_pattern",
+    "path_replacement",
+    "query_param_name",
+    "env_var",
+    "path",
+    "when",
 ];
 
 /// Parses profile text (JSON with comments) into a normalized profile without
@@ -349,14 +405,21 @@ pub fn parse(text: &str, name: &str, source: ProfileSource) -> Result<Profile, P
         ProfileSource::File(path) => path.display().to_string(),
     };
     let stripped = strip_comments(text, &display)?;
-    let raw: file::ProfileFile = serde_json::from_str(&stripped)
-        .map_err(|e| classify_serde_error(&e, &display))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&stripped).map_err(|e| classify_serde_error(&e, &display))?;
     let index = PositionIndex::build(&stripped);
+    require_objects(&value, &index, &display)?;
+    let raw: file::ProfileFile =
+        serde_json::from_str(&stripped).map_err(|e| classify_serde_error(&e, &display))?;
     let file = match &source {
         ProfileSource::File(p) => Some(p.clone()),
         ProfileSource::Builtin => None,
     };
-    let ctx = Ctx { profile: name.to_string(), file, index };
+    let ctx = Ctx {
+        profile: name.to_string(),
+        file,
+        index,
+    };
     Ok(normalize(raw, name, source, &ctx))
 }
 
@@ -375,6 +438,69 @@ fn strip_comments(text: &str, display: &str) -> Result<String, ProfileError> {
     Ok(out)
 }
 
+/// serde accepts a JSON array where a struct is expected (as a tuple of its fields);
+/// a profile must use objects, so check the sections before deserializing.
+fn require_objects(
+    value: &serde_json::Value,
+    index: &PositionIndex,
+    display: &str,
+) -> Result<(), ProfileError> {
+    let fail = |key: &str, found: &serde_json::Value| {
+        let position = index.get(key).unwrap_or(Position { line: 1, column: 1 });
+        let kind = match found {
+            serde_json::Value::Array(_) => "a list",
+            serde_json::Value::String(_) => "a string",
+            serde_json::Value::Number(_) => "a number",
+            serde_json::Value::Bool(_) => "a boolean",
+            serde_json::Value::Null => "null",
+            serde_json::Value::Object(_) => "an object",
+        };
+        let what = if key.is_empty() {
+            "the profile".to_string()
+        } else {
+            format!("`{key}`")
+        };
+        Err(ProfileError::Invalid {
+            file: display.to_string(),
+            line: position.line,
+            column: position.column,
+            message: format!("{what} must be a JSON object, not {kind}"),
+        })
+    };
+    let Some(top) = value.as_object() else {
+        return fail("", value);
+    };
+    for section in [
+        "meta",
+        "workdir",
+        "groups",
+        "filesystem",
+        "network",
+        "environment",
+        "rollback",
+        "undo",
+        "security",
+        "policy",
+    ] {
+        if let Some(v) = top.get(section)
+            && !v.is_object()
+        {
+            return fail(section, v);
+        }
+    }
+    if let Some(customs) = top.get("network").and_then(|n| n.get("custom_credentials")) {
+        let Some(map) = customs.as_object() else {
+            return fail("network.custom_credentials", customs);
+        };
+        for (name, v) in map {
+            if !v.is_object() {
+                return fail(&format!("network.custom_credentials.{name}"), v);
+            }
+        }
+    }
+    Ok(())
+}
+
 fn classify_serde_error(e: &serde_json::Error, display: &str) -> ProfileError {
     let (line, column) = (e.line(), e.column());
     let message = e.to_string();
@@ -383,8 +509,12 @@ fn classify_serde_error(e: &serde_json::Error, display: &str) -> ProfileError {
         && let Some(end) = rest.find('`')
     {
         let key = rest[..end].to_string();
-        let expected: Vec<&str> = rest[end..].split('`').skip(1).step_by(2).collect();
-        let candidates: Vec<&str> = if expected.is_empty() { KNOWN_KEYS.to_vec() } else { expected };
+        let expected: Vec<&str> = rest[end..].split('`').skip(2).step_by(2).collect();
+        let candidates: Vec<&str> = if expected.is_empty() {
+            KNOWN_KEYS.to_vec()
+        } else {
+            expected
+        };
         return ProfileError::UnknownKey {
             file: display.to_string(),
             line,
@@ -396,9 +526,19 @@ fn classify_serde_error(e: &serde_json::Error, display: &str) -> ProfileError {
     }
     let message = strip_position(&message);
     if e.is_syntax() || e.is_eof() {
-        ProfileError::Syntax { file: display.to_string(), line, column, message }
+        ProfileError::Syntax {
+            file: display.to_string(),
+            line,
+            column,
+            message,
+        }
     } else {
-        ProfileError::Invalid { file: display.to_string(), line, column, message }
+        ProfileError::Invalid {
+            file: display.to_string(),
+            line,
+            column,
+            message,
+        }
     }
 }
 
@@ -428,11 +568,19 @@ struct Ctx {
 impl Ctx {
     fn origin(&self, key: String) -> Origin {
         let line = self.index.get(&key).map(|p| p.line);
-        Origin { profile: self.profile.clone(), file: self.file.clone(), key, line }
+        Origin {
+            profile: self.profile.clone(),
+            file: self.file.clone(),
+            key,
+            line,
+        }
     }
 
     fn located<T>(&self, value: T, key: String) -> Located<T> {
-        Located { value, origin: self.origin(key) }
+        Located {
+            value,
+            origin: self.origin(key),
+        }
     }
 }
 
@@ -461,7 +609,11 @@ fn normalize(raw: file::ProfileFile, name: &str, source: ProfileSource, ctx: &Ct
         push_fs(&fs.read_file, FsKey::ReadFile, "filesystem.read_file");
         push_fs(&fs.write_file, FsKey::WriteFile, "filesystem.write_file");
         push_fs(&fs.deny, FsKey::Deny, "filesystem.deny");
-        push_fs(&fs.bypass_protection, FsKey::BypassProtection, "filesystem.bypass_protection");
+        push_fs(
+            &fs.bypass_protection,
+            FsKey::BypassProtection,
+            "filesystem.bypass_protection",
+        );
     }
     let mut groups_include = Vec::new();
     let mut groups_exclude = Vec::new();
@@ -491,28 +643,57 @@ fn normalize(raw: file::ProfileFile, name: &str, source: ProfileSource, ctx: &Ct
         // Legacy keys did not distinguish files from directories; neither do the
         // current directory keys when they come from a profile (see `resolve`).
         push_fs(&policy.add_allow_read, FsKey::Read, "policy.add_allow_read");
-        push_fs(&policy.add_allow_write, FsKey::Write, "policy.add_allow_write");
-        push_fs(&policy.add_allow_readwrite, FsKey::Allow, "policy.add_allow_readwrite");
-        push_fs(&policy.add_deny_access, FsKey::Deny, "policy.add_deny_access");
-        push_fs(&policy.override_deny, FsKey::BypassProtection, "policy.override_deny");
-        names(&policy.exclude_groups, "policy.exclude_groups", &mut groups_exclude);
+        push_fs(
+            &policy.add_allow_write,
+            FsKey::Write,
+            "policy.add_allow_write",
+        );
+        push_fs(
+            &policy.add_allow_readwrite,
+            FsKey::Allow,
+            "policy.add_allow_readwrite",
+        );
+        push_fs(
+            &policy.add_deny_access,
+            FsKey::Deny,
+            "policy.add_deny_access",
+        );
+        push_fs(
+            &policy.override_deny,
+            FsKey::BypassProtection,
+            "policy.override_deny",
+        );
+        names(
+            &policy.exclude_groups,
+            "policy.exclude_groups",
+            &mut groups_exclude,
+        );
     }
     if raw.interactive.is_some() {
-        notes.push("`interactive` is deprecated and ignored: a terminal is always preserved".into());
+        notes
+            .push("`interactive` is deprecated and ignored: a terminal is always preserved".into());
     }
     let mut network = NetworkSection::default();
     if let Some(net) = &raw.network {
         network.block = net.block.map(|b| ctx.located(b, "network.block".into()));
-        network.network_profile =
-            net.network_profile.clone().map(|p| ctx.located(p, "network.network_profile".into()));
+        network.network_profile = net
+            .network_profile
+            .clone()
+            .map(|p| ctx.located(p, "network.network_profile".into()));
         for (i, d) in net.allow_domain.iter().enumerate() {
-            network.allow_domain.push(ctx.located(d.clone(), format!("network.allow_domain[{i}]")));
+            network
+                .allow_domain
+                .push(ctx.located(d.clone(), format!("network.allow_domain[{i}]")));
         }
         for (i, d) in net.allow_hosts.iter().enumerate() {
-            network.allow_domain.push(ctx.located(d.clone(), format!("network.allow_hosts[{i}]")));
+            network
+                .allow_domain
+                .push(ctx.located(d.clone(), format!("network.allow_hosts[{i}]")));
         }
         for (i, c) in net.credentials.iter().enumerate() {
-            network.credentials.push(ctx.located(c.clone(), format!("network.credentials[{i}]")));
+            network
+                .credentials
+                .push(ctx.located(c.clone(), format!("network.credentials[{i}]")));
         }
         for (k, v) in &net.custom_credentials {
             network.custom_credentials.insert(
@@ -521,24 +702,33 @@ fn normalize(raw: file::ProfileFile, name: &str, source: ProfileSource, ctx: &Ct
             );
         }
         for (i, p) in net.listen_port.iter().enumerate() {
-            network.listen_port.push(ctx.located(*p, format!("network.listen_port[{i}]")));
+            network
+                .listen_port
+                .push(ctx.located(*p, format!("network.listen_port[{i}]")));
         }
         for (i, p) in net.open_port.iter().enumerate() {
-            network.open_port.push(ctx.located(*p, format!("network.open_port[{i}]")));
+            network
+                .open_port
+                .push(ctx.located(*p, format!("network.open_port[{i}]")));
         }
     }
     let mut environment = EnvironmentSection::default();
     if let Some(env) = &raw.environment {
         for (i, v) in env.allow_vars.iter().enumerate() {
-            environment.allow_vars.push(ctx.located(v.clone(), format!("environment.allow_vars[{i}]")));
+            environment
+                .allow_vars
+                .push(ctx.located(v.clone(), format!("environment.allow_vars[{i}]")));
         }
         for (i, v) in env.deny_vars.iter().enumerate() {
-            environment.deny_vars.push(ctx.located(v.clone(), format!("environment.deny_vars[{i}]")));
+            environment
+                .deny_vars
+                .push(ctx.located(v.clone(), format!("environment.deny_vars[{i}]")));
         }
         for (k, v) in &env.set_vars {
-            environment
-                .set_vars
-                .insert(k.clone(), ctx.located(v.clone(), format!("environment.set_vars.{k}")));
+            environment.set_vars.insert(
+                k.clone(),
+                ctx.located(v.clone(), format!("environment.set_vars.{k}")),
+            );
         }
     }
     Profile {
@@ -688,15 +878,37 @@ impl Profile {
             list.push(cond(&entry.path, &entry.when));
         }
         let groups = file::Groups {
-            include: self.groups_include.iter().map(|g| cond(&g.name, &g.when)).collect(),
-            exclude: self.groups_exclude.iter().map(|g| cond(&g.name, &g.when)).collect(),
+            include: self
+                .groups_include
+                .iter()
+                .map(|g| cond(&g.name, &g.when))
+                .collect(),
+            exclude: self
+                .groups_exclude
+                .iter()
+                .map(|g| cond(&g.name, &g.when))
+                .collect(),
         };
         let network = file::Network {
             block: self.network.block.as_ref().map(|b| b.value),
-            network_profile: self.network.network_profile.as_ref().map(|p| p.value.clone()),
-            allow_domain: self.network.allow_domain.iter().map(|d| d.value.clone()).collect(),
+            network_profile: self
+                .network
+                .network_profile
+                .as_ref()
+                .map(|p| p.value.clone()),
+            allow_domain: self
+                .network
+                .allow_domain
+                .iter()
+                .map(|d| d.value.clone())
+                .collect(),
             allow_hosts: Vec::new(),
-            credentials: self.network.credentials.iter().map(|c| c.value.clone()).collect(),
+            credentials: self
+                .network
+                .credentials
+                .iter()
+                .map(|c| c.value.clone())
+                .collect(),
             custom_credentials: self
                 .network
                 .custom_credentials
@@ -707,8 +919,18 @@ impl Profile {
             open_port: self.network.open_port.iter().map(|p| p.value).collect(),
         };
         let environment = file::Environment {
-            allow_vars: self.environment.allow_vars.iter().map(|v| v.value.clone()).collect(),
-            deny_vars: self.environment.deny_vars.iter().map(|v| v.value.clone()).collect(),
+            allow_vars: self
+                .environment
+                .allow_vars
+                .iter()
+                .map(|v| v.value.clone())
+                .collect(),
+            deny_vars: self
+                .environment
+                .deny_vars
+                .iter()
+                .map(|v| v.value.clone())
+                .collect(),
             set_vars: self
                 .environment
                 .set_vars
@@ -722,7 +944,9 @@ impl Profile {
             // Every base is merged in already.
             extends: Some(file::OneOrMany::Many(Vec::new())),
             meta: Some(self.meta.clone()).filter(|m| *m != Meta::default()),
-            workdir: self.workdir.as_ref().map(|w| file::Workdir { access: Some(w.value) }),
+            workdir: self.workdir.as_ref().map(|w| file::Workdir {
+                access: Some(w.value),
+            }),
             groups: Some(groups).filter(|g| *g != file::Groups::default()),
             filesystem: Some(fs).filter(|f| *f != file::Filesystem::default()),
             network: Some(network).filter(|n| *n != file::Network::default()),

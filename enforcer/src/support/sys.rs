@@ -10,12 +10,16 @@ use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr;
 
-use libc::{c_int, c_long, c_uint, c_void, pid_t};
+use libc::{c_int, c_long, c_uint, c_ulong, c_void, pid_t};
 
 /// `LANDLOCK_CREATE_RULESET_VERSION` from `include/uapi/linux/landlock.h`: with a NULL
 /// attribute pointer and size 0, `landlock_create_ruleset` returns the highest ABI version
 /// the kernel supports instead of creating a ruleset.
 const LANDLOCK_CREATE_RULESET_VERSION: c_uint = 1 << 0;
+
+/// An unused argument of the variadic `prctl`, which the kernel reads as `unsigned long`
+/// (passing a plain `0`, an `int`, would leave the upper half of the register undefined).
+const NO_ARG: c_ulong = 0;
 
 /// `_LINUX_CAPABILITY_VERSION_3` from `include/uapi/linux/capability.h` (64-bit sets, two
 /// `CapData` words).
@@ -82,7 +86,7 @@ pub(super) fn landlock_abi_version() -> io::Result<u32> {
 /// thread cannot be running Rust code that calls it.)
 pub(super) fn seccomp_mode() -> io::Result<c_int> {
     // SAFETY: PR_GET_SECCOMP takes no pointer arguments and only reads the mode.
-    let ret = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) };
+    let ret = unsafe { libc::prctl(libc::PR_GET_SECCOMP, NO_ARG, NO_ARG, NO_ARG, NO_ARG) };
     if ret < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -102,10 +106,10 @@ pub(super) fn seccomp_filter_mode_supported() -> io::Result<bool> {
     let ret = unsafe {
         libc::prctl(
             libc::PR_SET_SECCOMP,
-            libc::SECCOMP_MODE_FILTER,
+            libc::SECCOMP_MODE_FILTER as c_ulong,
             ptr::null::<c_void>(),
-            0,
-            0,
+            NO_ARG,
+            NO_ARG,
         )
     };
     if ret == 0 {
@@ -198,31 +202,33 @@ pub(super) struct UserNsOutcome {
 }
 
 /// Why a forked probe could not produce an answer.
+///
+/// Only ever formatted into a report's `detail`, so each message includes its cause
+/// instead of exposing it as a `source`.
 #[derive(Debug, thiserror::Error)]
 pub(super) enum ForkProbeError {
     /// `pipe2` failed.
     #[error("could not create a pipe for the probe child: {0}")]
-    Pipe(#[source] io::Error),
+    Pipe(io::Error),
     /// `fork` failed.
     #[error("could not fork the probe child: {0}")]
-    Fork(#[source] io::Error),
+    Fork(io::Error),
     /// `waitpid` failed, e.g. with `ECHILD` when another thread reaps every child or
     /// SIGCHLD is ignored.
-    #[error("could not wait for probe child {pid}: {source}")]
+    #[error("could not wait for probe child {pid}: {error}")]
     Wait {
         /// The child's pid.
         pid: pid_t,
         /// The `waitpid` error.
-        #[source]
-        source: io::Error,
+        error: io::Error,
     },
     /// The child ended without writing its report.
-    #[error("probe child {pid} ended without a report (wait status {status:#x})")]
+    #[error("probe child {pid} ended without a report (wait status {status:?})")]
     NoReport {
         /// The child's pid.
         pid: pid_t,
-        /// Its raw wait status.
-        status: c_int,
+        /// Its raw wait status, `None` when it could not be collected.
+        status: Option<c_int>,
     },
 }
 
@@ -251,7 +257,7 @@ impl Child {
             self.reaped = true;
             return Err(ForkProbeError::Wait {
                 pid: self.pid,
-                source: err,
+                error: err,
             });
         }
     }
@@ -293,9 +299,11 @@ pub(super) fn probe_unprivileged_userns(drop_root: bool) -> Result<UserNsOutcome
         unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     let write_raw = write_end.as_raw_fd();
 
-    // SAFETY: the child branch below runs only async-signal-safe calls (setgroups, setgid,
-    // setuid, the capset and unshare syscalls, write, _exit), allocates nothing, cannot
-    // panic and never returns, so forking from a multi-threaded process is sound.
+    // SAFETY: the child branch below runs only async-signal-safe calls (setgid, setuid,
+    // the capset and unshare syscalls, write, _exit, and setgroups, which is not on the
+    // POSIX list but, like setgid and setuid, is a plain system call in a child whose only
+    // thread is the caller), allocates nothing, cannot panic and never returns, so forking
+    // from a multi-threaded process is sound.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(ForkProbeError::Fork(io::Error::last_os_error()));
@@ -308,7 +316,15 @@ pub(super) fn probe_unprivileged_userns(drop_root: bool) -> Result<UserNsOutcome
 
     let mut child = Child { pid, reaped: false };
     drop(write_end);
-    let status = child.wait()?;
+    // With SIGCHLD ignored the kernel reaps the child itself and waitpid fails with
+    // ECHILD once it has ended; its report is in the pipe all the same.
+    let status = match child.wait() {
+        Ok(status) => Some(status),
+        Err(ForkProbeError::Wait { error, .. }) if error.raw_os_error() == Some(libc::ECHILD) => {
+            None
+        }
+        Err(err) => return Err(err),
+    };
 
     let mut buf = [0u8; 8];
     let mut file = File::from(read_end);

@@ -33,13 +33,17 @@ const CAP_BPF: u32 = 39;
 
 /// Probes everything; see the module documentation of `support`.
 pub(super) fn probe() -> TraceSupport {
-    let caps = effective_capabilities();
+    let status = thread_status();
+    let caps = status.as_deref().and_then(parse_cap_eff);
     TraceSupport {
         ptrace: ptrace_support(
             sys::probe_trace_own_child(),
-            read_number(YAMA_PTRACE_SCOPE),
-            seccomp_trace_available(),
-            caps,
+            &PtraceFacts {
+                yama_scope: read_number(YAMA_PTRACE_SCOPE),
+                seccomp_trace: seccomp_trace_available(),
+                caps,
+                tracer_pid: status.as_deref().and_then(parse_tracer_pid),
+            },
         ),
         ebpf: ebpf_support(&EbpfFacts {
             btf: Path::new(VMLINUX_BTF).exists(),
@@ -70,21 +74,30 @@ fn read_number<T: std::str::FromStr>(path: &str) -> Option<T> {
     fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
-/// The effective capability set of the calling thread, from `CapEff` in its status file.
-fn effective_capabilities() -> Option<u64> {
-    let status = fs::read_to_string("/proc/thread-self/status")
+/// The status file of the calling thread (capabilities are per thread), or of the process
+/// on kernels without `/proc/thread-self` (before 3.17).
+fn thread_status() -> Option<String> {
+    fs::read_to_string("/proc/thread-self/status")
         .or_else(|_| fs::read_to_string("/proc/self/status"))
-        .ok()?;
-    parse_cap_eff(&status)
+        .ok()
 }
 
-/// Parses the `CapEff:` line (a 64-bit hexadecimal mask) of a `/proc/<pid>/status` file.
+/// Parses the `CapEff:` line (the effective capability set, a 64-bit hexadecimal mask) of
+/// a `/proc/<pid>/status` file.
 fn parse_cap_eff(status: &str) -> Option<u64> {
-    let hex = status
+    u64::from_str_radix(status_field(status, "CapEff:")?, 16).ok()
+}
+
+/// Parses the `TracerPid:` line of a `/proc/<pid>/status` file: 0 when nothing traces us.
+fn parse_tracer_pid(status: &str) -> Option<u32> {
+    status_field(status, "TracerPid:")?.parse().ok()
+}
+
+fn status_field<'a>(status: &'a str, name: &str) -> Option<&'a str> {
+    status
         .lines()
-        .find_map(|line| line.strip_prefix("CapEff:"))?
-        .trim();
-    u64::from_str_radix(hex, 16).ok()
+        .find_map(|line| line.strip_prefix(name))
+        .map(str::trim)
 }
 
 fn has_cap(caps: u64, cap: u32) -> bool {
@@ -97,13 +110,30 @@ fn errno_text(errno: i32) -> String {
     format!("{errno:?} ({})", errno.desc())
 }
 
+/// The facts the ptrace verdict is explained with.
+#[derive(Debug, Default, Clone, Copy)]
+struct PtraceFacts {
+    /// `kernel.yama.ptrace_scope`, if Yama is present.
+    yama_scope: Option<u32>,
+    /// Whether the kernel supports `SECCOMP_RET_TRACE`.
+    seccomp_trace: bool,
+    /// The effective capability set, if it could be read.
+    caps: Option<u64>,
+    /// `TracerPid` of this thread: non-zero when a debugger traces us.
+    tracer_pid: Option<u32>,
+}
+
 /// Interprets the ptrace probe together with Yama's setting and our capabilities.
 fn ptrace_support(
     outcome: Result<PtraceOutcome, ForkProbeError>,
-    yama_scope: Option<u32>,
-    seccomp_trace: bool,
-    caps: Option<u64>,
+    facts: &PtraceFacts,
 ) -> PtraceSupport {
+    let PtraceFacts {
+        yama_scope,
+        seccomp_trace,
+        caps,
+        tracer_pid,
+    } = *facts;
     let cap_sys_ptrace = caps.map(|caps| has_cap(caps, CAP_SYS_PTRACE));
     let yama = match (yama_scope, cap_sys_ptrace) {
         (None, _) => "no Yama, so the classic ptrace rules apply".to_owned(),
@@ -158,7 +188,13 @@ fn ptrace_support(
             errno_text(errno)
         )),
         PtraceOutcome::TraceMeFailed(errno) => {
+            let traced_by = tracer_pid.filter(|&pid| pid != 0);
             let why = match yama_scope {
+                _ if errno == libc::EPERM && traced_by.is_some() => format!(
+                    "this process is itself traced (TracerPid {}), and a tracer that follows \
+                     forks had already attached to the child; {yama}",
+                    traced_by.unwrap_or_default()
+                ),
                 Some(3) | Some(2) => yama,
                 _ if errno == libc::EPERM => {
                     format!("a security module or a seccomp filter forbids ptrace here; {yama}")
@@ -315,10 +351,11 @@ mod tests {
     }
 
     #[test]
-    fn cap_eff_is_parsed_from_status() {
-        let status = "Name:\tcat\nCapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\n\
-                      CapEff:\t000001fffeffffff\nCapBnd:\t000001ffffffffff\n";
+    fn cap_eff_and_tracer_pid_are_parsed_from_status() {
+        let status = "Name:\tcat\nTracerPid:\t17\nCapInh:\t0000000000000000\n\
+                      CapPrm:\t000001ffffffffff\nCapEff:\t000001fffeffffff\n";
         assert_eq!(parse_cap_eff(status), Some(0x1ff_feff_ffff), "CapEff value");
+        assert_eq!(parse_tracer_pid(status), Some(17), "TracerPid value");
         assert_eq!(parse_cap_eff("Name:\tx\n"), None, "no CapEff line");
     }
 
@@ -413,20 +450,22 @@ mod tests {
 
     #[test]
     fn ptrace_failures_are_explained() {
+        let facts = |yama_scope, seccomp_trace, caps| PtraceFacts {
+            yama_scope,
+            seccomp_trace,
+            caps,
+            tracer_pid: Some(0),
+        };
         let disabled = ptrace_support(
             Ok(PtraceOutcome::TraceMeFailed(libc::EPERM)),
-            Some(3),
-            true,
-            Some(ALL_CAPS),
+            &facts(Some(3), true, Some(ALL_CAPS)),
         );
         assert!(!disabled.available, "{disabled:?}");
         assert!(disabled.detail.contains("ptrace_scope 3"), "{disabled:?}");
 
         let admin_only = ptrace_support(
             Ok(PtraceOutcome::TraceMeFailed(libc::EPERM)),
-            Some(2),
-            true,
-            Some(0),
+            &facts(Some(2), true, Some(0)),
         );
         assert!(
             admin_only.detail.contains("CAP_SYS_PTRACE"),
@@ -436,9 +475,7 @@ mod tests {
 
         let filtered = ptrace_support(
             Ok(PtraceOutcome::TraceMeFailed(libc::EPERM)),
-            None,
-            true,
-            None,
+            &facts(None, true, None),
         );
         assert!(filtered.detail.contains("seccomp filter"), "{filtered:?}");
 
@@ -446,9 +483,7 @@ mod tests {
             Ok(PtraceOutcome::Traced {
                 options: Err(libc::EINVAL),
             }),
-            Some(1),
-            false,
-            None,
+            &facts(Some(1), false, None),
         );
         assert!(
             !no_options.available && no_options.detail.contains("EINVAL"),
@@ -457,12 +492,19 @@ mod tests {
 
         let works = ptrace_support(
             Ok(PtraceOutcome::Traced { options: Ok(()) }),
-            Some(1),
-            false,
-            None,
+            &facts(Some(1), false, None),
         );
         assert!(works.available && !works.seccomp_trace, "{works:?}");
         assert!(works.detail.contains("every system call"), "{works:?}");
+
+        let debugged = ptrace_support(
+            Ok(PtraceOutcome::TraceMeFailed(libc::EPERM)),
+            &PtraceFacts {
+                tracer_pid: Some(4242),
+                ..facts(None, true, None)
+            },
+        );
+        assert!(debugged.detail.contains("TracerPid 4242"), "{debugged:?}");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::ptr;
 
-use libc::{c_int, c_long, c_uint, c_void, pid_t};
+use libc::{c_int, c_long, c_uint, c_ulong, c_void, pid_t};
 
 /// `BPF_PROG_LOAD` from `include/uapi/linux/bpf.h` (`enum bpf_cmd`).
 const BPF_PROG_LOAD: c_int = 5;
@@ -130,20 +130,22 @@ pub(super) enum PtraceOutcome {
 }
 
 /// Why the ptrace probe could not produce an answer.
+///
+/// Only ever formatted into a report's `detail`, so each message includes its cause
+/// instead of exposing it as a `source`.
 #[derive(Debug, thiserror::Error)]
 pub(super) enum ForkProbeError {
     /// `fork` failed.
     #[error("could not fork the probe child: {0}")]
-    Fork(#[source] io::Error),
+    Fork(io::Error),
     /// `waitpid` failed, e.g. with `ECHILD` when another thread reaps every child or
     /// SIGCHLD is ignored.
-    #[error("could not wait for probe child {pid}: {source}")]
+    #[error("could not wait for probe child {pid}: {error}")]
     Wait {
         /// The child's pid.
         pid: pid_t,
         /// The `waitpid` error.
-        #[source]
-        source: io::Error,
+        error: io::Error,
     },
 }
 
@@ -176,7 +178,7 @@ impl Child {
             self.reaped = true;
             return Err(ForkProbeError::Wait {
                 pid: self.pid,
-                source: err,
+                error: err,
             });
         }
     }
@@ -257,12 +259,13 @@ fn trace_me_child(parent: pid_t) -> ! {
     unsafe {
         // Die with the thread that forked us rather than stay stopped forever; if it is
         // already gone, quit now.
+        let no_arg: c_ulong = 0;
         libc::prctl(
             libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL as libc::c_ulong,
-            0,
-            0,
-            0,
+            libc::SIGKILL as c_ulong,
+            no_arg,
+            no_arg,
+            no_arg,
         );
         if libc::getppid() != parent {
             libc::_exit(0);

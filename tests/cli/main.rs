@@ -1,0 +1,8 @@
+//! Black-box tests of the real `nono` binary. One test binary; a module per command.
+
+mod util;
+
+mod completions;
+mod profiles;
+mod setup;
+mod why;
