@@ -9,7 +9,8 @@
 //! result never contains a rule on, above, or below a denied path:
 //!
 //! * no rule's path is a denied path or inside one;
-//! * no rule's path is an ancestor of a denied path.
+//! * no directory rule's path is an ancestor of a denied path;
+//! * every rule lies inside the grant it implements (carving never widens).
 //!
 //! That invariant is property-tested below over random trees. The price is that new
 //! entries created directly in a carved directory after the sandbox starts are not
@@ -17,9 +18,10 @@
 //! bounded: a carve that would need more than [`MAX_CARVED_RULES`] rules is refused
 //! with an error naming the grant and the denial, never silently widened.
 //!
-//! Symlinks: every path is canonicalized before it is compared, and an entry met
-//! while carving that is a symlink is followed and checked against the denials too,
-//! since a Landlock rule placed on a symlink applies to its target.
+//! Symlinks: every path is canonicalized before it is compared. An entry met while
+//! carving that is a symlink gets no rule: a rule placed on a symlink applies to its
+//! target, which may be outside the grant or a denied path, while the uncarved grant
+//! would never have reached through it (Landlock checks the resolved path).
 //!
 //! Hard links to a denied file from inside a granted tree cannot be detected by path
 //! and are outside what a path-based sandbox can express (docs/security-model.md).
@@ -429,18 +431,10 @@ impl<F: FsView> Carver<'_, F> {
                 continue;
             };
             if target != child {
-                // A symlink: a rule on it would apply to its target.
-                let overlaps = self
-                    .denies
-                    .iter()
-                    .any(|d| target.starts_with(&d.canonical) || d.canonical.starts_with(&target));
-                if !overlaps {
-                    let kind = self
-                        .fs
-                        .kind(&target)
-                        .map_err(|e| CarveError::Io(target.clone(), e))?;
-                    self.push(target, kind)?;
-                }
+                // A symlink. A rule on it would apply to its target, which may lie
+                // outside the grant: a single rule on the granted directory never
+                // reaches through a symlink (Landlock checks the resolved path), so
+                // neither may carving. A target inside the grant gets its own rule.
                 continue;
             }
             let kind = self
