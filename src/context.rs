@@ -94,6 +94,7 @@ pub fn sandbox(args: &SandboxArgs) -> Result<Sandbox, Failure> {
     let mut overrides = Overrides {
         allow_cwd: args.allow_cwd,
         block_network: args.block_network,
+        allow_network: args.allow_net,
         network_profile: args.network_profile.clone(),
         allow_domains: args.allow_domain.clone(),
         credentials: args.credential.clone(),

@@ -50,6 +50,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Profiles(cmd) => commands::profiles::run(cmd),
+        Command::Run(args) => commands::run::run(args, commands::run::Mode::Supervised),
+        Command::Wrap(args) => commands::run::run(args, commands::run::Mode::Wrap),
         Command::Why(args) => commands::why::run(args),
         Command::Setup(args) => commands::setup::run(args),
         Command::Completions(args) => commands::completions::completions(args),

@@ -352,6 +352,8 @@ pub struct Overrides {
     pub allow_cwd: bool,
     /// `--block-network`.
     pub block_network: bool,
+    /// `--allow-net`: unrestricted network whatever the profile says.
+    pub allow_network: bool,
     /// `--network-profile`.
     pub network_profile: Option<String>,
     /// `--allow-domain`, repeatable.
@@ -779,6 +781,13 @@ pub fn resolve(
         {
             unique_hosts.push(host);
         }
+    }
+    if overrides.allow_network {
+        if network_block.is_some() || proxy_requested {
+            notes.push("--allow-net: the network is unrestricted; the profile's network settings are not applied".into());
+        }
+        network_block = None;
+        proxy_requested = false;
     }
     let mode = match network_block {
         Some(source) => {

@@ -35,10 +35,13 @@
 #![deny(missing_docs)]
 
 pub mod capability;
+pub mod env;
+pub mod exec;
 pub mod plan;
 pub mod policy;
 pub mod profile;
 pub mod query;
+pub mod sandbox;
 pub mod store;
 pub mod support;
 pub mod vars;

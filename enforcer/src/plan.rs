@@ -315,7 +315,6 @@ pub fn plan(caps: &CapabilitySet, fs: &impl FsView) -> Result<Plan, PlanError> {
         };
         let mut carver = Carver {
             fs,
-            denies: &denies,
             access: grant.access,
             source: &grant.source,
             carve,
@@ -386,7 +385,6 @@ enum CarveError {
 
 struct Carver<'a, F: FsView> {
     fs: &'a F,
-    denies: &'a [PlannedDeny],
     access: Access,
     source: &'a Source,
     carve: Carve,

@@ -31,6 +31,10 @@ pub enum Command {
     /// List, show, export and validate profiles
     #[command(subcommand)]
     Profiles(ProfilesCommand),
+    /// Run a command in a sandbox, with nono supervising it from outside
+    Run(RunArgs),
+    /// Sandbox nono itself and exec the command in its place (no supervisor)
+    Wrap(RunArgs),
     /// Explain whether a path or host would be allowed, and why
     Why(WhyArgs),
     /// Report what this machine can enforce and trace
@@ -110,8 +114,11 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "DIR")]
     pub workdir: Option<PathBuf>,
     /// Block all network access
-    #[arg(long, alias = "block-net")]
+    #[arg(long, alias = "block-net", conflicts_with = "allow_net")]
     pub block_network: bool,
+    /// Allow unrestricted network access, overriding the profile's network settings
+    #[arg(long)]
+    pub allow_net: bool,
     /// Allow only the hosts of a network profile (minimal, developer, none)
     #[arg(long, value_name = "NAME")]
     pub network_profile: Option<String>,
@@ -121,6 +128,33 @@ pub struct SandboxArgs {
     /// Inject a credential service through the proxy (repeatable)
     #[arg(long, alias = "proxy-credential", value_name = "SERVICE")]
     pub credential: Vec<String>,
+}
+
+/// `nono run` and `nono wrap`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The sandbox
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+    /// Print the resolved plan (every rule with where it came from) and exit
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run: machine-readable output
+    #[arg(long, requires = "dry_run")]
+    pub json: bool,
+    /// Refuse to run unless every requested protection is enforced on this kernel
+    #[arg(long)]
+    pub require_full: bool,
+    /// Do not build the read-only mount view; metadata changes (chmod, chown, utime,
+    /// xattr) are then refused everywhere by seccomp instead
+    #[arg(long)]
+    pub no_mount_view: bool,
+    /// Do not print the one-line enforcement status (a partial one is always printed)
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// The command and its arguments
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 /// The access `nono why --op` asks about.

@@ -2,5 +2,6 @@
 
 pub mod completions;
 pub mod profiles;
+pub mod run;
 pub mod setup;
 pub mod why;

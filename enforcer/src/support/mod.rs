@@ -157,3 +157,28 @@ pub struct UserNsSupport {
 pub fn probe() -> SupportReport {
     platform::probe()
 }
+
+/// The kernel's Landlock ABI version, or `None` when Landlock is unavailable. Cheap: one
+/// system call, no fork (for `nono run`'s fast path).
+pub fn probe_landlock_abi() -> Option<u32> {
+    #[cfg(target_os = "linux")]
+    {
+        sys::landlock_abi_version().ok().filter(|abi| *abi > 0)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
+/// Do the sysctls allow an unprivileged process to create a user namespace? Cheap (no
+/// fork), so it can be wrong in one direction: a security module may still refuse, and
+/// then the sandboxed child reports the failing step instead of running unprotected.
+pub fn unprivileged_userns_likely() -> bool {
+    let read =
+        |path: &str| -> Option<u64> { std::fs::read_to_string(path).ok()?.trim().parse().ok() };
+    read("/proc/sys/kernel/unprivileged_userns_clone") != Some(0)
+        && read("/proc/sys/user/max_user_namespaces") != Some(0)
+        && read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") != Some(1)
+        && std::path::Path::new("/proc/self/ns/user").exists()
+}

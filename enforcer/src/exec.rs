@@ -1,0 +1,492 @@
+//! Running a command in a sandboxed child while the caller stays outside as a small
+//! supervisor.
+//!
+//! The child is forked, applies the prepared sandbox (allocating nothing between
+//! `fork` and `exec`), and executes the command. A failure in the child — a sandbox
+//! step or `execve` itself — travels back over a close-on-exec pipe as the step and the
+//! errno, so the caller reports "cannot execute …: Permission denied" instead of a bare
+//! exit code. An empty pipe at EOF means `execve` succeeded.
+//!
+//! The child stays in the caller's process group, so it remains in the terminal's
+//! foreground group and receives keyboard signals (Ctrl-C, Ctrl-Z, window changes)
+//! straight from the terminal. Signals *sent to the supervisor* by another process
+//! (`kill`, a service manager) are forwarded to the child; keyboard signals, which the
+//! child already received, are not forwarded twice. The child dies with the supervisor
+//! (`PR_SET_PDEATHSIG`).
+
+use std::ffi::{CString, OsStr, OsString};
+use std::io::{self, Read};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid, fork, pipe2};
+
+use crate::sandbox::{ChildError, Prepared, Step};
+
+/// A command to run.
+#[derive(Debug, Clone)]
+pub struct CommandSpec {
+    /// The program as given (`python3`, `./x`, `/bin/sh`).
+    pub program: OsString,
+    /// Arguments after the program.
+    pub args: Vec<OsString>,
+    /// The complete environment.
+    pub env: Vec<(OsString, OsString)>,
+    /// Where relative program paths are resolved (the sandbox's working directory).
+    pub cwd: PathBuf,
+}
+
+/// Running the command failed before it started.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExecError {
+    /// The program was not found.
+    #[error("command not found: {}{}", program.to_string_lossy(), if *searched_path { " (searched $PATH)" } else { "" })]
+    NotFound {
+        /// The program as given.
+        program: OsString,
+        /// Whether `$PATH` was searched.
+        searched_path: bool,
+    },
+    /// A sandbox step failed in the child.
+    #[error("cannot apply the sandbox in the child ({}): {}", step, io::Error::from_raw_os_error(*errno))]
+    Setup {
+        /// The step.
+        step: Step,
+        /// The errno.
+        errno: i32,
+    },
+    /// `execve` failed.
+    #[error("cannot execute {}: {}", path.display(), io::Error::from_raw_os_error(*errno))]
+    Exec {
+        /// The program.
+        path: PathBuf,
+        /// The errno.
+        errno: i32,
+    },
+    /// An argument or variable contains a NUL byte.
+    #[error("argument or environment variable contains a NUL byte: {0:?}")]
+    Nul(OsString),
+    /// A system call in the supervisor failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl ExecError {
+    /// The exit code a shell would use: 127 for "not found", 126 for "cannot execute".
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ExecError::NotFound { .. } => 127,
+            ExecError::Exec { errno, .. } if *errno == libc::ENOENT => 127,
+            ExecError::Exec { .. } => 126,
+            _ => 1,
+        }
+    }
+}
+
+fn io_err(what: &'static str) -> impl Fn(nix::Error) -> ExecError {
+    move |e| ExecError::Io {
+        what,
+        source: io::Error::from_raw_os_error(e as i32),
+    }
+}
+
+/// Finds `program` like a shell: a name with a `/` is a path (relative to `cwd`),
+/// anything else is searched in `path_var`. Only regular files count as found.
+pub fn resolve_program(
+    program: &OsStr,
+    path_var: Option<&OsStr>,
+    cwd: &Path,
+) -> Result<PathBuf, ExecError> {
+    let bytes = program.as_bytes();
+    if bytes.is_empty() {
+        return Err(ExecError::NotFound {
+            program: program.into(),
+            searched_path: false,
+        });
+    }
+    if bytes.contains(&b'/') {
+        let path = cwd.join(program);
+        return if path.exists() {
+            Ok(path)
+        } else {
+            Err(ExecError::NotFound {
+                program: program.into(),
+                searched_path: false,
+            })
+        };
+    }
+    let search = path_var.unwrap_or(OsStr::new("/usr/local/bin:/usr/bin:/bin"));
+    let mut first_non_executable = None;
+    for dir in search.as_bytes().split(|b| *b == b':') {
+        let dir = if dir.is_empty() {
+            cwd.to_path_buf()
+        } else {
+            cwd.join(OsStr::from_bytes(dir))
+        };
+        let candidate = dir.join(program);
+        if let Ok(meta) = std::fs::metadata(&candidate)
+            && meta.is_file()
+        {
+            use std::os::unix::fs::PermissionsExt;
+            if meta.permissions().mode() & 0o111 != 0 {
+                return Ok(candidate);
+            }
+            first_non_executable.get_or_insert(candidate);
+        }
+    }
+    first_non_executable.ok_or_else(|| ExecError::NotFound {
+        program: program.into(),
+        searched_path: true,
+    })
+}
+
+/// The signals the supervisor handles through a signalfd.
+fn supervised_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    for sig in [
+        Signal::SIGCHLD,
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ] {
+        set.add(sig);
+    }
+    set
+}
+
+/// A running sandboxed child.
+#[derive(Debug)]
+pub struct Child {
+    /// Its process id.
+    pub pid: Pid,
+    stdout: Option<OwnedFd>,
+    stderr: Option<OwnedFd>,
+    old_mask: SigSet,
+}
+
+/// How a child ended.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Exit code, or 128 + the signal number.
+    pub code: i32,
+    /// The signal that killed it, if any.
+    pub signal: Option<i32>,
+    /// Captured stdout (empty unless captured).
+    pub stdout: Vec<u8>,
+    /// Captured stderr (empty unless captured).
+    pub stderr: Vec<u8>,
+    /// The timeout expired and the child was killed.
+    pub timed_out: bool,
+}
+
+struct Argv {
+    path: CString,
+    _strings: Vec<CString>,
+    argv: Vec<*const libc::c_char>,
+    envp: Vec<*const libc::c_char>,
+}
+
+fn c(s: &OsStr) -> Result<CString, ExecError> {
+    CString::new(s.as_bytes()).map_err(|_| ExecError::Nul(s.into()))
+}
+
+fn build_argv(path: &Path, cmd: &CommandSpec) -> Result<Argv, ExecError> {
+    let mut strings = Vec::with_capacity(cmd.args.len() + cmd.env.len() + 1);
+    strings.push(c(&cmd.program)?);
+    for arg in &cmd.args {
+        strings.push(c(arg)?);
+    }
+    let argc = strings.len();
+    for (name, value) in &cmd.env {
+        let mut pair = name.clone();
+        pair.push("=");
+        pair.push(value);
+        strings.push(c(&pair)?);
+    }
+    let mut argv: Vec<_> = strings[..argc].iter().map(|s| s.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mut envp: Vec<_> = strings[argc..].iter().map(|s| s.as_ptr()).collect();
+    envp.push(std::ptr::null());
+    Ok(Argv {
+        path: c(path.as_os_str())?,
+        _strings: strings,
+        argv,
+        envp,
+    })
+}
+
+/// Forks a child that applies `sandbox` and executes `path` (already resolved).
+///
+/// With `capture`, the child's stdout and stderr go to pipes read by [`Child::wait`];
+/// otherwise it shares the caller's. Supervised signals stay blocked in the caller
+/// until [`Child::wait`] returns.
+pub fn spawn(
+    sandbox: &mut Prepared,
+    path: &Path,
+    cmd: &CommandSpec,
+    capture: bool,
+) -> Result<Child, ExecError> {
+    let argv = build_argv(path, cmd)?;
+    let (report_r, report_w) =
+        pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io_err("creating a pipe"))?;
+    let outputs = if capture {
+        let out = pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io_err("creating a pipe"))?;
+        let err = pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io_err("creating a pipe"))?;
+        Some((out, err))
+    } else {
+        None
+    };
+    let mut old_mask = SigSet::empty();
+    sigprocmask(
+        SigmaskHow::SIG_BLOCK,
+        Some(&supervised_signals()),
+        Some(&mut old_mask),
+    )
+    .map_err(io_err("blocking signals"))?;
+    let supervisor = nix::unistd::getpid();
+    // SAFETY: the child only calls async-signal-safe functions (dup2, prctl, the
+    // sandbox's raw system calls, write, execve, _exit) on memory prepared above; it
+    // allocates nothing and takes no locks before exec.
+    let forked = unsafe { fork() };
+    match forked {
+        Err(e) => {
+            let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
+            Err(io_err("forking")(e))
+        }
+        Ok(ForkResult::Child) => {
+            if let Some(((_, out_w), (_, err_w))) = &outputs {
+                // SAFETY: dup2 onto the standard descriptors; the originals are CLOEXEC.
+                unsafe {
+                    libc::dup2(out_w.as_raw_fd(), 1);
+                    libc::dup2(err_w.as_raw_fd(), 2);
+                }
+            }
+            // SAFETY: prctl/getppid with integer arguments.
+            unsafe {
+                libc::prctl(
+                    libc::PR_SET_PDEATHSIG,
+                    libc::SIGKILL as libc::c_ulong,
+                    0,
+                    0,
+                    0,
+                );
+                if libc::getppid() != supervisor.as_raw() {
+                    libc::_exit(1);
+                }
+            }
+            crate::sandbox::sys::reset_signals();
+            let error = match sandbox.apply_in_child() {
+                Ok(()) => {
+                    // SAFETY: argv and envp are NULL-terminated arrays of live C strings.
+                    let errno = unsafe {
+                        crate::sandbox::sys::execve(
+                            &argv.path,
+                            argv.argv.as_ptr(),
+                            argv.envp.as_ptr(),
+                        )
+                    };
+                    ChildError {
+                        step: Step::Exec,
+                        errno,
+                    }
+                }
+                Err(e) => e,
+            };
+            let mut message = [0u8; 5];
+            message[0] = error.step as u8;
+            message[1..].copy_from_slice(&error.errno.to_ne_bytes());
+            // SAFETY: writing a stack buffer to our pipe, then exiting without running
+            // any destructor or atexit handler of the parent's image.
+            unsafe {
+                libc::write(report_w.as_raw_fd(), message.as_ptr().cast(), message.len());
+                libc::_exit(if error.step == Step::Exec && error.errno == libc::ENOENT {
+                    127
+                } else {
+                    126
+                });
+            }
+        }
+        Ok(ForkResult::Parent { child }) => {
+            drop(report_w);
+            let mut report = Vec::new();
+            let read = std::fs::File::from(report_r).read_to_end(&mut report);
+            let (stdout, stderr) = match outputs {
+                Some(((out_r, out_w), (err_r, err_w))) => {
+                    drop(out_w);
+                    drop(err_w);
+                    (Some(out_r), Some(err_r))
+                }
+                None => (None, None),
+            };
+            if let (Ok(_), [step, e0, e1, e2, e3]) = (read, report.as_slice()) {
+                let _ = waitpid(child, None);
+                let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
+                let errno = i32::from_ne_bytes([*e0, *e1, *e2, *e3]);
+                let step = Step::from_u8(*step).unwrap_or(Step::Exec);
+                return Err(match step {
+                    Step::Exec => ExecError::Exec {
+                        path: path.to_path_buf(),
+                        errno,
+                    },
+                    step => ExecError::Setup { step, errno },
+                });
+            }
+            Ok(Child {
+                pid: child,
+                stdout,
+                stderr,
+                old_mask,
+            })
+        }
+    }
+}
+
+fn signal_code(status: WaitStatus) -> Option<(i32, Option<i32>)> {
+    match status {
+        WaitStatus::Exited(_, code) => Some((code, None)),
+        WaitStatus::Signaled(_, sig, _) => Some((128 + sig as i32, Some(sig as i32))),
+        _ => None,
+    }
+}
+
+impl Child {
+    /// Waits for the child, forwarding signals sent to the supervisor, reading
+    /// captured output, and killing the child when `timeout` expires.
+    pub fn wait(mut self, timeout: Option<Duration>) -> Result<Outcome, ExecError> {
+        let result = self.wait_inner(timeout);
+        let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&self.old_mask), None);
+        result
+    }
+
+    fn wait_inner(&mut self, timeout: Option<Duration>) -> Result<Outcome, ExecError> {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        let sfd = SignalFd::with_flags(
+            &supervised_signals(),
+            SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK,
+        )
+        .map_err(io_err("creating a signalfd"))?;
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut outcome = Outcome {
+            code: 0,
+            signal: None,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            timed_out: false,
+        };
+        let mut exited: Option<(i32, Option<i32>)> = None;
+        let mut buf = [0u8; 16384];
+        loop {
+            // Reap first: SIGCHLD may have been merged or consumed.
+            if exited.is_none()
+                && let Ok(status) = waitpid(self.pid, Some(WaitPidFlag::WNOHANG))
+            {
+                exited = signal_code(status);
+            }
+            if exited.is_some() && self.stdout.is_none() && self.stderr.is_none() {
+                break;
+            }
+            let wait_ms = match deadline {
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() && exited.is_none() {
+                        let _ = kill(self.pid, Signal::SIGKILL);
+                        outcome.timed_out = true;
+                        let status =
+                            waitpid(self.pid, None).map_err(io_err("waiting for the child"))?;
+                        exited = signal_code(status);
+                        continue;
+                    }
+                    PollTimeout::try_from(left.as_millis().min(60_000) as i32)
+                        .unwrap_or(PollTimeout::MAX)
+                }
+                None => PollTimeout::NONE,
+            };
+            let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
+            if let Some(fd) = &self.stdout {
+                fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+            }
+            if let Some(fd) = &self.stderr {
+                fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+            }
+            match poll(
+                &mut fds,
+                if exited.is_some() {
+                    PollTimeout::from(100u16)
+                } else {
+                    wait_ms
+                },
+            ) {
+                Err(nix::Error::EINTR) => continue,
+                Err(e) => return Err(io_err("waiting for the child")(e)),
+                Ok(_) => {}
+            }
+            let ready: Vec<bool> = fds.iter().map(|f| f.any().unwrap_or(false)).collect();
+            drop(fds);
+            if ready[0] {
+                while let Ok(Some(info)) = sfd.read_signal() {
+                    let sig = info.ssi_signo as i32;
+                    // Forward only what another process sent to us: the terminal
+                    // already delivered keyboard signals to the child (same group).
+                    let sent_by_process = matches!(
+                        info.ssi_code,
+                        libc::SI_USER | libc::SI_QUEUE | libc::SI_TKILL
+                    );
+                    if sig != libc::SIGCHLD && sent_by_process && exited.is_none() {
+                        if let Ok(signal) = Signal::try_from(sig) {
+                            let _ = kill(self.pid, signal);
+                        }
+                    }
+                }
+            }
+            let mut index = 1;
+            for (slot, sink) in [
+                (&mut self.stdout, &mut outcome.stdout),
+                (&mut self.stderr, &mut outcome.stderr),
+            ] {
+                if slot.is_none() {
+                    continue;
+                }
+                if ready[index] {
+                    let fd = slot.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1);
+                    // SAFETY: reading into a stack buffer from a pipe we own.
+                    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+                    if n > 0 {
+                        sink.extend_from_slice(&buf[..n as usize]);
+                    } else {
+                        *slot = None;
+                    }
+                }
+                index += 1;
+            }
+        }
+        let (code, signal) = exited.unwrap_or((1, None));
+        outcome.code = code;
+        outcome.signal = signal;
+        Ok(outcome)
+    }
+}
+
+/// Runs `cmd` in a sandboxed child with output captured and an optional timeout — the
+/// library form of `nono run` (the Python SDK's `sandboxed_exec`).
+pub fn run_captured(
+    sandbox: &mut Prepared,
+    cmd: &CommandSpec,
+    timeout: Option<Duration>,
+) -> Result<Outcome, ExecError> {
+    let path_var = crate::env::get(&cmd.env, "PATH");
+    let path = resolve_program(&cmd.program, path_var, &cmd.cwd)?;
+    spawn(sandbox, &path, cmd, true)?.wait(timeout)
+}

@@ -1,0 +1,608 @@
+//! Applying a plan to a process: Landlock, a read-only mount view, capability drop,
+//! and seccomp, irrevocably and inherited by every child.
+//!
+//! Work is split so that nothing allocates after `fork`: [`prepare`] (in the parent)
+//! builds the Landlock ruleset file descriptor, the seccomp programs, the mount plan
+//! and every C string; [`Prepared::apply_in_child`] then only makes system calls.
+//!
+//! Layers, in the order they are applied:
+//! 1. **Mount view** (when a user namespace, or root, allows it): a private mount
+//!    namespace in which every mount is read-only except bind mounts of the write
+//!    grants. Landlock does not mediate `chmod`, `chown`, `utime` or extended
+//!    attributes; a read-only mount does (`EROFS`). `$XDG_RUNTIME_DIR` is hidden under
+//!    an empty tmpfs unless a rule reaches into it (agent and D-Bus sockets live there,
+//!    and Landlock before ABI 9 does not mediate connecting to pathname sockets).
+//! 2. **Capabilities**: all dropped, bounding and ambient sets included, with
+//!    securebits locked so that uid 0 regains nothing on `execve`.
+//! 3. **no_new_privs**, then **Landlock**: filesystem rights (ABI ≤ 5), TCP rules
+//!    when the network is blocked (ABI 4), abstract-socket and signal scoping (ABI 6).
+//! 4. **seccomp**: when the network is blocked, no datagram/raw/seqpacket inet
+//!    sockets, no non-TCP stream protocols (SCTP, MPTCP), no packet sockets, no
+//!    io_uring; when there is no mount view, metadata changes are refused everywhere.
+//!    Refusals are `EACCES` — a filtered call never kills the process.
+
+mod seccomp;
+pub mod sys;
+
+use std::ffi::CString;
+use std::fmt;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use landlock::{
+    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, NetPort, PathBeneath, PathFd,
+    Ruleset, RulesetAttr, RulesetCreatedAttr, Scope,
+};
+use serde::Serialize;
+
+use crate::capability::{Access as Mode, CapabilitySet, NetworkMode};
+use crate::plan::{EntryKind, Plan};
+use crate::profile::IsolationMode;
+
+/// The Landlock ABI whose filesystem rights nono uses (ABI 6–8 add none).
+pub const FS_ABI: ABI = ABI::V5;
+/// The Landlock ABI of TCP rules.
+pub const NET_ABI: ABI = ABI::V4;
+/// The Landlock ABI of scoping.
+pub const SCOPE_ABI: ABI = ABI::V6;
+
+/// How metadata changes (chmod, chown, utime, xattr) outside the write grants are
+/// stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetadataGuard {
+    /// A mount namespace in which only the write grants are writable.
+    MountView,
+    /// seccomp refuses the calls everywhere (no user namespaces here).
+    Seccomp,
+    /// Not stopped (asked for explicitly).
+    Off,
+}
+
+/// Options for [`prepare`].
+#[derive(Debug, Clone)]
+pub struct SandboxOptions {
+    /// Build a read-only mount view when possible (default true). When false, or when
+    /// namespaces are unavailable, metadata changes are refused by seccomp instead.
+    pub mount_view: bool,
+    /// The process is single-threaded, so it may enter a new user namespace. True for
+    /// a freshly forked child; false when a library applies the sandbox to its caller.
+    pub single_threaded: bool,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        SandboxOptions {
+            mount_view: true,
+            single_threaded: true,
+        }
+    }
+}
+
+/// How fully the sandbox is enforced on this kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Enforcement {
+    /// Everything asked for is enforced.
+    Full,
+    /// Some parts are not (see [`EnforcementReport::missing`]).
+    Partial,
+    /// Landlock is unavailable: nothing about the filesystem is enforced.
+    None,
+}
+
+/// What will be enforced, for the one-line status and `--require-full`.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnforcementReport {
+    /// The kernel's Landlock ABI.
+    pub landlock_abi: Option<u32>,
+    /// Full, partial or none.
+    pub enforcement: Enforcement,
+    /// What is enforced.
+    pub layers: Vec<String>,
+    /// What was asked for but cannot be enforced here.
+    pub missing: Vec<String>,
+    /// How metadata changes are stopped.
+    pub metadata: MetadataGuard,
+    /// Number of Landlock filesystem rules.
+    pub rules: usize,
+}
+
+impl fmt::Display for EnforcementReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.enforcement {
+            Enforcement::Full => "fully enforced",
+            Enforcement::Partial => "partially enforced",
+            Enforcement::None => "NOT enforced",
+        };
+        let abi = self
+            .landlock_abi
+            .map(|a| format!("Landlock ABI {a}"))
+            .unwrap_or_else(|| "no Landlock".into());
+        write!(f, "sandbox {what} ({abi}; {})", self.layers.join(", "))?;
+        if !self.missing.is_empty() {
+            write!(f, "; missing: {}", self.missing.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// Preparing the sandbox failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SandboxError {
+    /// The network policy needs the proxy.
+    #[error(
+        "this sandbox allows only some hosts ({hosts}), which needs nono's network proxy; \
+         it is not part of this build, so the allowlist cannot be enforced. Use \
+         --block-network to block the network, or --allow-net to knowingly run with the \
+         network unrestricted"
+    )]
+    ProxyRequired {
+        /// The first hosts, for the message.
+        hosts: String,
+    },
+    /// A Landlock call failed.
+    #[error("cannot build the Landlock ruleset: {0}")]
+    Landlock(String),
+    /// A rule path could not be opened.
+    #[error("cannot open {} for a Landlock rule: {source}", path.display())]
+    OpenRule {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A path contains a NUL byte.
+    #[error("path {} contains a NUL byte", path.display())]
+    Nul {
+        /// The path.
+        path: PathBuf,
+    },
+    /// seccomp program construction failed.
+    #[error("cannot build the seccomp filter: {0}")]
+    Seccomp(String),
+    /// Applying failed in the process itself.
+    #[error("cannot apply the sandbox ({step}): {}", std::io::Error::from_raw_os_error(*errno))]
+    Apply {
+        /// The step.
+        step: Step,
+        /// The errno.
+        errno: i32,
+    },
+}
+
+/// A step of applying the sandbox (or executing the command) in the child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+#[non_exhaustive]
+pub enum Step {
+    /// `unshare(CLONE_NEWUSER | CLONE_NEWNS)`.
+    UserNamespace = 1,
+    /// Writing `/proc/self/setgroups`.
+    Setgroups,
+    /// Writing `/proc/self/uid_map`.
+    UidMap,
+    /// Writing `/proc/self/gid_map`.
+    GidMap,
+    /// `unshare(CLONE_NEWNS)`.
+    MountNamespace,
+    /// Making mounts private.
+    PrivateMounts,
+    /// Cloning a writable mount tree.
+    CloneTree,
+    /// Making every mount read-only.
+    ReadOnly,
+    /// Re-attaching a writable mount tree.
+    Reattach,
+    /// Hiding the runtime directory.
+    MaskRuntime,
+    /// Entering the working directory.
+    Workdir,
+    /// Dropping capabilities.
+    DropCapabilities,
+    /// Setting no_new_privs.
+    NoNewPrivs,
+    /// `landlock_restrict_self`.
+    Landlock,
+    /// Installing seccomp filters.
+    Seccomp,
+    /// `execve`.
+    Exec,
+}
+
+impl Step {
+    const ALL: [Step; 16] = [
+        Step::UserNamespace,
+        Step::Setgroups,
+        Step::UidMap,
+        Step::GidMap,
+        Step::MountNamespace,
+        Step::PrivateMounts,
+        Step::CloneTree,
+        Step::ReadOnly,
+        Step::Reattach,
+        Step::MaskRuntime,
+        Step::Workdir,
+        Step::DropCapabilities,
+        Step::NoNewPrivs,
+        Step::Landlock,
+        Step::Seccomp,
+        Step::Exec,
+    ];
+
+    /// The step with this discriminant.
+    pub fn from_u8(value: u8) -> Option<Step> {
+        Step::ALL.into_iter().find(|s| *s as u8 == value)
+    }
+
+    /// What the step does, for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Step::UserNamespace => "creating a user namespace",
+            Step::Setgroups => "denying setgroups in the user namespace",
+            Step::UidMap => "writing uid_map",
+            Step::GidMap => "writing gid_map",
+            Step::MountNamespace => "creating a mount namespace",
+            Step::PrivateMounts => "making mounts private",
+            Step::CloneTree => "cloning a writable mount",
+            Step::ReadOnly => "making mounts read-only",
+            Step::Reattach => "re-attaching a writable mount",
+            Step::MaskRuntime => "hiding the runtime directory",
+            Step::Workdir => "entering the working directory",
+            Step::DropCapabilities => "dropping capabilities",
+            Step::NoNewPrivs => "setting no_new_privs",
+            Step::Landlock => "applying Landlock",
+            Step::Seccomp => "applying seccomp",
+            Step::Exec => "executing the command",
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
+/// Which step failed in the child, with its errno.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChildError {
+    /// The step.
+    pub step: Step,
+    /// The errno.
+    pub errno: i32,
+}
+
+struct MountPlan {
+    user_namespace: Option<(Vec<u8>, Vec<u8>)>,
+    writable: Vec<CString>,
+    fds: Vec<RawFd>,
+    masks: Vec<CString>,
+}
+
+/// A sandbox ready to apply.
+pub struct Prepared {
+    landlock: Option<OwnedFd>,
+    seccomp: Vec<seccompiler::BpfProgram>,
+    mounts: Option<MountPlan>,
+    drop_capabilities: bool,
+    last_cap: u32,
+    workdir: CString,
+    /// What will be enforced.
+    pub report: EnforcementReport,
+}
+
+impl fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Prepared")
+            .field("report", &self.report)
+            .finish_non_exhaustive()
+    }
+}
+
+fn cstring(path: &Path) -> Result<CString, SandboxError> {
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| SandboxError::Nul {
+        path: path.to_path_buf(),
+    })
+}
+
+fn landlock_err(e: impl fmt::Display) -> SandboxError {
+    SandboxError::Landlock(e.to_string())
+}
+
+/// The Landlock rights for an access mode on a directory or a file.
+pub fn landlock_rights(access: Mode, kind: EntryKind) -> landlock::BitFlags<AccessFs> {
+    let rights = match access {
+        Mode::Read => AccessFs::from_read(FS_ABI),
+        Mode::Write => AccessFs::from_write(FS_ABI),
+        Mode::ReadWrite => AccessFs::from_all(FS_ABI),
+    };
+    match kind {
+        EntryKind::Dir => rights,
+        EntryKind::File => rights & AccessFs::from_file(FS_ABI),
+    }
+}
+
+fn kernel_abi() -> Option<u32> {
+    crate::support::probe_landlock_abi()
+}
+
+/// Prepares the sandbox for `plan` (from `caps`), to run with `workdir` as its
+/// working directory.
+pub fn prepare(
+    caps: &CapabilitySet,
+    plan: &Plan,
+    workdir: &Path,
+    options: &SandboxOptions,
+) -> Result<Prepared, SandboxError> {
+    if let NetworkMode::Proxy { hosts } = &caps.network.mode {
+        let mut names: Vec<&str> = hosts.iter().take(3).map(|h| h.pattern.as_str()).collect();
+        if hosts.len() > 3 {
+            names.push("…");
+        }
+        if hosts.is_empty() {
+            names.push("none");
+        }
+        return Err(SandboxError::ProxyRequired {
+            hosts: names.join(", "),
+        });
+    }
+    let abi = kernel_abi();
+    let abi_num = abi.unwrap_or(0);
+    let mut layers = Vec::new();
+    let mut missing = Vec::new();
+    let network_blocked = matches!(caps.network.mode, NetworkMode::Blocked { .. });
+    let scope_signals = caps.security.signal_mode != Some(IsolationMode::AllowAll);
+
+    // Landlock.
+    let mut ruleset = Ruleset::default()
+        .set_compatibility(CompatLevel::BestEffort)
+        .handle_access(AccessFs::from_all(FS_ABI))
+        .map_err(landlock_err)?;
+    if network_blocked {
+        ruleset = ruleset
+            .handle_access(AccessNet::from_all(NET_ABI))
+            .map_err(landlock_err)?;
+    }
+    let scopes = if scope_signals {
+        Scope::from_all(SCOPE_ABI)
+    } else {
+        Scope::AbstractUnixSocket.into()
+    };
+    ruleset = ruleset.scope(scopes).map_err(landlock_err)?;
+    let mut created = ruleset.create().map_err(landlock_err)?;
+    for rule in &plan.rules {
+        let fd = PathFd::new(&rule.path).map_err(|e| SandboxError::OpenRule {
+            path: rule.path.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        created = created
+            .add_rule(PathBeneath::new(
+                fd,
+                landlock_rights(rule.access, rule.kind),
+            ))
+            .map_err(landlock_err)?;
+    }
+    if network_blocked {
+        for (port, _) in &caps.network.listen_ports {
+            created = created
+                .add_rule(NetPort::new(*port, AccessNet::BindTcp))
+                .map_err(landlock_err)?;
+        }
+        for (port, _) in &caps.network.open_ports {
+            created = created
+                .add_rule(NetPort::new(
+                    *port,
+                    AccessNet::BindTcp | AccessNet::ConnectTcp,
+                ))
+                .map_err(landlock_err)?;
+        }
+    }
+    let landlock: Option<OwnedFd> = created.into();
+    let enforcement = if abi.is_none() || landlock.is_none() {
+        missing.push("Landlock (filesystem rules)".to_string());
+        Enforcement::None
+    } else {
+        layers.push(format!("{} filesystem rules", plan.rules.len()));
+        if abi_num < 2 {
+            missing.push("cross-directory rename/link (Landlock ABI 2)".into());
+        }
+        if abi_num < 3 {
+            missing.push("truncate (Landlock ABI 3)".into());
+        }
+        if abi_num < 5 {
+            missing.push("device ioctl (Landlock ABI 5)".into());
+        }
+        if network_blocked {
+            if abi_num >= 4 {
+                layers.push("TCP blocked".into())
+            } else {
+                missing.push("TCP rules (Landlock ABI 4)".into())
+            }
+        }
+        if abi_num >= 6 {
+            layers.push(
+                if scope_signals {
+                    "signals and abstract sockets scoped"
+                } else {
+                    "abstract sockets scoped"
+                }
+                .into(),
+            );
+        } else {
+            missing.push("signal and abstract-socket scoping (Landlock ABI 6)".into());
+        }
+        if missing.is_empty() {
+            Enforcement::Full
+        } else {
+            Enforcement::Partial
+        }
+    };
+
+    // Mount view or seccomp for metadata.
+    let privileged = sys::has_capabilities();
+    let userns_ok = options.single_threaded && crate::support::unprivileged_userns_likely();
+    let mounts = if options.mount_view && (privileged || userns_ok) {
+        let mut writable: Vec<&Path> = plan
+            .rules
+            .iter()
+            .filter(|r| r.access != Mode::Read)
+            .map(|r| r.path.as_path())
+            .collect();
+        writable.sort();
+        writable.dedup();
+        // A writable tree inside another is cloned with it.
+        let mut outer: Vec<&Path> = Vec::new();
+        for path in writable {
+            if !outer.iter().any(|o| path.starts_with(o)) {
+                outer.push(path);
+            }
+        }
+        let runtime_dir = runtime_dir_to_mask(plan);
+        let user_namespace = (!privileged).then(|| {
+            // SAFETY-free: getuid/getgid cannot fail.
+            let uid = nix::unistd::getuid().as_raw();
+            let gid = nix::unistd::getgid().as_raw();
+            (
+                format!("{uid} {uid} 1\n").into_bytes(),
+                format!("{gid} {gid} 1\n").into_bytes(),
+            )
+        });
+        Some(MountPlan {
+            user_namespace,
+            fds: vec![-1; outer.len()],
+            writable: outer.into_iter().map(cstring).collect::<Result<_, _>>()?,
+            masks: runtime_dir
+                .iter()
+                .map(|p| cstring(p))
+                .collect::<Result<_, _>>()?,
+        })
+    } else {
+        None
+    };
+    let metadata = match (&mounts, options.mount_view) {
+        (Some(_), _) => {
+            layers.push("read-only mount view".into());
+            MetadataGuard::MountView
+        }
+        (None, true) => {
+            layers.push("metadata changes refused (seccomp)".into());
+            MetadataGuard::Seccomp
+        }
+        (None, false) => {
+            missing.push("chmod/chown/utime/xattr outside write grants".into());
+            MetadataGuard::Off
+        }
+    };
+    let enforcement = match (enforcement, metadata) {
+        (Enforcement::Full, MetadataGuard::Off) => Enforcement::Partial,
+        (e, _) => e,
+    };
+    let drop_capabilities =
+        privileged || mounts.as_ref().is_some_and(|m| m.user_namespace.is_some());
+    if drop_capabilities {
+        layers.push("capabilities dropped".into());
+    }
+
+    // seccomp.
+    let mut programs = Vec::new();
+    if network_blocked {
+        programs.push(seccomp::network_filter().map_err(|e| SandboxError::Seccomp(e.to_string()))?);
+        layers.push("UDP/raw/MPTCP/SCTP/io_uring refused".into());
+    }
+    if metadata == MetadataGuard::Seccomp {
+        programs
+            .push(seccomp::metadata_filter().map_err(|e| SandboxError::Seccomp(e.to_string()))?);
+    }
+
+    Ok(Prepared {
+        landlock,
+        seccomp: programs,
+        mounts,
+        drop_capabilities,
+        last_cap: sys::last_capability(),
+        workdir: cstring(workdir)?,
+        report: EnforcementReport {
+            landlock_abi: abi,
+            enforcement,
+            layers,
+            missing,
+            metadata,
+            rules: plan.rules.len(),
+        },
+    })
+}
+
+/// `$XDG_RUNTIME_DIR` (or `/run/user/UID`) when it exists and no rule reaches into it.
+fn runtime_dir_to_mask(plan: &Plan) -> Option<PathBuf> {
+    let uid = nix::unistd::getuid().as_raw();
+    let dir = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .unwrap_or_else(|| PathBuf::from(format!("/run/user/{uid}")));
+    let dir = std::fs::canonicalize(dir).ok()?;
+    let reached = plan.rules.iter().any(|r| r.path.starts_with(&dir));
+    (dir.is_dir() && !reached).then_some(dir)
+}
+
+impl Prepared {
+    /// Applies the sandbox to the calling process. Async-signal-safe: meant for the
+    /// child between `fork` and `exec` (it allocates nothing), but also correct in a
+    /// single-threaded process that wants to sandbox itself.
+    pub fn apply_in_child(&mut self) -> Result<(), ChildError> {
+        let fail = |step: Step| move |errno| ChildError { step, errno };
+        if let Some(mounts) = &mut self.mounts {
+            match &mounts.user_namespace {
+                Some((uid_map, gid_map)) => {
+                    sys::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS)
+                        .map_err(fail(Step::UserNamespace))?;
+                    sys::write_file(c"/proc/self/setgroups", b"deny")
+                        .map_err(fail(Step::Setgroups))?;
+                    sys::write_file(c"/proc/self/uid_map", uid_map).map_err(fail(Step::UidMap))?;
+                    sys::write_file(c"/proc/self/gid_map", gid_map).map_err(fail(Step::GidMap))?;
+                }
+                None => sys::unshare(libc::CLONE_NEWNS).map_err(fail(Step::MountNamespace))?,
+            }
+            sys::make_mounts_private().map_err(fail(Step::PrivateMounts))?;
+            for (slot, path) in mounts.fds.iter_mut().zip(&mounts.writable) {
+                *slot = sys::clone_tree(path).map_err(fail(Step::CloneTree))?;
+            }
+            sys::make_tree_readonly(c"/").map_err(fail(Step::ReadOnly))?;
+            for (fd, path) in mounts.fds.iter().zip(&mounts.writable) {
+                sys::attach_tree(*fd, path).map_err(fail(Step::Reattach))?;
+                sys::close(*fd);
+            }
+            for path in &mounts.masks {
+                sys::mask_with_tmpfs(path).map_err(fail(Step::MaskRuntime))?;
+            }
+        }
+        // Re-enter the working directory so it refers to the new mounts.
+        sys::chdir(&self.workdir).map_err(fail(Step::Workdir))?;
+        if self.drop_capabilities {
+            sys::drop_all_capabilities(self.last_cap).map_err(fail(Step::DropCapabilities))?;
+        }
+        sys::set_no_new_privs().map_err(fail(Step::NoNewPrivs))?;
+        if let Some(fd) = &self.landlock {
+            sys::landlock_restrict_self(fd.as_raw_fd()).map_err(fail(Step::Landlock))?;
+        }
+        for program in &self.seccomp {
+            // SAFETY: the program is a complete, valid BPF program built by seccompiler.
+            unsafe { sys::seccomp_set_filter(program.as_ptr().cast(), program.len()) }
+                .map_err(fail(Step::Seccomp))?;
+        }
+        Ok(())
+    }
+
+    /// Applies the sandbox to the calling process and reports what was enforced.
+    /// Irrevocable.
+    pub fn apply_to_self(mut self) -> Result<EnforcementReport, SandboxError> {
+        self.apply_in_child().map_err(|e| SandboxError::Apply {
+            step: e.step,
+            errno: e.errno,
+        })?;
+        Ok(self.report)
+    }
+}

@@ -1,0 +1,317 @@
+//! Raw system calls for applying a sandbox, safe to call between `fork` and `exec`.
+//!
+//! Every function here is async-signal-safe: no allocation, no locks, only system
+//! calls on memory the caller prepared before forking. Errors are returned as raw
+//! errno values for the same reason (an `io::Error` is fine, but formatting it is
+//! not). All `unsafe` of the sandbox lives in this module.
+
+use std::ffi::CStr;
+use std::os::fd::RawFd;
+
+/// An errno value.
+pub type Errno = i32;
+
+fn errno() -> Errno {
+    // SAFETY: __errno_location always returns a valid pointer to this thread's errno.
+    unsafe { *libc::__errno_location() }
+}
+
+fn check(ret: libc::c_long) -> Result<libc::c_long, Errno> {
+    if ret < 0 { Err(errno()) } else { Ok(ret) }
+}
+
+fn check_int(ret: libc::c_int) -> Result<libc::c_int, Errno> {
+    if ret < 0 { Err(errno()) } else { Ok(ret) }
+}
+
+/// `unshare(2)`.
+pub fn unshare(flags: libc::c_int) -> Result<(), Errno> {
+    // SAFETY: unshare takes no pointers.
+    check_int(unsafe { libc::unshare(flags) }).map(drop)
+}
+
+/// Writes `data` to an existing file (used for /proc/self/{uid_map,gid_map,setgroups}).
+pub fn write_file(path: &CStr, data: &[u8]) -> Result<(), Errno> {
+    // SAFETY: path is a valid NUL-terminated string.
+    let fd = check_int(unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) })?;
+    // SAFETY: data points to data.len() readable bytes; fd is open.
+    let written = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
+    let result = if written < 0 {
+        Err(errno())
+    } else if written as usize != data.len() {
+        Err(libc::EIO)
+    } else {
+        Ok(())
+    };
+    close(fd);
+    result
+}
+
+/// Makes every mount below `/` private, so nothing done in this mount namespace
+/// propagates back to the parent's.
+pub fn make_mounts_private() -> Result<(), Errno> {
+    // SAFETY: a NULL source, fstype and data are allowed for a propagation change; the
+    // target is a static NUL-terminated string.
+    check_int(unsafe {
+        libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        )
+    })
+    .map(drop)
+}
+
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+const AT_RECURSIVE: libc::c_uint = 0x8000;
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// `open_tree(OPEN_TREE_CLONE | AT_RECURSIVE)`: a detached copy of the mount tree at
+/// `path`, keeping its current (read-write) attributes.
+pub fn clone_tree(path: &CStr) -> Result<RawFd, Errno> {
+    let flags = OPEN_TREE_CLONE | AT_RECURSIVE | libc::O_CLOEXEC as libc::c_uint;
+    // SAFETY: path is a valid NUL-terminated string; open_tree takes no other pointers.
+    check(unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) })
+        .map(|fd| fd as RawFd)
+}
+
+/// `mount_setattr(AT_RECURSIVE, MOUNT_ATTR_RDONLY)` on every mount at and below `path`.
+pub fn make_tree_readonly(path: &CStr) -> Result<(), Errno> {
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: path is NUL-terminated and attr is a live, correctly sized mount_attr.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })
+    .map(drop)
+}
+
+/// `move_mount`: attaches the detached tree `fd` at `path`.
+pub fn attach_tree(fd: RawFd, path: &CStr) -> Result<(), Errno> {
+    // SAFETY: both strings are NUL-terminated; fd came from clone_tree.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            fd,
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    })
+    .map(drop)
+}
+
+/// Hides `path` under an empty, read-only tmpfs.
+pub fn mask_with_tmpfs(path: &CStr) -> Result<(), Errno> {
+    let flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    // SAFETY: all strings are NUL-terminated.
+    check_int(unsafe {
+        libc::mount(
+            c"nono".as_ptr(),
+            path.as_ptr(),
+            c"tmpfs".as_ptr(),
+            flags,
+            c"size=4k,mode=0500".as_ptr().cast(),
+        )
+    })
+    .map(drop)
+}
+
+/// `close(2)`, ignoring errors.
+pub fn close(fd: RawFd) {
+    // SAFETY: closing an fd we own; errors are irrelevant here.
+    unsafe { libc::close(fd) };
+}
+
+/// `chdir(2)`.
+pub fn chdir(path: &CStr) -> Result<(), Errno> {
+    // SAFETY: path is NUL-terminated.
+    check_int(unsafe { libc::chdir(path.as_ptr()) }).map(drop)
+}
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+const SECBIT_ALL_LOCKED: libc::c_ulong = 0x3f; // NOROOT, NO_SETUID_FIXUP, KEEP_CAPS (+ locks)
+const SECBIT_NO_CAP_AMBIENT_RAISE: libc::c_ulong = 0xc0; // and its lock
+
+/// Gives up every capability: bounding set, ambient set, then effective, permitted
+/// and inheritable. Securebits are locked first so a later `execve` of a set-uid-root
+/// binary (or running as uid 0) cannot bring capabilities back.
+pub fn drop_all_capabilities(last_cap: u32) -> Result<(), Errno> {
+    // KEEP_CAPS must stay clear: set NOROOT and NO_SETUID_FIXUP with their locks, and
+    // lock KEEP_CAPS off. SECBIT_KEEP_CAPS (bit 4) is not set in the value.
+    let bits = (SECBIT_ALL_LOCKED & !0x10) | SECBIT_NO_CAP_AMBIENT_RAISE;
+    // SAFETY: prctl with integer arguments only.
+    check_int(unsafe { libc::prctl(libc::PR_SET_SECUREBITS, bits, 0, 0, 0) })?;
+    for cap in 0..=last_cap {
+        // SAFETY: prctl with integer arguments only.
+        let ret = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
+        if ret < 0 && errno() != libc::EINVAL {
+            return Err(errno());
+        }
+    }
+    // SAFETY: prctl with integer arguments only.
+    check_int(unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    })?;
+    let mut header = CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let data = [CapData {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
+    // SAFETY: header and data are live and laid out as the kernel's v3 structs.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_capset,
+            &mut header as *mut CapHeader,
+            data.as_ptr(),
+        )
+    })
+    .map(drop)
+}
+
+/// `prctl(PR_SET_NO_NEW_PRIVS)`.
+pub fn set_no_new_privs() -> Result<(), Errno> {
+    // SAFETY: prctl with integer arguments only.
+    check_int(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }).map(drop)
+}
+
+/// `landlock_restrict_self(fd, 0)`.
+pub fn landlock_restrict_self(fd: RawFd) -> Result<(), Errno> {
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::syscall(libc::SYS_landlock_restrict_self, fd, 0u32) }).map(drop)
+}
+
+#[repr(C)]
+struct SockFprog {
+    len: libc::c_ushort,
+    filter: *const libc::c_void,
+}
+
+/// Installs a classic-BPF seccomp filter of `len` instructions at `filter`.
+///
+/// # Safety
+/// `filter` must point to `len` valid `sock_filter` instructions.
+pub unsafe fn seccomp_set_filter(filter: *const libc::c_void, len: usize) -> Result<(), Errno> {
+    let prog = SockFprog {
+        len: len as libc::c_ushort,
+        filter,
+    };
+    // SAFETY: prog points at the caller's instructions (caller's contract).
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0,
+            &prog as *const SockFprog,
+        )
+    })
+    .map(drop)
+}
+
+/// Unblocks every signal and restores default dispositions for those a parent may
+/// have ignored (Rust ignores SIGPIPE; ignored dispositions survive `execve`).
+pub fn reset_signals() {
+    // SAFETY: sigset_t is plain data; sigemptyset initializes it; the other calls take
+    // integer arguments or that set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        for sig in [
+            libc::SIGPIPE,
+            libc::SIGINT,
+            libc::SIGQUIT,
+            libc::SIGTERM,
+            libc::SIGHUP,
+            libc::SIGTSTP,
+            libc::SIGTTIN,
+            libc::SIGTTOU,
+            libc::SIGCHLD,
+            libc::SIGXFSZ,
+        ] {
+            libc::signal(sig, libc::SIG_DFL);
+        }
+    }
+}
+
+/// `execve(2)`; returns only on failure, with the errno.
+///
+/// # Safety
+/// `argv` and `envp` must be NULL-terminated arrays of pointers to NUL-terminated
+/// strings that stay alive for the call.
+pub unsafe fn execve(
+    path: &CStr,
+    argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+) -> Errno {
+    // SAFETY: the caller guarantees argv and envp are well-formed.
+    unsafe { libc::execve(path.as_ptr(), argv, envp) };
+    errno()
+}
+
+/// The highest capability number this kernel knows.
+pub fn last_capability() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(40)
+}
+
+/// Does this process hold any effective capability (root, or inside a user namespace)?
+pub fn has_capabilities() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .is_some_and(|v| v != 0)
+}

@@ -1,0 +1,337 @@
+//! `nono run` (supervised child) and `nono wrap` (sandbox self, then exec).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::anyhow;
+use nono_enforcer::capability::{Access, NetworkMode, Source};
+use nono_enforcer::env;
+use nono_enforcer::exec::{self, CommandSpec, ExecError};
+use nono_enforcer::plan::{EntryKind, Rule, SkipReason};
+use nono_enforcer::sandbox::{self, Enforcement, SandboxOptions};
+use serde::Serialize;
+
+use crate::cli::RunArgs;
+use crate::context::{self, Sandbox};
+use crate::output::{Style, print_json};
+use crate::{CmdResult, Failure, usage};
+
+/// Supervised child or exec in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `nono run`.
+    Supervised,
+    /// `nono wrap`.
+    Wrap,
+}
+
+/// Runs `nono run` or `nono wrap`.
+pub fn run(args: RunArgs, mode: Mode) -> CmdResult {
+    let sandbox = context::sandbox(&args.sandbox)?;
+    refuse_withheld_flags(&sandbox)?;
+    let filtered = env::filter(std::env::vars_os(), &sandbox.caps.environment);
+    if args.dry_run {
+        return dry_run(&args, &sandbox, &filtered);
+    }
+    let options = SandboxOptions {
+        mount_view: !args.no_mount_view,
+        single_threaded: true,
+    };
+    let workdir = sandbox.caps.workdir.clone();
+    let mut prepared =
+        sandbox::prepare(&sandbox.caps, &sandbox.plan, &workdir, &options).map_err(usage)?;
+    let report = prepared.report.clone();
+    let style = Style::stderr();
+    if report.enforcement != Enforcement::Full {
+        if args.require_full {
+            return Err(Failure::from(anyhow!("--require-full: {report}")));
+        }
+        eprintln!("{} {report}", style.warn("nono:"));
+    } else if !args.quiet {
+        eprintln!("{}", style.dim(&format!("nono: {report}")));
+    }
+    let (program, rest) = args.command.split_first().expect("clap requires a command");
+    let spec = CommandSpec {
+        program: program.clone(),
+        args: rest.to_vec(),
+        env: filtered.vars.clone(),
+        cwd: workdir.clone(),
+    };
+    let path = exec::resolve_program(program, env::get(&spec.env, "PATH"), &workdir)
+        .map_err(exec_failure)?;
+    match mode {
+        Mode::Supervised => {
+            let child = exec::spawn(&mut prepared, &path, &spec, false).map_err(exec_failure)?;
+            let outcome = child.wait(None).map_err(exec_failure)?;
+            Ok(ExitCode::from(outcome.code.clamp(0, 255) as u8))
+        }
+        Mode::Wrap => wrap(prepared, &path, &spec),
+    }
+}
+
+fn exec_failure(error: ExecError) -> Failure {
+    let code = error.exit_code();
+    let hint = match &error {
+        ExecError::NotFound { .. } => {
+            "\n  hint: check the name, or give its full path; the sandbox's PATH is used"
+        }
+        ExecError::Exec { errno, .. } if *errno == libc::EACCES => {
+            "\n  hint: the sandbox may not grant read access to the program or its directory; ask `nono why --path PROGRAM`"
+        }
+        _ => "",
+    };
+    Failure {
+        code,
+        error: anyhow!("{error}{hint}"),
+    }
+}
+
+fn wrap(mut prepared: sandbox::Prepared, path: &std::path::Path, spec: &CommandSpec) -> CmdResult {
+    use std::os::unix::process::CommandExt;
+    prepared.apply_in_child().map_err(|e| {
+        Failure::from(anyhow!(
+            "cannot apply the sandbox ({}): {}",
+            e.step,
+            std::io::Error::from_raw_os_error(e.errno)
+        ))
+    })?;
+    // The sandbox is in place: exec replaces nono, keeping the process id.
+    let error = std::process::Command::new(path)
+        .arg0(&spec.program)
+        .args(&spec.args)
+        .env_clear()
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .exec();
+    let errno = error.raw_os_error().unwrap_or(libc::EIO);
+    Err(exec_failure(ExecError::Exec {
+        path: path.to_path_buf(),
+        errno,
+    }))
+}
+
+/// A command-line grant that a denial swallowed whole cannot be honoured by carving:
+/// refuse rather than silently run with less than was asked for.
+fn refuse_withheld_flags(sandbox: &Sandbox) -> Result<(), Failure> {
+    for skipped in &sandbox.plan.skipped {
+        if let (
+            Source::Flag { flag, value },
+            SkipReason::Denied {
+                denied,
+                deny_source,
+            },
+        ) = (&skipped.source, &skipped.reason)
+        {
+            let what = match deny_source {
+                Source::NonoState => "nono's own state".to_string(),
+                other => other.to_string(),
+            };
+            return Err(usage(anyhow!(
+                "{flag} {value} is inside {} , which is denied by {what}; it cannot be granted{}",
+                denied.display(),
+                match deny_source {
+                    Source::Group { .. } =>
+                        " (a profile can lift a group denial for one path with `filesystem.bypass_protection`)",
+                    _ => "",
+                }
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct DryRun<'a> {
+    command: Vec<String>,
+    caps: &'a nono_enforcer::CapabilitySet,
+    plan: &'a nono_enforcer::plan::Plan,
+    environment: EnvReport,
+}
+
+#[derive(Serialize)]
+struct EnvReport {
+    passed: Vec<String>,
+    stripped: Vec<(String, env::Stripped)>,
+}
+
+fn dry_run(args: &RunArgs, sandbox: &Sandbox, filtered: &env::Filtered) -> CmdResult {
+    let command: Vec<String> = args
+        .command
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let env_report = EnvReport {
+        passed: filtered
+            .vars
+            .iter()
+            .map(|(k, _)| k.to_string_lossy().into_owned())
+            .collect(),
+        stripped: filtered
+            .stripped
+            .iter()
+            .map(|(k, r)| (k.to_string_lossy().into_owned(), *r))
+            .collect(),
+    };
+    if args.json {
+        print_json(&DryRun {
+            command,
+            caps: &sandbox.caps,
+            plan: &sandbox.plan,
+            environment: env_report,
+        })?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    print_plan(&command, sandbox, &env_report).map_err(anyhow::Error::from)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn access_tag(access: Access) -> &'static str {
+    match access {
+        Access::Read => "r ",
+        Access::Write => " w",
+        Access::ReadWrite => "rw",
+    }
+}
+
+fn print_plan(
+    command: &[String],
+    sandbox: &Sandbox,
+    env_report: &EnvReport,
+) -> std::io::Result<()> {
+    let style = Style::stdout();
+    let mut out = std::io::stdout().lock();
+    let caps = &sandbox.caps;
+    let plan = &sandbox.plan;
+    writeln!(out, "{} {}", style.bold("command:"), command.join(" "))?;
+    writeln!(
+        out,
+        "{} {}",
+        style.bold("profile:"),
+        caps.profile_chain.join(" → ")
+    )?;
+    writeln!(out, "{} {}", style.bold("workdir:"), caps.workdir.display())?;
+    writeln!(
+        out,
+        "{}",
+        style.bold(&format!("filesystem rules ({}):", plan.rules.len()))
+    )?;
+    // Carved rules are shown once per carved grant.
+    let mut carved: BTreeMap<(PathBuf, PathBuf, String, &'static str), usize> = BTreeMap::new();
+    for rule in &plan.rules {
+        match &rule.carved {
+            Some(c) => {
+                *carved
+                    .entry((
+                        c.granted.clone(),
+                        c.denied.clone(),
+                        rule.source.to_string(),
+                        access_tag(rule.access),
+                    ))
+                    .or_default() += 1;
+            }
+            None => print_rule(&mut out, &style, rule)?,
+        }
+    }
+    for ((granted, denied, source, access), count) in carved {
+        writeln!(
+            out,
+            "  {access} dir  {}  {}",
+            granted.display(),
+            style.dim(&format!(
+                "{source}; as its {count} entries, carved around {}",
+                denied.display()
+            ))
+        )?;
+    }
+    if !plan.denies.is_empty() {
+        writeln!(
+            out,
+            "{}",
+            style.bold(&format!("denied ({}):", plan.denies.len()))
+        )?;
+        for deny in &plan.denies {
+            writeln!(
+                out,
+                "  {}  {}",
+                deny.path.display(),
+                style.dim(&deny.source.to_string())
+            )?;
+        }
+    }
+    if !plan.skipped.is_empty() {
+        writeln!(
+            out,
+            "{}",
+            style.bold(&format!("not granted ({}):", plan.skipped.len()))
+        )?;
+        for skip in &plan.skipped {
+            let why = match &skip.reason {
+                SkipReason::Missing => "does not exist".to_string(),
+                SkipReason::Denied { denied, .. } => format!("inside denied {}", denied.display()),
+            };
+            writeln!(
+                out,
+                "  {}  {}",
+                skip.path.display(),
+                style.dim(&format!("{why}; {}", skip.source))
+            )?;
+        }
+    }
+    let network = match &caps.network.mode {
+        NetworkMode::Allowed => "unrestricted".to_string(),
+        NetworkMode::Blocked { source } => format!("blocked ({source})"),
+        NetworkMode::Proxy { hosts } => format!("through the proxy, {} hosts allowed", hosts.len()),
+    };
+    writeln!(out, "{} {network}", style.bold("network:"))?;
+    if let NetworkMode::Proxy { hosts } = &caps.network.mode {
+        for host in hosts {
+            writeln!(
+                out,
+                "  {}  {}",
+                host.pattern,
+                style.dim(&host.source.to_string())
+            )?;
+        }
+    }
+    let stripped: Vec<String> = env_report
+        .stripped
+        .iter()
+        .map(|(k, r)| {
+            format!(
+                "{k} ({})",
+                serde_json::to_value(r)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    writeln!(
+        out,
+        "{} {} variables passed, {} stripped{}{}",
+        style.bold("environment:"),
+        env_report.passed.len(),
+        stripped.len(),
+        if stripped.is_empty() { "" } else { ": " },
+        stripped.join(", ")
+    )?;
+    for note in &caps.notes {
+        writeln!(out, "{} {note}", style.warn("note:"))?;
+    }
+    Ok(())
+}
+
+fn print_rule(out: &mut impl Write, style: &Style, rule: &Rule) -> std::io::Result<()> {
+    let kind = match rule.kind {
+        EntryKind::Dir => "dir ",
+        EntryKind::File => "file",
+    };
+    writeln!(
+        out,
+        "  {} {kind} {}  {}",
+        access_tag(rule.access),
+        rule.path.display(),
+        style.dim(&rule.source.to_string())
+    )
+}
