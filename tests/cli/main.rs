@@ -4,5 +4,6 @@ mod util;
 
 mod completions;
 mod profiles;
+mod run;
 mod setup;
 mod why;
