@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 use nono_enforcer::capability::{self, CapabilitySet, GrantFlag, Overrides};
-use nono_enforcer::plan::{self, Plan, RealFs};
+use nono_enforcer::plan::{self, CachingFs, Plan};
 use nono_enforcer::{PathVars, ProfileStore};
 
 use crate::cli::SandboxArgs;
@@ -76,7 +76,13 @@ pub fn sandbox(args: &SandboxArgs) -> Result<Sandbox, Failure> {
     let cwd = current_dir()?;
     let workdir = match &args.workdir {
         Some(dir) => {
-            let dir = cwd.join(dir);
+            // `~` and variables expand as in grant flags (a quoted `~` reaches us as is).
+            let dir = match dir.to_str() {
+                Some(s) => vars(cwd.clone())
+                    .expand(s, Some(&cwd))
+                    .map_err(|e| usage(anyhow!("--workdir: {e}")))?,
+                None => cwd.join(dir),
+            };
             if !dir.is_dir() {
                 return Err(usage(anyhow!(
                     "--workdir {}: not a directory",
@@ -91,6 +97,7 @@ pub fn sandbox(args: &SandboxArgs) -> Result<Sandbox, Failure> {
     let store = store(&vars);
     let reference = args.profile.as_deref().unwrap_or("default");
     let profile = store.load(reference).map_err(usage)?;
+    crate::timing::mark("profile loaded");
     let mut overrides = Overrides {
         allow_cwd: args.allow_cwd,
         block_network: args.block_network,
@@ -118,6 +125,8 @@ pub fn sandbox(args: &SandboxArgs) -> Result<Sandbox, Failure> {
         }
     }
     let caps = capability::resolve(&profile, &overrides, &vars, store.policy()).map_err(usage)?;
-    let plan = plan::plan(&caps, &RealFs).map_err(usage)?;
+    crate::timing::mark("capabilities resolved");
+    let plan = plan::plan(&caps, &CachingFs::new()).map_err(usage)?;
+    crate::timing::mark("rules planned");
     Ok(Sandbox { caps, plan, vars })
 }

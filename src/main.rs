@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod context;
 mod output;
+mod timing;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -47,7 +48,9 @@ pub fn usage(error: impl Into<anyhow::Error>) -> Failure {
 pub type CmdResult = Result<ExitCode, Failure>;
 
 fn main() -> ExitCode {
+    timing::init();
     let cli = Cli::parse();
+    timing::mark("arguments parsed");
     let result = match cli.command {
         Command::Profiles(cmd) => commands::profiles::run(cmd),
         Command::Run(args) => commands::run::run(args, commands::run::Mode::Supervised),
@@ -76,8 +79,12 @@ fn main() -> ExitCode {
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
-        cause
+        let io = cause
             .downcast_ref::<std::io::Error>()
-            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            .map(std::io::Error::kind);
+        let json = cause
+            .downcast_ref::<serde_json::Error>()
+            .and_then(serde_json::Error::io_error_kind);
+        io.or(json) == Some(std::io::ErrorKind::BrokenPipe)
     })
 }

@@ -276,6 +276,17 @@ pub struct CredentialRoute {
     pub credential_format: String,
     /// Variable that holds the phantom token in the sandbox.
     pub env_var: String,
+    /// How the secret is put into requests.
+    pub inject_mode: crate::profile::InjectMode,
+    /// For `url_path`: the incoming path pattern (`{}` is the phantom token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_pattern: Option<String>,
+    /// For `url_path`: the outgoing path pattern (`{}` is the secret).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_replacement: Option<String>,
+    /// For `query_param`: the parameter name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query_param_name: Option<String>,
     /// Where it came from.
     pub source: Source,
 }
@@ -404,6 +415,16 @@ pub enum ResolveError {
         source_desc: String,
         /// Known names.
         known: String,
+    },
+    /// A `bypass_protection` entry names no denied path.
+    #[error("{source_desc}: bypass_protection `{path}` lifts no denial{hint}")]
+    UselessBypass {
+        /// Where it was written.
+        source_desc: String,
+        /// The path.
+        path: String,
+        /// What to do instead.
+        hint: String,
     },
     /// A host rule is malformed.
     #[error("{source_desc}: {message}")]
@@ -641,6 +662,30 @@ pub fn resolve(
         }
         !lifted
     });
+    for b in &bypass {
+        if !bypassed
+            .iter()
+            .any(|d: &PathDeny| d.path.starts_with(&b.path))
+        {
+            let inside: Vec<String> = denies
+                .iter()
+                .filter(|d| b.path.starts_with(&d.path))
+                .map(|d| d.path.display().to_string())
+                .collect();
+            let hint = match inside.first() {
+                Some(d) => format!(
+                    "; it lies inside the denied {d}, and a denial can only be lifted as a whole: \
+                     bypass {d} itself and grant only what you need inside it"
+                ),
+                None => String::new(),
+            };
+            return Err(ResolveError::UselessBypass {
+                source_desc: b.source.to_string(),
+                path: b.path.display().to_string(),
+                hint,
+            });
+        }
+    }
     for state in &overrides.nono_state {
         denies.push(PathDeny {
             path: state.clone(),
@@ -817,6 +862,15 @@ pub fn resolve(
             })
             .collect()
     };
+    if matches!(mode, NetworkMode::Blocked { .. }) {
+        for port in &profile.network.open_port {
+            notes.push(format!(
+                "open_port {}: Landlock allows TCP by port number only, so connections to port {} \
+                 on any address are allowed, not only localhost",
+                port.value, port.value
+            ));
+        }
+    }
     let network = NetworkPolicy {
         mode,
         credentials,
@@ -863,14 +917,13 @@ pub fn resolve(
     })
 }
 
-/// Expands variables in an environment value. Values that do not start like a path
-/// are still expanded (`$HOME` anywhere), but may stay relative.
+/// Expands variables in an environment value (`$HOME` anywhere, `~/` at the start),
+/// leaving the rest exactly as written.
 fn expand_value(vars: &PathVars, raw: &str, source: &Source) -> Result<String, ResolveError> {
-    if !raw.contains('$') && !raw.starts_with('~') {
-        return Ok(raw.to_string());
-    }
-    let expanded = expand(vars, raw, Some(Path::new("")), source)?;
-    Ok(expanded.to_string_lossy().into_owned())
+    vars.expand_text(raw).map_err(|error| ResolveError::Expand {
+        source_desc: source.to_string(),
+        error,
+    })
 }
 
 fn builtin_route(name: &str, service: &CredentialService, source: Source) -> CredentialRoute {
@@ -881,6 +934,10 @@ fn builtin_route(name: &str, service: &CredentialService, source: Source) -> Cre
         inject_header: service.inject_header.clone(),
         credential_format: service.credential_format.clone(),
         env_var: service.env_var.clone(),
+        inject_mode: crate::profile::InjectMode::Header,
+        path_pattern: None,
+        path_replacement: None,
+        query_param_name: None,
         source,
     }
 }
@@ -910,6 +967,15 @@ fn custom_route(name: &str, custom: &CustomCredential, source: Source) -> Creden
         inject_header: header,
         credential_format: format,
         env_var,
+        inject_mode: custom
+            .inject_mode
+            .unwrap_or(crate::profile::InjectMode::Header),
+        path_pattern: custom.path_pattern.clone(),
+        path_replacement: custom
+            .path_replacement
+            .clone()
+            .or_else(|| custom.path_pattern.clone()),
+        query_param_name: custom.query_param_name.clone(),
         source,
     }
 }

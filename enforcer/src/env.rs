@@ -6,8 +6,8 @@
 //! 3. Loader and interpreter injection variables (`LD_*`, `DYLD_*`, `PYTHONSTARTUP`,
 //!    `NODE_OPTIONS`, `BASH_ENV`, …) and credential-looking variables (`*_API_KEY`,
 //!    `*_TOKEN`, `*_SECRET`, `*_PASSWORD`, `AWS_*`, `SSH_AUTH_SOCK`, …) are stripped
-//!    unless `allow_vars` names them (by exact name or a prefix pattern; `*` alone does
-//!    not count).
+//!    unless `allow_vars` names them (by exact name or a namespace prefix ending in `_*`;
+//!    `*` or `A*` does not count).
 //! 4. `environment.set_vars` is applied last.
 
 use std::ffi::{OsStr, OsString};

@@ -29,6 +29,7 @@
 use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -56,6 +57,21 @@ pub trait FsView {
     fn kind(&self, path: &Path) -> io::Result<EntryKind>;
     /// The names of a directory's entries.
     fn read_dir(&self, path: &Path) -> io::Result<Vec<OsString>>;
+    /// The entries of a directory with their kind when it is known without following
+    /// a symlink; `None` for a symlink (or when unknown). The default asks
+    /// [`FsView::canonicalize`] and [`FsView::kind`] per entry.
+    fn read_dir_kinds(&self, path: &Path) -> io::Result<Vec<(OsString, Option<EntryKind>)>> {
+        let mut out = Vec::new();
+        for name in self.read_dir(path)? {
+            let child = path.join(&name);
+            let kind = match self.canonicalize(&child) {
+                Ok(target) if target == child => self.kind(&child).ok(),
+                _ => None,
+            };
+            out.push((name, kind));
+        }
+        Ok(out)
+    }
 }
 
 /// The real filesystem.
@@ -81,6 +97,218 @@ impl FsView for RealFs {
             .map(|e| e.map(|e| e.file_name()))
             .collect()
     }
+}
+
+/// The real filesystem with memoized path resolution, for planning.
+///
+/// `std::fs::canonicalize` asks the kernel about every component of every path; a
+/// plan resolves a few hundred paths sharing a few dozen directories (most denied
+/// paths do not exist). This resolves a path as its (memoized) resolved parent plus
+/// one `lstat` of the last component (and a `readlink` for a symlink). Use one value
+/// per plan: it never notices changes made after it looked.
+#[derive(Debug, Default)]
+pub struct CachingFs {
+    nodes: std::cell::RefCell<FastMap<Node>>,
+    resolved: std::cell::RefCell<FastMap<Result<(PathBuf, EntryKind), i32>>>,
+    /// Directories whose every entry is in `nodes` (absent ones do not exist), and how
+    /// many single lookups each directory has had before it was worth listing.
+    listed: std::cell::RefCell<FastMap<bool>>,
+}
+
+/// A map keyed by path bytes with a cheap hash (paths here are not attacker-chosen
+/// keys that could degrade it: they come from the profile and the local filesystem).
+type FastMap<V> = std::collections::HashMap<OsString, V, std::hash::BuildHasherDefault<FxHasher>>;
+
+/// The multiply-rotate hash used by rustc (FxHash).
+#[derive(Debug, Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Node {
+    /// The errno of `lstat` or `readlink`.
+    Missing(i32),
+    Dir,
+    File,
+    Symlink(PathBuf),
+}
+
+/// Symlinks followed before giving up, as the kernel's `MAXSYMLINKS`.
+const MAX_SYMLINKS: usize = 40;
+
+impl CachingFs {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn node(&self, path: &Path) -> Node {
+        if let Some(node) = self.nodes.borrow().get(path.as_os_str()) {
+            return node.clone();
+        }
+        // The second lookup in one directory lists it: one getdents answers for every
+        // sibling (most denied paths sit side by side in $HOME and ~/.config).
+        if let Some(parent) = path.parent() {
+            let listed = self.listed.borrow().get(parent.as_os_str()).copied();
+            match listed {
+                Some(true) => return Node::Missing(libc::ENOENT),
+                Some(false) => {
+                    if self.read_dir_kinds(parent).is_ok() {
+                        self.listed
+                            .borrow_mut()
+                            .insert(parent.as_os_str().to_os_string(), true);
+                        return self
+                            .nodes
+                            .borrow()
+                            .get(path.as_os_str())
+                            .cloned()
+                            .unwrap_or(Node::Missing(libc::ENOENT));
+                    }
+                }
+                None => {
+                    self.listed
+                        .borrow_mut()
+                        .insert(parent.as_os_str().to_os_string(), false);
+                }
+            }
+        }
+        let node = match std::fs::symlink_metadata(path) {
+            Err(e) => Node::Missing(e.raw_os_error().unwrap_or(libc::EIO)),
+            Ok(meta) if meta.file_type().is_symlink() => match std::fs::read_link(path) {
+                Ok(target) => Node::Symlink(target),
+                Err(e) => Node::Missing(e.raw_os_error().unwrap_or(libc::EIO)),
+            },
+            Ok(meta) if meta.is_dir() => Node::Dir,
+            Ok(_) => Node::File,
+        };
+        self.nodes
+            .borrow_mut()
+            .insert(path.as_os_str().to_os_string(), node.clone());
+        node
+    }
+
+    fn resolve(&self, path: &Path) -> io::Result<(PathBuf, EntryKind)> {
+        if !path.is_absolute() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "relative path"));
+        }
+        self.resolve_depth(path, &mut 0)
+            .map_err(io::Error::from_raw_os_error)
+    }
+
+    fn resolve_depth(&self, path: &Path, hops: &mut usize) -> Result<(PathBuf, EntryKind), i32> {
+        use std::path::Component;
+        if let Some(hit) = self.resolved.borrow().get(path.as_os_str()) {
+            return hit.clone();
+        }
+        let result = (|| {
+            let (Some(parent), Some(last)) = (path.parent(), path.components().next_back()) else {
+                return Ok((PathBuf::from("/"), EntryKind::Dir));
+            };
+            let (base, base_kind) = self.resolve_depth(parent, hops)?;
+            let name = match last {
+                Component::Normal(name) => name,
+                Component::ParentDir => {
+                    let mut up = base;
+                    up.pop();
+                    return Ok((up, EntryKind::Dir));
+                }
+                _ => return Ok((base, base_kind)),
+            };
+            if base_kind != EntryKind::Dir {
+                return Err(libc::ENOTDIR);
+            }
+            let candidate = base.join(name);
+            match self.node(&candidate) {
+                Node::Missing(kind) => Err(kind),
+                Node::Dir => Ok((candidate, EntryKind::Dir)),
+                Node::File => Ok((candidate, EntryKind::File)),
+                Node::Symlink(target) => {
+                    *hops += 1;
+                    if *hops > MAX_SYMLINKS {
+                        return Err(libc::ELOOP);
+                    }
+                    // A relative target is relative to the link's (resolved) directory.
+                    self.resolve_depth(&base.join(target), hops)
+                }
+            }
+        })();
+        // Loop errors depend on the path taken to get here; do not memoize them.
+        if result != Err(libc::ELOOP) {
+            self.resolved
+                .borrow_mut()
+                .insert(path.as_os_str().to_os_string(), result.clone());
+        }
+        result
+    }
+}
+
+impl FsView for CachingFs {
+    fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
+        self.resolve(path).map(|(p, _)| p)
+    }
+
+    fn kind(&self, path: &Path) -> io::Result<EntryKind> {
+        self.resolve(path).map(|(_, k)| k)
+    }
+
+    fn read_dir(&self, path: &Path) -> io::Result<Vec<OsString>> {
+        RealFs.read_dir(path)
+    }
+
+    fn read_dir_kinds(&self, path: &Path) -> io::Result<Vec<(OsString, Option<EntryKind>)>> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(path)? {
+            let entry = entry?;
+            // d_type from getdents: no stat unless the filesystem does not report it.
+            let file_type = entry.file_type()?;
+            let kind = if file_type.is_symlink() {
+                None
+            } else if file_type.is_dir() {
+                Some(EntryKind::Dir)
+            } else {
+                Some(EntryKind::File)
+            };
+            let node = match kind {
+                Some(EntryKind::Dir) => Node::Dir,
+                Some(EntryKind::File) => Node::File,
+                None => match std::fs::read_link(entry.path()) {
+                    Ok(target) => Node::Symlink(target),
+                    Err(e) => Node::Missing(e.raw_os_error().unwrap_or(libc::EIO)),
+                },
+            };
+            self.nodes
+                .borrow_mut()
+                .insert(entry.path().into_os_string(), node);
+            out.push((entry.file_name(), kind));
+        }
+        self.listed
+            .borrow_mut()
+            .insert(path.as_os_str().to_os_string(), true);
+        Ok(out)
+    }
+}
+
+/// Is `path` equal to `base` or below it? Byte-wise with a separator boundary, which
+/// is exact for the normalized absolute paths the planner compares (no `.`, `..`,
+/// doubled or trailing separators) and much cheaper than `Path::starts_with`.
+pub fn is_within(path: &Path, base: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let (p, b) = (path.as_os_str().as_bytes(), base.as_os_str().as_bytes());
+    p.starts_with(b) && (p.len() == b.len() || b.ends_with(b"/") || p[b.len()] == b'/')
 }
 
 /// Canonicalizes a path that may not exist: the longest existing prefix is resolved
@@ -115,12 +343,12 @@ pub struct Rule {
     pub kind: EntryKind,
     /// Access granted.
     pub access: Access,
-    /// The grant it implements.
-    pub source: Source,
+    /// The grant it implements (shared by every rule carved from one grant).
+    pub source: Arc<Source>,
     /// When the rule is one of the entries a grant was split into: the granted
     /// directory and the denied path carved out of it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub carved: Option<Carve>,
+    pub carved: Option<Arc<Carve>>,
 }
 
 /// Why a rule is a sibling rather than the grant itself.
@@ -283,7 +511,7 @@ pub fn plan(caps: &CapabilitySet, fs: &impl FsView) -> Result<Plan, PlanError> {
             source,
         })?;
         check_kind(grant, kind)?;
-        if let Some(deny) = denies.iter().find(|d| canonical.starts_with(&d.canonical)) {
+        if let Some(deny) = denies.iter().find(|d| is_within(&canonical, &d.canonical)) {
             skipped.push(Skipped {
                 path: grant.path.clone(),
                 access: grant.access,
@@ -297,26 +525,26 @@ pub fn plan(caps: &CapabilitySet, fs: &impl FsView) -> Result<Plan, PlanError> {
         }
         let inside: Vec<&PlannedDeny> = denies
             .iter()
-            .filter(|d| d.canonical.starts_with(&canonical) && d.canonical != canonical)
+            .filter(|d| is_within(&d.canonical, &canonical) && d.canonical != canonical)
             .collect();
         if inside.is_empty() || kind == EntryKind::File {
             rules.push(Rule {
                 path: canonical,
                 kind,
                 access: grant.access,
-                source: grant.source.clone(),
+                source: Arc::new(grant.source.clone()),
                 carved: None,
             });
             continue;
         }
-        let carve = Carve {
+        let carve = Arc::new(Carve {
             granted: canonical.clone(),
             denied: inside[0].path.clone(),
-        };
+        });
         let mut carver = Carver {
             fs,
             access: grant.access,
-            source: &grant.source,
+            source: Arc::new(grant.source.clone()),
             carve,
             out: Vec::new(),
         };
@@ -386,8 +614,8 @@ enum CarveError {
 struct Carver<'a, F: FsView> {
     fs: &'a F,
     access: Access,
-    source: &'a Source,
-    carve: Carve,
+    source: Arc<Source>,
+    carve: Arc<Carve>,
     out: Vec<Rule>,
 }
 
@@ -400,8 +628,8 @@ impl<F: FsView> Carver<'_, F> {
             path,
             kind,
             access: self.access,
-            source: self.source.clone(),
-            carved: Some(self.carve.clone()),
+            source: Arc::clone(&self.source),
+            carved: Some(Arc::clone(&self.carve)),
         });
         Ok(())
     }
@@ -409,36 +637,26 @@ impl<F: FsView> Carver<'_, F> {
     /// Grants every entry of `dir` except those on the way to a denied path in
     /// `inside` (all strictly below `dir`), descending along those.
     fn carve(&mut self, dir: &Path, inside: &[&PlannedDeny]) -> Result<(), CarveError> {
-        let mut names = self
+        let mut entries = self
             .fs
-            .read_dir(dir)
+            .read_dir_kinds(dir)
             .map_err(|e| CarveError::Io(dir.to_path_buf(), e))?;
-        names.sort();
-        for name in names {
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, kind) in entries {
             let child = dir.join(&name);
             let below: Vec<&PlannedDeny> = inside
                 .iter()
                 .copied()
-                .filter(|d| d.canonical.starts_with(&child))
+                .filter(|d| is_within(&d.canonical, &child))
                 .collect();
             if below.iter().any(|d| d.canonical == child) {
                 continue; // the denied entry itself
             }
-            // A dangling symlink or a vanished entry cannot carry a rule.
-            let Ok(target) = self.fs.canonicalize(&child) else {
-                continue;
-            };
-            if target != child {
-                // A symlink. A rule on it would apply to its target, which may lie
-                // outside the grant: a single rule on the granted directory never
-                // reaches through a symlink (Landlock checks the resolved path), so
-                // neither may carving. A target inside the grant gets its own rule.
-                continue;
-            }
-            let kind = self
-                .fs
-                .kind(&child)
-                .map_err(|e| CarveError::Io(child.clone(), e))?;
+            // A symlink gets no rule: a rule on it would apply to its target, which may
+            // lie outside the grant, while a single rule on the granted directory never
+            // reaches through a symlink (Landlock checks the resolved path). A target
+            // inside the grant gets its own rule anyway.
+            let Some(kind) = kind else { continue };
             if below.is_empty() {
                 self.push(child, kind)?;
             } else if kind == EntryKind::Dir {
@@ -451,3 +669,83 @@ impl<F: FsView> Carver<'_, F> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod caching_fs_tests {
+    use super::*;
+
+    #[test]
+    fn is_within_matches_path_starts_with_on_normalized_paths() {
+        for (p, b) in [
+            ("/a/b", "/a"),
+            ("/a", "/a"),
+            ("/ab", "/a"),
+            ("/a", "/"),
+            ("/", "/"),
+            ("/a/b/c", "/a/b"),
+            ("/a", "/a/b"),
+        ] {
+            assert_eq!(
+                is_within(Path::new(p), Path::new(b)),
+                Path::new(p).starts_with(b),
+                "{p} within {b}"
+            );
+        }
+    }
+    use std::os::unix::fs::symlink;
+
+    /// The memoizing resolver must agree with the kernel (`realpath`) on every path of
+    /// a tree full of symlinks: absolute, relative, chained, through `..`, dangling,
+    /// looping, and through a file.
+    #[test]
+    fn agrees_with_realpath() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let p = |s: &str| root.join(s);
+        std::fs::create_dir_all(p("a/b/c")).unwrap();
+        std::fs::write(p("a/file"), "x").unwrap();
+        symlink(p("a/b"), p("abs")).unwrap();
+        symlink("a/b/c", p("rel")).unwrap();
+        symlink("../..", p("a/b/up")).unwrap();
+        symlink("rel", p("chain")).unwrap();
+        symlink(p("missing"), p("dangling")).unwrap();
+        symlink("loop2", p("loop1")).unwrap();
+        symlink("loop1", p("loop2")).unwrap();
+        let fs = CachingFs::new();
+        for case in [
+            "a",
+            "a/b/c",
+            "abs",
+            "abs/c",
+            "rel",
+            "chain",
+            "a/b/up",
+            "a/b/up/a/file",
+            "a/b/up/abs/c/..",
+            "dangling",
+            "loop1",
+            "a/file",
+            "a/file/x",
+            "nope",
+            "a/nope/x",
+            "abs/../file",
+        ] {
+            let path = p(case);
+            let kernel = std::fs::canonicalize(&path).ok();
+            let ours = fs.canonicalize(&path).ok();
+            assert_eq!(ours, kernel, "resolving {case}");
+            if let Some(resolved) = kernel {
+                let is_dir = std::fs::metadata(&resolved).unwrap().is_dir();
+                assert_eq!(
+                    fs.kind(&path).unwrap() == EntryKind::Dir,
+                    is_dir,
+                    "kind of {case}"
+                );
+            }
+        }
+        let kinds = fs.read_dir_kinds(&root).unwrap();
+        let kind_of = |n: &str| kinds.iter().find(|(name, _)| name == n).map(|(_, k)| *k);
+        assert_eq!(kind_of("a"), Some(Some(EntryKind::Dir)));
+        assert_eq!(kind_of("abs"), Some(None), "symlinks are reported as None");
+    }
+}

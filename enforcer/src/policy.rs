@@ -199,7 +199,12 @@ pub struct Policy {
     pub credentials: BTreeMap<String, CredentialService>,
 }
 
+/// Parses JSON that may hold comments. Plain JSON is tried first: the embedded
+/// documents hold no comments, and stripping comments reads byte by byte.
 fn parse_jsonc<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, serde_json::Error> {
+    if let Ok(value) = serde_json::from_str(text) {
+        return Ok(value);
+    }
     let reader = json_comments::StripComments::new(text.as_bytes());
     serde_json::from_reader(reader)
 }
@@ -277,6 +282,18 @@ impl Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn embedded_documents_have_no_comments() {
+        // They are parsed on every run; comments would force the slow path.
+        for (name, text) in [
+            ("policy.json", POLICY_JSON),
+            ("network-policy.json", NETWORK_POLICY_JSON),
+        ] {
+            serde_json::from_str::<serde_json::Value>(text)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
 
     #[test]
     fn embedded_documents_parse() {

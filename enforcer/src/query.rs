@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::capability::{Access, CapabilitySet, GrantFlag, NetworkMode, PathKind, Source};
-use crate::plan::{EntryKind, FsView, Plan, SkipReason, canonicalize_lenient};
+use crate::plan::{Carve, EntryKind, FsView, Plan, SkipReason, canonicalize_lenient, is_within};
 
 /// Allowed or denied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -88,7 +88,7 @@ pub fn query_path(plan: &Plan, fs: &impl FsView, path: &Path, op: Access) -> Pat
     if let Some(deny) = plan
         .denies
         .iter()
-        .find(|d| canonical.starts_with(&d.canonical))
+        .find(|d| is_within(&canonical, &d.canonical))
     {
         answer.reason = Reason::SensitivePath;
         answer.group = match &deny.source {
@@ -103,7 +103,7 @@ pub fn query_path(plan: &Plan, fs: &impl FsView, path: &Path, op: Access) -> Pat
         .rules
         .iter()
         .filter(|r| match r.kind {
-            EntryKind::Dir => canonical.starts_with(&r.path),
+            EntryKind::Dir => is_within(&canonical, &r.path),
             EntryKind::File => canonical == r.path,
         })
         .collect();
@@ -117,7 +117,7 @@ pub fn query_path(plan: &Plan, fs: &impl FsView, path: &Path, op: Access) -> Pat
             rule.path.display(),
             rule.source
         );
-        answer.provenance = Some(rule.source.clone());
+        answer.provenance = Some(Source::clone(&rule.source));
         return answer;
     }
     let actual_kind = fs.kind(&canonical).ok();
@@ -130,8 +130,8 @@ pub fn query_path(plan: &Plan, fs: &impl FsView, path: &Path, op: Access) -> Pat
         let combined = covering.iter().fold(rule.access, |a, r| a.union(r.access));
         answer.reason = Reason::InsufficientAccess;
         answer.granted_access = Some(combined);
-        answer.provenance = Some(rule.source.clone());
-        answer.group = match &rule.source {
+        answer.provenance = Some(Source::clone(&rule.source));
+        answer.group = match rule.source.as_ref() {
             Source::Group { group, .. } => Some(group.clone()),
             _ => None,
         };
@@ -153,8 +153,8 @@ pub fn query_path(plan: &Plan, fs: &impl FsView, path: &Path, op: Access) -> Pat
         .rules
         .iter()
         .filter_map(|r| r.carved.as_ref())
-        .find(|c| canonical.starts_with(&c.granted))
-        .cloned();
+        .find(|c| is_within(&canonical, &c.granted))
+        .map(|c| Carve::clone(c));
     let skipped_missing = plan
         .skipped
         .iter()
@@ -277,7 +277,7 @@ pub fn query_host(caps: &CapabilitySet, host: &str, port: u16) -> HostAnswer {
                     answer.status = Status::Allowed;
                     answer.reason = Reason::GrantedBy;
                     answer.detail = format!("`{}` is allowed by {}", rule.pattern, rule.source);
-                    answer.provenance = Some(rule.source.clone());
+                    answer.provenance = Some(Source::clone(&rule.source));
                 }
                 None => {
                     answer.detail = match internal {

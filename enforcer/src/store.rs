@@ -114,7 +114,7 @@ impl ProfileStore {
     /// Loads a profile by name or path, merges its `extends` chain and validates it.
     pub fn load(&self, reference: &str) -> Result<Profile, ProfileError> {
         let mut stack = Vec::new();
-        let profile = self.resolve(reference, None, &mut stack)?;
+        let profile = self.resolve(reference, None, false, &mut stack)?;
         let mut errors = validate(&profile, &self.policy);
         if errors.is_empty() {
             Ok(profile)
@@ -127,7 +127,7 @@ impl ProfileStore {
     pub fn load_all_errors(&self, reference: &str) -> Result<Profile, Vec<ProfileError>> {
         let mut stack = Vec::new();
         let profile = self
-            .resolve(reference, None, &mut stack)
+            .resolve(reference, None, false, &mut stack)
             .map_err(|e| vec![e])?;
         let errors = validate(&profile, &self.policy);
         if errors.is_empty() {
@@ -139,7 +139,7 @@ impl ProfileStore {
 
     /// The unmerged text of a profile, and where it came from.
     pub fn source_text(&self, reference: &str) -> Result<(String, ProfileSource), ProfileError> {
-        let (_, text, source) = self.read(reference, None)?;
+        let (_, text, source) = self.read(reference, None, false)?;
         Ok((text, source))
     }
 
@@ -147,7 +147,17 @@ impl ProfileStore {
         &self,
         reference: &str,
         base_dir: Option<&Path>,
+        builtins_only: bool,
     ) -> Result<(String, String, ProfileSource), ProfileError> {
+        if builtins_only
+            && let Some((name, text)) = BUILTIN_PROFILES.iter().find(|(n, _)| *n == reference)
+        {
+            return Ok((
+                (*name).to_string(),
+                (*text).to_string(),
+                ProfileSource::Builtin,
+            ));
+        }
         let is_path = reference.contains('/') || reference.ends_with(".json");
         if is_path {
             let path = match base_dir {
@@ -187,13 +197,16 @@ impl ProfileStore {
         }
     }
 
+    /// `builtins_only`: the reference comes from a built-in profile's `extends`, which
+    /// always means the built-in of that name (a user file cannot change built-ins).
     fn resolve(
         &self,
         reference: &str,
         base_dir: Option<&Path>,
+        builtins_only: bool,
         stack: &mut Vec<String>,
     ) -> Result<Profile, ProfileError> {
-        let (name, text, source) = self.read(reference, base_dir)?;
+        let (name, text, source) = self.read(reference, base_dir, builtins_only)?;
         let identity = match &source {
             ProfileSource::Builtin => format!("builtin:{name}"),
             ProfileSource::File(p) => p
@@ -226,7 +239,8 @@ impl ProfileStore {
         stack.push(identity);
         let mut merged: Option<Profile> = None;
         for base in &bases {
-            let resolved = self.resolve(base, dir.as_deref(), stack)?;
+            let from_builtin = source == ProfileSource::Builtin;
+            let resolved = self.resolve(base, dir.as_deref(), from_builtin, stack)?;
             merged = Some(match merged {
                 None => resolved,
                 Some(m) => m.merge(&resolved),
@@ -422,6 +436,9 @@ pub fn validate(profile: &Profile, policy: &Policy) -> Vec<ProfileError> {
         check_var_pattern(&v.value, &v.origin, &mut errors);
     }
     for (name, value) in &env.set_vars {
+        if let Err(e) = dummy.expand_text(&value.value) {
+            errors.push(entry_error(&value.origin, e.to_string()));
+        }
         if name == "PATH" || name.starts_with("NONO_") {
             errors.push(entry_error(
                 &value.origin,
@@ -437,6 +454,30 @@ pub fn validate(profile: &Profile, policy: &Policy) -> Vec<ProfileError> {
     errors
 }
 
+/// Is `url` a plain-http URL whose host is a loopback address (`localhost`,
+/// `127.0.0.0/8`, `[::1]`)? The host is parsed, not prefix-matched, so
+/// `http://127.attacker.example` does not pass.
+fn is_loopback_http(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return false;
+    }
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((addr, port)) if port.is_empty() || port.starts_with(':') => addr,
+            _ => return false,
+        },
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 fn check_custom_credential(
     cred: &profile::CustomCredential,
     origin: &Origin,
@@ -444,8 +485,7 @@ fn check_custom_credential(
 ) {
     use profile::InjectMode;
     let upstream = &cred.upstream;
-    let loopback = ["http://127.", "http://localhost", "http://[::1]"];
-    if !(upstream.starts_with("https://") || loopback.iter().any(|p| upstream.starts_with(p))) {
+    if !(upstream.starts_with("https://") || is_loopback_http(upstream)) {
         errors.push(entry_error(
             origin,
             format!(

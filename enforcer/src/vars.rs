@@ -129,6 +129,22 @@ impl PathVars {
         }
     }
 
+    /// Expands `~/` at the start and every `$NAME` in a value that is not necessarily a
+    /// path (an environment variable's value): no normalization, no absolute check.
+    pub fn expand_text(&self, raw: &str) -> Result<String, ExpandError> {
+        let expanded = match raw.strip_prefix("~/") {
+            Some(rest) => {
+                let mut out = self.home.clone().into_os_string();
+                out.push("/");
+                out.push(self.substitute(rest, raw)?);
+                out
+            }
+            None if raw == "~" => self.home.clone().into_os_string(),
+            None => self.substitute(raw, raw)?,
+        };
+        Ok(expanded.to_string_lossy().into_owned())
+    }
+
     /// Replaces every `$NAME` / `${NAME}` in `text`; `$$` is a literal `$`.
     ///
     /// Works on `OsString` so a non-UTF-8 `$HOME` is carried through byte for byte.
@@ -272,6 +288,18 @@ mod tests {
             v.expand("rel/x", Some(Path::new("/cwd"))).unwrap(),
             PathBuf::from("/cwd/rel/x")
         );
+    }
+
+    #[test]
+    fn text_expansion_keeps_the_value_as_written() {
+        let v = vars();
+        assert_eq!(
+            v.expand_text("http://localhost:$UID/x//y").unwrap(),
+            "http://localhost:1000/x//y"
+        );
+        assert_eq!(v.expand_text("~/a/../b").unwrap(), "/home/u/a/../b");
+        assert_eq!(v.expand_text("cost $$5").unwrap(), "cost $5");
+        assert!(v.expand_text("cost $5").is_err());
     }
 
     #[test]

@@ -166,9 +166,13 @@ impl<'a> ShowJson<'a> {
 
 fn group_rows<'a>(profile: &'a Profile, policy: &'a Policy) -> Vec<GroupJson<'a>> {
     let mut names: Vec<&str> = policy.required_groups().collect();
+    let mut inactive_by_when: Vec<&str> = Vec::new();
     for entry in &profile.groups_include {
         if !names.contains(&entry.name.as_str()) {
             names.push(&entry.name);
+            if !nono_enforcer::store::when_applies(&entry.when) {
+                inactive_by_when.push(&entry.name);
+            }
         }
     }
     names
@@ -180,7 +184,8 @@ fn group_rows<'a>(profile: &'a Profile, policy: &'a Policy) -> Vec<GroupJson<'a>
                 description: &group.description,
                 platform: group.platform.name(),
                 required: group.required,
-                applies_here: group.platform.applies_here(),
+                applies_here: group.platform.applies_here()
+                    && !inactive_by_when.contains(&name.as_str()),
                 excluded: !group.required && profile.groups_exclude.iter().any(|x| &x.name == name),
                 group,
             })
@@ -225,7 +230,10 @@ fn print_show(profile: &Profile, policy: &Policy) -> std::io::Result<()> {
             tags.push("required".to_string());
         }
         if !row.applies_here {
-            tags.push(format!("{} only, inactive here", row.platform));
+            tags.push(match row.platform {
+                "all" => "`when` does not match, inactive here".to_string(),
+                platform => format!("{platform} only, inactive here"),
+            });
         }
         if row.excluded {
             tags.push("excluded".to_string());

@@ -42,6 +42,7 @@ pub fn run(args: RunArgs, mode: Mode) -> CmdResult {
     let workdir = sandbox.caps.workdir.clone();
     let mut prepared =
         sandbox::prepare(&sandbox.caps, &sandbox.plan, &workdir, &options).map_err(usage)?;
+    crate::timing::mark("sandbox prepared");
     let report = prepared.report.clone();
     let style = Style::stderr();
     if report.enforcement != Enforcement::Full {
@@ -64,7 +65,9 @@ pub fn run(args: RunArgs, mode: Mode) -> CmdResult {
     match mode {
         Mode::Supervised => {
             let child = exec::spawn(&mut prepared, &path, &spec, false).map_err(exec_failure)?;
+            crate::timing::mark("child started");
             let outcome = child.wait(None).map_err(exec_failure)?;
+            crate::timing::mark("child exited");
             Ok(ExitCode::from(outcome.code.clamp(0, 255) as u8))
         }
         Mode::Wrap => wrap(prepared, &path, &spec),
@@ -97,6 +100,7 @@ fn wrap(mut prepared: sandbox::Prepared, path: &std::path::Path, spec: &CommandS
             std::io::Error::from_raw_os_error(e.errno)
         ))
     })?;
+    crate::timing::mark("sandbox applied");
     // The sandbox is in place: exec replaces nono, keeping the process id.
     let error = std::process::Command::new(path)
         .arg0(&spec.program)
@@ -128,11 +132,11 @@ fn refuse_withheld_flags(sandbox: &Sandbox) -> Result<(), Failure> {
                 other => other.to_string(),
             };
             return Err(usage(anyhow!(
-                "{flag} {value} is inside {} , which is denied by {what}; it cannot be granted{}",
+                "{flag} {value} is inside {}, which is denied by {what}; it cannot be granted{}",
                 denied.display(),
                 match deny_source {
                     Source::Group { .. } =>
-                        " (a profile can lift a group denial for one path with `filesystem.bypass_protection`)",
+                        " (a profile can lift that denial as a whole with `filesystem.bypass_protection`)",
                     _ => "",
                 }
             )));

@@ -1,4 +1,5 @@
-//! `nono setup --check`: what this machine can enforce and trace.
+//! `nono setup --check`: what this machine can enforce and trace. Exits 1 when
+//! Landlock is unavailable (nono cannot enforce filesystem rules here).
 
 use std::process::ExitCode;
 
@@ -24,9 +25,14 @@ pub fn run(args: SetupArgs) -> CmdResult {
         enforce: nono_enforcer::support::probe(),
         trace: nono_tracer::support::probe(),
     };
+    let code = if report.enforce.landlock.available {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    };
     if args.json {
         print_json(&report)?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(code);
     }
     let style = Style::stdout();
     let e = &report.enforce;

@@ -681,7 +681,7 @@ fn check_access_preserved(case: &Case) -> Result<(), TestCaseError> {
             prop_assert!(
                 plan.rules.iter().any(|r| covers(r, node)
                     && r.access == grant.access
-                    && r.source == grant.source),
+                    && *r.source == grant.source),
                 "{} is under {} ({}, {}) but no rule with that access and source covers it\nrules:\n{}",
                 node.display(),
                 canonical.display(),
@@ -723,7 +723,7 @@ fn check_never_widens(case: &Case) -> Result<(), TestCaseError> {
         prop_assert!(
             grants
                 .iter()
-                .any(|(g, c)| rule.path.starts_with(c) && g.source == rule.source),
+                .any(|(g, c)| rule.path.starts_with(c) && g.source == *rule.source),
             "rule {} ({}) reaches outside the grant it implements{}\nrules:\n{}",
             rule.path.display(),
             rule.source,

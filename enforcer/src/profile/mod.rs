@@ -316,14 +316,6 @@ pub enum ProfileError {
     },
 }
 
-impl ProfileError {
-    /// Is this the user's input being wrong (exit code 2) rather than the machine
-    /// (an I/O error)?
-    pub fn is_usage(&self) -> bool {
-        !matches!(self, ProfileError::Io { .. })
-    }
-}
-
 /// The keys each object accepts, for "did you mean" suggestions.
 const KNOWN_KEYS: &[&str] = &[
     "$schema",
@@ -426,6 +418,9 @@ pub fn parse(text: &str, name: &str, source: ProfileSource) -> Result<Profile, P
 /// Replaces comments by spaces so positions in the text do not move.
 fn strip_comments(text: &str, display: &str) -> Result<String, ProfileError> {
     use std::io::Read;
+    if !text.contains('/') {
+        return Ok(text.to_string());
+    }
     let mut out = String::with_capacity(text.len());
     json_comments::StripComments::new(text.as_bytes())
         .read_to_string(&mut out)
@@ -965,9 +960,62 @@ impl Profile {
 }
 
 /// The JSON Schema of the profile format, generated from the types.
+///
+/// schemars does not describe serde aliases, so they are added here (marked
+/// deprecated) — otherwise the schema's `additionalProperties: false` would reject
+/// profiles nono accepts. The `{path|name, when}` entry form is described by hand for
+/// the same reason.
 pub fn json_schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(file::ProfileFile))
-        .expect("a generated schema is always serializable")
+    use serde_json::json;
+    let mut schema = serde_json::to_value(schemars::schema_for!(file::ProfileFile))
+        .expect("a generated schema is always serializable");
+    let aliases: [(&str, &str, &str); 7] = [
+        ("", "undo", "rollback"),
+        ("Network", "proxy_allow", "allow_domain"),
+        ("Network", "allow_proxy", "allow_domain"),
+        ("Network", "proxy_credentials", "credentials"),
+        ("Network", "port_allow", "open_port"),
+        ("Network", "allow_port", "open_port"),
+        ("Conditional", "name", "path"),
+    ];
+    for (def, alias, canonical) in aliases {
+        let props = if def.is_empty() {
+            schema.get_mut("properties")
+        } else if def == "Conditional" {
+            continue;
+        } else {
+            schema.pointer_mut(&format!("/$defs/{def}/properties"))
+        };
+        if let Some(props) = props.and_then(|p| p.as_object_mut())
+            && let Some(mut copy) = props.get(canonical).cloned()
+        {
+            copy["description"] = json!(format!("Alias of `{canonical}`."));
+            copy["deprecated"] = json!(true);
+            props.insert(alias.to_string(), copy);
+        }
+    }
+    if let Some(defs) = schema.get_mut("$defs").and_then(|d| d.as_object_mut()) {
+        defs.insert(
+            "Conditional".into(),
+            json!({
+                "description": "A plain string, or an object with the path (or group name) and a platform predicate.",
+                "anyOf": [
+                    {"type": "string"},
+                    {
+                        "type": "object",
+                        "additionalProperties": false,
+                        "properties": {
+                            "path": {"type": "string"},
+                            "name": {"type": "string"},
+                            "when": {"$ref": "#/$defs/OneOrMany"}
+                        },
+                        "oneOf": [{"required": ["path"]}, {"required": ["name"]}]
+                    }
+                ]
+            }),
+        );
+    }
+    schema
 }
 
 #[cfg(test)]

@@ -31,8 +31,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use landlock::{
-    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, NetPort, PathBeneath, PathFd,
-    Ruleset, RulesetAttr, RulesetCreatedAttr, Scope,
+    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, Ruleset, RulesetAttr, Scope,
 };
 use serde::Serialize;
 
@@ -54,10 +53,9 @@ pub const SCOPE_ABI: ABI = ABI::V6;
 pub enum MetadataGuard {
     /// A mount namespace in which only the write grants are writable.
     MountView,
-    /// seccomp refuses the calls everywhere (no user namespaces here).
+    /// seccomp refuses the calls everywhere (no user namespaces here, or the mount
+    /// view was turned off).
     Seccomp,
-    /// Not stopped (asked for explicitly).
-    Off,
 }
 
 /// Options for [`prepare`].
@@ -373,35 +371,35 @@ pub fn prepare(
         Scope::AbstractUnixSocket.into()
     };
     ruleset = ruleset.scope(scopes).map_err(landlock_err)?;
-    let mut created = ruleset.create().map_err(landlock_err)?;
-    for rule in &plan.rules {
-        let fd = PathFd::new(&rule.path).map_err(|e| SandboxError::OpenRule {
-            path: rule.path.clone(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
-        created = created
-            .add_rule(PathBeneath::new(
-                fd,
-                landlock_rights(rule.access, rule.kind),
-            ))
-            .map_err(landlock_err)?;
-    }
-    if network_blocked {
-        for (port, _) in &caps.network.listen_ports {
-            created = created
-                .add_rule(NetPort::new(*port, AccessNet::BindTcp))
-                .map_err(landlock_err)?;
-        }
-        for (port, _) in &caps.network.open_ports {
-            created = created
-                .add_rule(NetPort::new(
-                    *port,
-                    AccessNet::BindTcp | AccessNet::ConnectTcp,
-                ))
-                .map_err(landlock_err)?;
-        }
-    }
+    let created = ruleset.create().map_err(landlock_err)?;
     let landlock: Option<OwnedFd> = created.into();
+    if let Some(ruleset) = &landlock {
+        // Rights the running kernel does not know would make add_rule fail: mask them
+        // (the crate did the same for the ruleset's handled rights).
+        let supported = AccessFs::from_all(ABI::from(abi_num as i32));
+        for rule in &plan.rules {
+            let rights = landlock_rights(rule.access, rule.kind) & supported;
+            let path = cstring(&rule.path)?;
+            sys::landlock_add_path_rule(ruleset.as_raw_fd(), &path, rights.bits()).map_err(
+                |errno| SandboxError::OpenRule {
+                    path: rule.path.clone(),
+                    source: std::io::Error::from_raw_os_error(errno),
+                },
+            )?;
+        }
+        if network_blocked && abi_num >= 4 {
+            let bind = AccessNet::BindTcp as u64;
+            let connect = AccessNet::ConnectTcp as u64;
+            for (port, _) in &caps.network.listen_ports {
+                sys::landlock_add_port_rule(ruleset.as_raw_fd(), *port, bind)
+                    .map_err(|e| landlock_err(std::io::Error::from_raw_os_error(e)))?;
+            }
+            for (port, _) in &caps.network.open_ports {
+                sys::landlock_add_port_rule(ruleset.as_raw_fd(), *port, bind | connect)
+                    .map_err(|e| landlock_err(std::io::Error::from_raw_os_error(e)))?;
+            }
+        }
+    }
     let enforcement = if abi.is_none() || landlock.is_none() {
         missing.push("Landlock (filesystem rules)".to_string());
         Enforcement::None
@@ -483,23 +481,12 @@ pub fn prepare(
     } else {
         None
     };
-    let metadata = match (&mounts, options.mount_view) {
-        (Some(_), _) => {
-            layers.push("read-only mount view".into());
-            MetadataGuard::MountView
-        }
-        (None, true) => {
-            layers.push("metadata changes refused (seccomp)".into());
-            MetadataGuard::Seccomp
-        }
-        (None, false) => {
-            missing.push("chmod/chown/utime/xattr outside write grants".into());
-            MetadataGuard::Off
-        }
-    };
-    let enforcement = match (enforcement, metadata) {
-        (Enforcement::Full, MetadataGuard::Off) => Enforcement::Partial,
-        (e, _) => e,
+    let metadata = if mounts.is_some() {
+        layers.push("read-only mount view".into());
+        MetadataGuard::MountView
+    } else {
+        layers.push("metadata changes refused (seccomp)".into());
+        MetadataGuard::Seccomp
     };
     let drop_capabilities =
         privileged || mounts.as_ref().is_some_and(|m| m.user_namespace.is_some());

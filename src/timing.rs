@@ -1,0 +1,31 @@
+//! `NONO_TIMING=1` prints how long each phase of a command took, on stderr. Used by
+//! the benchmarks in bench/ to see where start-up time goes.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+fn start() -> Option<&'static Instant> {
+    static START: OnceLock<Option<Instant>> = OnceLock::new();
+    START
+        .get_or_init(|| {
+            std::env::var_os("NONO_TIMING")
+                .is_some_and(|v| v == "1")
+                .then(Instant::now)
+        })
+        .as_ref()
+}
+
+/// Starts the clock (call first thing in `main`).
+pub fn init() {
+    let _ = start();
+}
+
+/// Prints the time since start, labelled, when `NONO_TIMING=1`.
+pub fn mark(label: &str) {
+    if let Some(start) = start() {
+        eprintln!(
+            "nono timing: {:>8.3} ms  {label}",
+            start.elapsed().as_secs_f64() * 1000.0
+        );
+    }
+}
