@@ -73,13 +73,12 @@ pub enum ExecError {
     #[error("argument or environment variable contains a NUL byte: {0:?}")]
     Nul(OsString),
     /// A system call in the supervisor failed.
-    #[error("{what}: {source}")]
+    #[error("{what}: {error}")]
     Io {
         /// What was being done.
         what: &'static str,
         /// The cause.
-        #[source]
-        source: io::Error,
+        error: io::Error,
     },
 }
 
@@ -98,7 +97,7 @@ impl ExecError {
 fn io_err(what: &'static str) -> impl Fn(nix::Error) -> ExecError {
     move |e| ExecError::Io {
         what,
-        source: io::Error::from_raw_os_error(e as i32),
+        error: io::Error::from_raw_os_error(e as i32),
     }
 }
 

@@ -57,6 +57,12 @@ pub trait FsView {
     fn kind(&self, path: &Path) -> io::Result<EntryKind>;
     /// The names of a directory's entries.
     fn read_dir(&self, path: &Path) -> io::Result<Vec<OsString>>;
+    /// The (device, inode) identity of an existing path, following symlinks. Used to
+    /// see through bind mounts, which give one directory several paths. The default
+    /// (`None`) compares paths only.
+    fn identity(&self, _path: &Path) -> Option<(u64, u64)> {
+        None
+    }
     /// The entries of a directory with their kind when it is known without following
     /// a symlink; `None` for a symlink (or when unknown). The default asks
     /// [`FsView::canonicalize`] and [`FsView::kind`] per entry.
@@ -81,6 +87,11 @@ pub struct RealFs;
 impl FsView for RealFs {
     fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
         std::fs::canonicalize(path)
+    }
+
+    fn identity(&self, path: &Path) -> Option<(u64, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
     }
 
     fn kind(&self, path: &Path) -> io::Result<EntryKind> {
@@ -113,6 +124,7 @@ pub struct CachingFs {
     /// Directories whose every entry is in `nodes` (absent ones do not exist), and how
     /// many single lookups each directory has had before it was worth listing.
     listed: std::cell::RefCell<FastMap<bool>>,
+    identities: std::cell::RefCell<FastMap<Option<(u64, u64)>>>,
 }
 
 /// A map keyed by path bytes with a cheap hash (paths here are not attacker-chosen
@@ -259,6 +271,17 @@ impl CachingFs {
 impl FsView for CachingFs {
     fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
         self.resolve(path).map(|(p, _)| p)
+    }
+
+    fn identity(&self, path: &Path) -> Option<(u64, u64)> {
+        if let Some(hit) = self.identities.borrow().get(path.as_os_str()) {
+            return *hit;
+        }
+        let id = RealFs.identity(path);
+        self.identities
+            .borrow_mut()
+            .insert(path.as_os_str().to_os_string(), id);
+        id
     }
 
     fn kind(&self, path: &Path) -> io::Result<EntryKind> {
@@ -456,13 +479,12 @@ pub enum PlanError {
         limit: usize,
     },
     /// A directory could not be listed while carving.
-    #[error("cannot list {} while carving denied paths out of a grant: {source}", path.display())]
+    #[error("cannot list {} while carving denied paths out of a grant: {error}", path.display())]
     Io {
         /// The directory.
         path: PathBuf,
         /// The cause.
-        #[source]
-        source: io::Error,
+        error: io::Error,
     },
 }
 
@@ -479,6 +501,8 @@ pub fn plan(caps: &CapabilitySet, fs: &impl FsView) -> Result<Plan, PlanError> {
         .collect();
     let mut rules = Vec::new();
     let mut skipped = Vec::new();
+    let mut aliases: Vec<PlannedDeny> = Vec::new();
+    let alias_index = AliasIndex::new(fs, &denies);
     for grant in &caps.grants {
         let canonical = match fs.canonicalize(&grant.path) {
             Ok(p) => p,
@@ -508,10 +532,15 @@ pub fn plan(caps: &CapabilitySet, fs: &impl FsView) -> Result<Plan, PlanError> {
         };
         let kind = fs.kind(&canonical).map_err(|source| PlanError::Io {
             path: canonical.clone(),
-            source,
+            error: source,
         })?;
         check_kind(grant, kind)?;
-        if let Some(deny) = denies.iter().find(|d| is_within(&canonical, &d.canonical)) {
+        let aliased_within = alias_index.within(fs, &canonical, &denies);
+        if let Some(deny) = denies
+            .iter()
+            .find(|d| is_within(&canonical, &d.canonical))
+            .or(aliased_within)
+        {
             skipped.push(Skipped {
                 path: grant.path.clone(),
                 access: grant.access,
@@ -523,8 +552,19 @@ pub fn plan(caps: &CapabilitySet, fs: &impl FsView) -> Result<Plan, PlanError> {
             });
             continue;
         }
+        // Denied paths below the grant, by path, and by identity: a bind mount can make
+        // the granted directory another name for an ancestor of a denied path.
+        for alias in alias_index.below(fs, &canonical, &denies) {
+            if !aliases
+                .iter()
+                .any(|a: &PlannedDeny| a.canonical == alias.canonical)
+            {
+                aliases.push(alias);
+            }
+        }
         let inside: Vec<&PlannedDeny> = denies
             .iter()
+            .chain(aliases.iter())
             .filter(|d| is_within(&d.canonical, &canonical) && d.canonical != canonical)
             .collect();
         if inside.is_empty() || kind == EntryKind::File {
@@ -556,15 +596,93 @@ pub fn plan(caps: &CapabilitySet, fs: &impl FsView) -> Result<Plan, PlanError> {
                 deny_source: inside[0].source.to_string(),
                 limit: MAX_CARVED_RULES,
             },
-            CarveError::Io(path, source) => PlanError::Io { path, source },
+            CarveError::Io(path, source) => PlanError::Io {
+                path,
+                error: source,
+            },
         })?;
         rules.extend(carver.out);
     }
+    // Aliased denials are part of the plan, so `nono why` sees them too.
+    let mut denies = denies;
+    denies.extend(aliases);
     Ok(Plan {
         rules,
         denies,
         skipped,
     })
+}
+
+/// Identities of the denied paths and their ancestors, to see through bind mounts
+/// (one directory reachable under several paths).
+struct AliasIndex {
+    /// Identity of an existing denied path → its index.
+    denied: std::collections::HashMap<(u64, u64), usize>,
+    /// Identity of an existing ancestor of a denied path → (deny index, ancestor path).
+    ancestors: std::collections::HashMap<(u64, u64), Vec<(usize, PathBuf)>>,
+}
+
+impl AliasIndex {
+    fn new(fs: &impl FsView, denies: &[PlannedDeny]) -> Self {
+        let mut index = AliasIndex {
+            denied: Default::default(),
+            ancestors: Default::default(),
+        };
+        for (i, deny) in denies.iter().enumerate() {
+            for ancestor in deny.canonical.ancestors() {
+                let Some(id) = fs.identity(ancestor) else {
+                    continue;
+                };
+                if ancestor == deny.canonical {
+                    index.denied.insert(id, i);
+                } else {
+                    index
+                        .ancestors
+                        .entry(id)
+                        .or_default()
+                        .push((i, ancestor.to_path_buf()));
+                }
+            }
+        }
+        index
+    }
+
+    /// A denial that `granted` lies inside by identity (the granted path or one of its
+    /// ancestors is a denied directory under another name).
+    fn within<'a>(
+        &self,
+        fs: &impl FsView,
+        granted: &Path,
+        denies: &'a [PlannedDeny],
+    ) -> Option<&'a PlannedDeny> {
+        if self.denied.is_empty() {
+            return None;
+        }
+        granted.ancestors().find_map(|a| {
+            fs.identity(a)
+                .and_then(|id| self.denied.get(&id))
+                .map(|i| &denies[*i])
+        })
+    }
+
+    /// Denials below `granted` by identity but not by path, re-expressed under it.
+    fn below(&self, fs: &impl FsView, granted: &Path, denies: &[PlannedDeny]) -> Vec<PlannedDeny> {
+        let Some(hits) = fs.identity(granted).and_then(|id| self.ancestors.get(&id)) else {
+            return Vec::new();
+        };
+        hits.iter()
+            .filter(|(i, _)| !is_within(&denies[*i].canonical, granted))
+            .filter_map(|(i, ancestor)| {
+                let deny = &denies[*i];
+                let rest = deny.canonical.strip_prefix(ancestor).ok()?;
+                Some(PlannedDeny {
+                    path: deny.path.clone(),
+                    canonical: granted.join(rest),
+                    source: deny.source.clone(),
+                })
+            })
+            .collect()
+    }
 }
 
 fn check_kind(grant: &crate::capability::PathGrant, kind: EntryKind) -> Result<(), PlanError> {

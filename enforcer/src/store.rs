@@ -262,9 +262,9 @@ fn display_identity(identity: &str) -> String {
 }
 
 fn read_text(path: &Path) -> Result<String, ProfileError> {
-    let bytes = std::fs::read(path).map_err(|source| ProfileError::Io {
+    let bytes = std::fs::read(path).map_err(|error| ProfileError::Io {
         path: path.into(),
-        source,
+        error,
     })?;
     String::from_utf8(bytes).map_err(|_| ProfileError::NotUtf8 {
         file: path.display().to_string(),

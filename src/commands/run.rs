@@ -75,7 +75,23 @@ pub fn run(args: RunArgs, mode: Mode) -> CmdResult {
 }
 
 fn exec_failure(error: ExecError) -> Failure {
+    use std::os::unix::fs::PermissionsExt;
     let code = error.exit_code();
+    if let ExecError::Exec { path, errno } = &error
+        && *errno == libc::EACCES
+        && let Ok(meta) = std::fs::metadata(path)
+        && (!meta.is_file() || meta.permissions().mode() & 0o111 == 0)
+    {
+        let what = if meta.is_file() {
+            "is not executable (no x bit: chmod +x it)"
+        } else {
+            "is not a regular file"
+        };
+        return Failure {
+            code,
+            error: anyhow!("{error}\n  hint: {} {what}", path.display()),
+        };
+    }
     let hint = match &error {
         ExecError::NotFound { .. } => {
             "\n  hint: check the name, or give its full path; the sandbox's PATH is used"

@@ -1,2 +1,1847 @@
 //! Adversarial tests of `nono run` and `nono wrap`: each tries an escape and asserts
-//! the kernel said no.
+//! the kernel said no, and that the files it aimed at are as they were.
+//!
+//! Escapes that do not depend on who runs them are tried twice (the `as_root_and_nobody!`
+//! modules): as the caller (root on the test machines, where nothing but the sandbox
+//! stops a write to `/etc`) and as uid 65534 through `setpriv`, for which every target
+//! is made writable or readable by ordinary permissions first, so that again only the
+//! sandbox can refuse. Python probes are `tests/fixtures/run/probe.py`, run with
+//! Debian's `/usr/bin/python3` (a pyenv shim under /root is not granted by `default`).
+
+use std::collections::BTreeSet;
+use std::io::ErrorKind;
+use std::net::{TcpListener, UdpSocket};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::net::{SocketAddr, UnixListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::*;
+
+const PYTHON: &str = "/usr/bin/python3";
+const NOBODY: u32 = 65534;
+/// How long any single nono run may take before the test fails instead of hanging.
+const TIMEOUT: Duration = Duration::from_secs(30);
+/// What the kernel says when the sandbox refuses a file operation: Landlock (EACCES,
+/// EXDEV for a reparenting link or rename), the read-only mount view (EROFS), dropped
+/// capabilities or signal scoping (EPERM).
+const REFUSALS: &[&str] = &[
+    "Permission denied",
+    "Read-only file system",
+    "Operation not permitted",
+    "Invalid cross-device link",
+];
+/// Landlock's answers alone (no mount view).
+const LANDLOCK_REFUSALS: &[&str] = &["Permission denied", "Invalid cross-device link"];
+
+// ---------------------------------------------------------------------------------
+// Helpers
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// The kernel's Landlock ABI, asked directly (0 when Landlock is unavailable).
+fn landlock_abi() -> i64 {
+    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
+    // SAFETY: with a null attribute pointer, size 0 and the VERSION flag the syscall
+    // only returns the ABI version or an error; it touches no memory.
+    let abi = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    abi.max(0)
+}
+
+/// Sends `signal` to `pid`.
+fn send_signal(pid: u32, signal: libc::c_int) {
+    // SAFETY: kill takes plain integers; the pid is a child this test spawned.
+    let rc = unsafe { libc::kill(pid as libc::pid_t, signal) };
+    assert_eq!(
+        rc,
+        0,
+        "kill({pid}, {signal}): {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// Runs `nono ARGS` (with extra `vars` in its environment) as uid/gid 65534 through
+/// `setpriv`, with `HOME` at the world's fake home and the working directory at its
+/// `work`. The nono binary is copied into the world first (the build tree may not be
+/// traversable by 65534), and the world's directories are opened to everyone. Needs
+/// root; callers check with [`Scene::new`].
+fn as_nobody(w: &World, args: &[&str], vars: &[(&str, &str)]) -> Output {
+    assert!(is_root(), "as_nobody needs root (callers skip first)");
+    let bin = open_world_to_nobody(w);
+    let mut setpriv = command_as(User::Nobody, &bin);
+    setpriv.args(args);
+    let output = assert_cmd::Command::from_std(setpriv)
+        .current_dir(w.work())
+        .env("HOME", w.home())
+        .env("NO_COLOR", "1")
+        .env("LC_ALL", "C")
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_STATE_HOME")
+        .env_remove("XDG_CACHE_HOME")
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("XDG_RUNTIME_DIR")
+        .envs(vars.iter().copied())
+        .timeout(TIMEOUT)
+        .output()
+        .expect("running setpriv");
+    assert_no_panic(&output, args);
+    output
+}
+
+/// Makes the world's directories traversable and writable for 65534 and puts a copy
+/// of the nono binary in it; returns the copy's path.
+fn open_world_to_nobody(w: &World) -> PathBuf {
+    for dir in [w.dir.path().to_path_buf(), w.home(), w.work()] {
+        set_mode(&dir, 0o777);
+    }
+    let bin_dir = w.dir.path().join("bin");
+    let bin = bin_dir.join("nono");
+    if !bin.exists() {
+        std::fs::create_dir_all(&bin_dir).unwrap();
+        set_mode(&bin_dir, 0o755);
+        let built = Path::new(env!("CARGO_BIN_EXE_nono"));
+        if std::fs::hard_link(built, &bin).is_err() {
+            std::fs::copy(built, &bin).expect("copying the nono binary for nobody");
+        }
+        set_mode(&bin, 0o755);
+    }
+    bin
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", path.display()));
+}
+
+fn mode_of(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("stat {}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+fn assert_no_panic(output: &Output, args: &[&str]) {
+    assert!(
+        !stderr(output).contains("panicked"),
+        "nono panicked on {args:?}:\n{}",
+        stderr(output)
+    );
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// The names in a directory, sorted.
+fn entries(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("listing {}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Who runs nono.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum User {
+    /// Whoever runs the tests: root on the test machines.
+    Caller,
+    /// uid and gid 65534, through `setpriv`.
+    Nobody,
+}
+
+/// A world prepared for one user, on a kernel with the Landlock features nono's
+/// sandbox relies on.
+struct Scene {
+    w: World,
+    user: User,
+}
+
+impl Scene {
+    /// `None` (after saying why) when this machine cannot run the test.
+    fn new(user: User) -> Option<Scene> {
+        let abi = landlock_abi();
+        if abi < 6 {
+            skip(&format!(
+                "needs Landlock ABI 6 or later for signal and socket scoping (the kernel has {abi})"
+            ));
+            return None;
+        }
+        if user == User::Nobody && !is_root() {
+            skip("needs root to switch to an unprivileged user");
+            return None;
+        }
+        let w = World::new();
+        if user == User::Nobody {
+            open_world_to_nobody(&w);
+        }
+        Some(Scene { w, user })
+    }
+
+    /// Like [`Scene::new`], and also needs Debian's python3.
+    fn with_python(user: User) -> Option<Scene> {
+        if !Path::new(PYTHON).exists() {
+            skip("needs /usr/bin/python3 (Debian package python3)");
+            return None;
+        }
+        Scene::new(user)
+    }
+
+    fn uid(&self) -> u32 {
+        match self.user {
+            User::Caller => std::fs::metadata("/proc/self").unwrap().uid(),
+            User::Nobody => NOBODY,
+        }
+    }
+
+    /// `nono ARGS` as this scene's user.
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_with_env(args, &[])
+    }
+
+    /// `nono ARGS` as this scene's user, with extra variables in nono's environment.
+    fn run_with_env(&self, args: &[&str], vars: &[(&str, &str)]) -> Output {
+        match self.user {
+            User::Caller => {
+                let output = self
+                    .w
+                    .nono(args)
+                    .env("LC_ALL", "C")
+                    .envs(vars.iter().copied())
+                    .timeout(TIMEOUT)
+                    .output()
+                    .expect("running nono");
+                assert_no_panic(&output, args);
+                output
+            }
+            User::Nobody => as_nobody(&self.w, args, vars),
+        }
+    }
+
+    /// Hands `path` (recursively, symlinks included) to this scene's user, so that only
+    /// the sandbox can stop what the test tries on it.
+    fn give(&self, path: &Path) {
+        let uid = self.uid();
+        std::os::unix::fs::lchown(path, Some(uid), Some(uid))
+            .unwrap_or_else(|e| panic!("chown {}: {e}", path.display()));
+        let meta = std::fs::symlink_metadata(path).unwrap();
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(path).unwrap() {
+                self.give(&entry.unwrap().path());
+            }
+        }
+    }
+
+    /// A directory outside the world (a sibling in the temp dir), writable by everyone
+    /// and owned by this scene's user: only the sandbox can keep the command out.
+    fn outside(&self) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("creating a temp dir");
+        set_mode(dir.path(), 0o777);
+        self.give(dir.path());
+        dir
+    }
+
+    /// A file outside the world, mode 0666, owned by this scene's user.
+    fn outside_file(&self, dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        set_mode(&path, 0o666);
+        self.give(&path);
+        path
+    }
+
+    /// The probe script, copied into the world (outside the working directory, so it
+    /// needs `--read-file`) where every user can read it.
+    fn probe(&self) -> String {
+        let path = self.w.dir.path().join("probe.py");
+        if !path.exists() {
+            let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run/probe.py");
+            std::fs::copy(&fixture, &path).expect("copying the probe fixture");
+            set_mode(&path, 0o644);
+        }
+        p(&path).to_string()
+    }
+
+    /// `nono run [FLAGS] --read-file probe.py -- python3 probe.py OPERATION...`.
+    fn run_probe(&self, flags: &[&str], operation: &[&str]) -> Output {
+        let probe = self.probe();
+        let mut args = vec!["run", "-q"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["--read-file", &probe, "--", PYTHON, &probe]);
+        args.extend_from_slice(operation);
+        self.run(&args)
+    }
+
+    /// A name no other test uses, for files in shared places like /etc.
+    fn unique(&self, what: &str) -> String {
+        format!(
+            "nono-test-{what}-{}",
+            self.w.dir.path().file_name().unwrap().to_string_lossy()
+        )
+    }
+}
+
+/// Two tests from one body: `NAME::as_caller` and `NAME::as_nobody`.
+macro_rules! as_root_and_nobody {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn as_caller() {
+                    super::$name(super::User::Caller)
+                }
+                #[test]
+                fn as_nobody() {
+                    super::$name(super::User::Nobody)
+                }
+            }
+        )*
+    };
+}
+
+/// `sh -c` running each command in turn, printing `attempt N refused: <what it said>` or
+/// `attempt N ESCAPED: <what it printed>`.
+const ATTEMPTS: &str = r#"i=0
+for c in "$@"; do
+  i=$((i+1))
+  if out=$(eval "$c" 2>&1 </dev/null); then
+    echo "attempt $i ESCAPED: $(printf '%s' "$out" | tr '\n' ' ')"
+  else
+    echo "attempt $i refused: $(printf '%s' "$out" | tr '\n' ' ')"
+  fi
+done"#;
+
+/// Runs `commands` in one sandbox made from `flags` and asserts every one was refused
+/// with one of `refusals` (so a missing tool or a typo cannot pass for a denial).
+fn assert_all_refused(scene: &Scene, flags: &[&str], commands: &[String], refusals: &[&str]) {
+    let mut args = vec!["run", "-q"];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&["--", "sh", "-c", ATTEMPTS, "sh"]);
+    args.extend(commands.iter().map(String::as_str));
+    let out = scene.run(&args);
+    assert_code(&out, 0, "the attempts script itself");
+    let text = stdout(&out);
+    for (i, command) in commands.iter().enumerate() {
+        let prefix = format!("attempt {} ", i + 1);
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("no result for `{command}` in:\n{text}"));
+        let said = line[prefix.len()..].to_string();
+        assert!(
+            said.starts_with("refused:"),
+            "{:?}: `{command}` was not refused with {flags:?}: {said}\n--- all attempts\n{text}",
+            scene.user
+        );
+        assert!(
+            refusals
+                .iter()
+                .any(|r| said.to_lowercase().contains(&r.to_lowercase())),
+            "{:?}: `{command}` failed, but not with a sandbox refusal ({refusals:?}): {said}",
+            scene.user
+        );
+    }
+}
+
+/// Removes files a broken sandbox may have created in shared places.
+struct RemoveAfter(Vec<PathBuf>);
+
+impl Drop for RemoveAfter {
+    fn drop(&mut self) {
+        for path in &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// A process that is killed and reaped when the test ends, however it ends.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `nono ARGS` started in the background (stdout piped, stderr discarded), killed and
+/// reaped when the test ends.
+fn spawn_nono(w: &World, args: &[&str]) -> Reaped {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_nono"))
+        .args(args)
+        .current_dir(w.work())
+        .env("HOME", w.home())
+        .env("NO_COLOR", "1")
+        .env("LC_ALL", "C")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawning nono");
+    Reaped(child)
+}
+
+/// `PROGRAM` as `user`, outside any sandbox.
+fn command_as(user: User, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+    match user {
+        User::Caller => std::process::Command::new(program),
+        User::Nobody => {
+            let mut setpriv = std::process::Command::new("setpriv");
+            setpriv
+                .arg(format!("--reuid={NOBODY}"))
+                .arg(format!("--regid={NOBODY}"))
+                .args(["--clear-groups", "--"])
+                .arg(program);
+            setpriv
+        }
+    }
+}
+
+/// `sleep 30` outside any sandbox, as the scene's user.
+fn outside_sleeper(scene: &Scene) -> Reaped {
+    let child = command_as(scene.user, "sleep")
+        .arg("30")
+        .spawn()
+        .expect("spawning sleep");
+    let child = Reaped(child);
+    // setpriv changes uid, then execs: wait for the exec so the uid is final.
+    let comm = format!("/proc/{}/comm", child.0.id());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::read_to_string(&comm).map_or(true, |c| c.trim() != "sleep") {
+        assert!(Instant::now() < deadline, "sleep did not start within 5 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child
+}
+
+fn assert_probe_denied(out: &Output, errno: &str, what: &str) {
+    assert_code(out, 1, what);
+    assert!(
+        stdout(out).contains(&format!("denied {errno}")),
+        "{what}: expected `denied {errno}`\n--- stdout\n{}\n--- stderr\n{}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
+fn assert_probe_ok(out: &Output, what: &str) {
+    assert_code(out, 0, what);
+    assert!(stdout(out).contains("ok"), "{what}: {}", stdout(out));
+}
+
+as_root_and_nobody!(
+    shadow_is_unreadable,
+    cwd_is_writable,
+    writes_outside_the_grants_fail,
+    writes_outside_the_grants_fail_under_landlock_alone,
+    renames_across_the_grant_boundary_fail,
+    symlinks_out_of_the_grant_give_nothing,
+    truncating_an_outside_file_fails,
+    secrets_in_an_allowed_home_stay_denied,
+    block_network_refuses_tcp_connect,
+    block_network_refuses_udp_sendto,
+    block_network_refuses_other_socket_kinds,
+    block_network_refuses_tcp_fast_open,
+    signals_to_outside_processes_are_refused,
+    abstract_sockets_outside_are_unreachable,
+    metadata_of_outside_files_cannot_change,
+    nono_state_is_unreachable_under_allowed_home,
+    supervisor_proc_entries_are_unreachable,
+    mount_view_cannot_be_undone,
+);
+
+// ---------------------------------------------------------------------------------
+// Reading what is denied
+
+/// Escape: read the password hashes (root could, without the sandbox).
+fn shadow_is_unreadable(user: User) {
+    let Some(scene) = Scene::new(user) else {
+        return;
+    };
+    let out = scene.run(&["run", "--allow-cwd", "--", "cat", "/etc/shadow"]);
+    // nono exits with cat's own code.
+    assert_code(&out, 1, "cat /etc/shadow");
+    assert!(
+        stderr(&out).contains("/etc/shadow: Permission denied"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !stdout(&out).contains("root:"),
+        "shadow leaked: {}",
+        stdout(&out)
+    );
+}
+
+/// Escape: follow a link planted inside the grant to a file and to a directory outside.
+fn symlinks_out_of_the_grant_give_nothing(user: User) {
+    let Some(scene) = Scene::new(user) else {
+        return;
+    };
+    let outside = scene.outside();
+    let secret = scene.outside_file(&outside, "secret.txt", "outside secret\n");
+    let work = scene.w.work();
+    std::os::unix::fs::symlink(&secret, work.join("link")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), work.join("dlink")).unwrap();
+    scene.give(&work.join("link"));
+    scene.give(&work.join("dlink"));
+    let commands = [
+        "cat link".to_string(),
+        "echo appended >> link".into(),
+        "ls dlink/".into(),
+        "cat dlink/secret.txt".into(),
+        "echo planted > dlink/new".into(),
+        "cp link copied".into(),
+    ];
+    assert_all_refused(&scene, &["--allow-cwd"], &commands, REFUSALS);
+    assert_eq!(read(&secret), "outside secret\n");
+    assert_eq!(
+        entries(outside.path()),
+        BTreeSet::from(["secret.txt".to_string()])
+    );
+    assert!(
+        !work.join("copied").exists(),
+        "the secret was copied into the grant"
+    );
+}
+
+/// Escape: credentials under a home the command may otherwise use, directly, by listing,
+/// and through a link in the home that points at them.
+fn secrets_in_an_allowed_home_stay_denied(user: User) {
+    let Some(scene) = Scene::new(user) else {
+        return;
+    };
+    let w = &scene.w;
+    let key = w.write("home/.ssh/id_rsa", "-----BEGIN PRIVATE KEY-----\n");
+    w.write("home/notes.txt", "my notes\n");
+    std::os::unix::fs::symlink(w.home().join(".ssh"), w.home().join("link")).unwrap();
+    set_mode(&w.home().join(".ssh"), 0o755);
+    set_mode(&key, 0o644);
+    scene.give(&w.home());
+    let home = p(&w.home()).to_string();
+
+    let out = scene.run(&[
+        "run",
+        "-q",
+        "--allow",
+        &home,
+        "--",
+        "cat",
+        &format!("{home}/notes.txt"),
+    ]);
+    assert_code(&out, 0, "the rest of the home is readable");
+    assert_eq!(stdout(&out), "my notes\n");
+
+    let commands = [
+        format!("cat {home}/.ssh/id_rsa"),
+        format!("ls {home}/.ssh"),
+        format!("ls {home}/link/"),
+        format!("cat {home}/link/id_rsa"),
+        format!("echo x > {home}/.ssh/authorized_keys"),
+    ];
+    assert_all_refused(&scene, &["--allow", &home], &commands, REFUSALS);
+    assert!(!w.home().join(".ssh/authorized_keys").exists());
+    assert_eq!(read(&key), "-----BEGIN PRIVATE KEY-----\n");
+}
+
+/// Escape: nono's profiles (read them, or plant one a later run would trust) and its
+/// session state, under a home the command is otherwise allowed.
+fn nono_state_is_unreachable_under_allowed_home(user: User) {
+    let Some(scene) = Scene::new(user) else {
+        return;
+    };
+    let w = &scene.w;
+    let profile = w.write("home/.config/nono/profiles/p.json", "{}\n");
+    std::fs::create_dir_all(w.home().join(".local/state/nono")).unwrap();
+    w.write("home/.config/other/settings", "x\n");
+    for dir in [".config/nono", ".config/nono/profiles", ".local/state/nono"] {
+        set_mode(&w.home().join(dir), 0o777);
+    }
+    set_mode(&profile, 0o666);
+    scene.give(&w.home());
+    let home = p(&w.home()).to_string();
+    let commands = [
+        format!("cat {home}/.config/nono/profiles/p.json"),
+        format!("ls {home}/.config/nono"),
+        format!("echo x > {home}/.local/state/nono/x"),
+        format!("echo '{{}}' > {home}/.config/nono/profiles/default.json"),
+        format!("echo '{{}}' > {home}/.config/nono/profiles/p.json"),
+    ];
+    assert_all_refused(&scene, &["--allow", &home], &commands, REFUSALS);
+    assert!(!w.home().join(".local/state/nono/x").exists());
+    assert!(!w.home().join(".config/nono/profiles/default.json").exists());
+    assert_eq!(read(&profile), "{}\n");
+}
+
+#[test]
+fn credentials_stay_denied_through_a_bind_mounted_alias_of_home() {
+    // Escape: a grant on another path to the same directory. Container set-ups often
+    // bind-mount the home elsewhere (here in a private mount namespace of the test's).
+    // Denials are planned by path, Landlock rules apply to the directory itself.
+    if !is_root() {
+        skip("needs root to bind-mount in a private mount namespace");
+        return;
+    }
+    let Some(scene) = Scene::new(User::Caller) else {
+        return;
+    };
+    let w = &scene.w;
+    w.write("home/.ssh/id_rsa", "PRIVATE KEY\n");
+    w.write("home/notes.txt", "notes\n");
+    let alias = w.dir.path().join("alias");
+    std::fs::create_dir_all(&alias).unwrap();
+    let (home, alias) = (p(&w.home()).to_string(), p(&alias).to_string());
+    let script = format!(
+        "mount --bind {home} {alias} && exec \"$0\" run -q --allow {alias} -- \
+         sh -c 'cat {alias}/notes.txt; cat {alias}/.ssh/id_rsa; cat {home}/.ssh/id_rsa'"
+    );
+    let out = assert_cmd::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .arg(env!("CARGO_BIN_EXE_nono"))
+        .current_dir(w.work())
+        .env("HOME", w.home())
+        .env("NO_COLOR", "1")
+        .env("LC_ALL", "C")
+        .timeout(TIMEOUT)
+        .output()
+        .expect("running unshare (util-linux)");
+    assert!(
+        stdout(&out).contains("notes"),
+        "the alias grant did not work at all:\n{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        !stdout(&out).contains("PRIVATE KEY"),
+        "~/.ssh/id_rsa was readable through --allow {alias} (a bind mount of {home}):\n{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn nono_config_cannot_be_planted_under_allowed_home() {
+    // Escape: create ~/.config/nono where none exists yet, so a later run reads it.
+    let Some(scene) = Scene::new(User::Caller) else {
+        return;
+    };
+    let w = &scene.w;
+    w.write("home/.config/other/settings", "x\n");
+    let home = p(&w.home()).to_string();
+    let commands = [
+        format!("mkdir -p {home}/.config/nono/profiles"),
+        format!("mkdir -p {home}/.local/state/nono"),
+    ];
+    assert_all_refused(&scene, &["--allow", &home], &commands, REFUSALS);
+    assert!(!w.home().join(".config/nono").exists());
+    assert!(!w.home().join(".local/state/nono").exists());
+}
+
+// ---------------------------------------------------------------------------------
+// Writing where it is not granted
+
+/// Not an escape: the working directory is granted and works.
+fn cwd_is_writable(user: User) {
+    let Some(scene) = Scene::new(user) else {
+        return;
+    };
+    let out = scene.run(&[
+        "run",
+        "-q",
+        "--allow-cwd",
+        "--",
+        "sh",
+        "-c",
+        "echo hi > x; cat x",
+    ]);
+    assert_code(&out, 0, "write and read back in the cwd");
+    assert_eq!(stdout(&out), "hi\n");
+    assert_eq!(read(&scene.w.work().join("x")), "hi\n");
+}
+
+fn write_attempts(scene: &Scene, outside: &Path) -> (Vec<String>, Vec<PathBuf>) {
+    let etc = PathBuf::from("/etc").join(scene.unique("etc"));
+    let usr = PathBuf::from("/usr/bin").join(scene.unique("usr"));
+    let commands = vec![
+        format!("echo escaped > {}", etc.display()),
+        format!("echo escaped > {}", usr.display()),
+        format!("echo escaped > {}/new", outside.display()),
+        format!("mkdir {}/dir", outside.display()),
+        format!("touch {}/touched", outside.display()),
+    ];
+    (commands, vec![etc, usr])
+}
+
+/// Escape: create files in /etc, /usr/bin and another temp directory.
+fn writes_outside_the_grants_fail(user: User) {
+    let Some(scene) = Scene::new(user) else {
+        return;
+    };
+    let outside = scene.outside();
+    let (commands, system) = write_attempts(&scene, outside.path());
+    let _cleanup = RemoveAfter(system.clone());
+    assert_all_refused(&scene, &["--allow-cwd"], &commands, REFUSALS);
+    for path in &system {
+        assert!(!path.exists(), "{} was created", path.display());
+    }
+    assert!(
+        entries(outside.path()).is_empty(),
+        "{:?}",
+        entries(outside.path())
+    );
+}
+
+/// The same escapes with the mount view off: Landlock alone must refuse them.
+fn writes_outside_the_grants_fail_under_landlock_alone(user: User) {
+    let Some(scene) = Scene::new(user) else {
+        return;
+    };
+    let outside = scene.outside();
+    let (commands, system) = write_attempts(&scene, outside.path());
+    let _cleanup = RemoveAfter(system.clone());
+    assert_all_refused(
+        &scene,
+        &["--allow-cwd", "--no-mount-view"],
+        &commands,
+        LANDLOCK_REFUSALS,
+    );
+    for path in &system {
+        assert!(!path.exists(), "{} was created", path.display());
+    }
+    assert!(
+        entries(outside.path()).is_empty(),
+        "{:?}",
+        entries(outside.path())
+    );
+}
+
+/// Escape: move a granted file out of the grant (mv falls back to copy + unlink on
+/// EXDEV, so both halves must fail), or an outside file in.
+fn renames_across_the_grant_boundary_fail(user: User) {
+    let Some(scene) = Scene::with_python(user) else {
+        return;
+    };
+    let outside = scene.outside();
+    let theirs = scene.outside_file(&outside, "theirs.txt", "theirs\n");
+    let mine = scene.w.write("work/x", "mine\n");
+    scene.give(&mine);
+    let out_dir = p(outside.path()).to_string();
+    let probe = scene.probe();
+    for extra in [&[][..], &["--no-mount-view"][..]] {
+        let mut flags = vec!["--allow-cwd", "--read-file", probe.as_str()];
+        flags.extend_from_slice(extra);
+        let commands = [
+            format!("mv x {out_dir}/x"),
+            format!("{PYTHON} {probe} rename x {out_dir}/x2"),
+            format!("mv {out_dir}/theirs.txt stolen.txt"),
+            format!("{PYTHON} {probe} rename {out_dir}/theirs.txt stolen2.txt"),
+        ];
+        assert_all_refused(&scene, &flags, &commands, REFUSALS);
+        assert_eq!(read(&mine), "mine\n", "with {extra:?}");
+        assert_eq!(read(&theirs), "theirs\n", "with {extra:?}");
+        assert_eq!(
+            entries(outside.path()),
+            BTreeSet::from(["theirs.txt".to_string()]),
+            "with {extra:?}"
+        );
+        assert!(!scene.w.work().join("stolen.txt").exists());
+        assert!(!scene.w.work().join("stolen2.txt").exists());
+    }
+}
+
+/// Escape: empty a file the sandbox may not write, by every path to truncation.
+fn truncating_an_outside_file_fails(user: User) {
+    let Some(scene) = Scene::with_python(user) else {
+        return;
+    };
+    let outside = scene.outside();
+    let file = scene.outside_file(&outside, "keep.txt", "precious\n");
+    let f = p(&file).to_string();
+    let commands = [
+        format!("truncate -s 0 {f}"),
+        format!(": > {f}"),
+        format!("{PYTHON} -c 'import os; os.truncate(\"{f}\", 0)'"),
+    ];
+    assert_all_refused(&scene, &["--allow-cwd"], &commands, REFUSALS);
+    assert_eq!(read(&file), "precious\n");
+    assert_all_refused(
+        &scene,
+        &["--allow-cwd", "--no-mount-view"],
+        &commands,
+        LANDLOCK_REFUSALS,
+    );
+    assert_eq!(read(&file), "precious\n");
+}
+
+#[test]
+fn hard_link_of_an_outside_file_into_the_grant_fails() {
+    // Escape: link an outside file into the writable cwd, then write through the link.
+    let Some(scene) = Scene::new(User::Caller) else {
+        return;
+    };
+    let outside = scene.outside();
+    let file = scene.outside_file(&outside, "target.txt", "original\n");
+    let commands = [format!("ln {} hl && echo changed > hl", p(&file))];
+    for flags in [
+        &["--allow-cwd"][..],
+        &["--allow-cwd", "--no-mount-view"][..],
+    ] {
+        assert_all_refused(&scene, flags, &commands, REFUSALS);
+        assert!(!scene.w.work().join("hl").exists(), "with {flags:?}");
+        assert_eq!(read(&file), "original\n", "with {flags:?}");
+    }
+}
+
+#[test]
+fn grandchildren_are_as_restricted_as_the_child() {
+    // Escape: hope that a process two forks down escapes the restrictions.
+    let Some(scene) = Scene::new(User::Caller) else {
+        return;
+    };
+    let target = PathBuf::from("/etc").join(scene.unique("grandchild"));
+    let _cleanup = RemoveAfter(vec![target.clone()]);
+    let inner = format!("cat /etc/shadow; echo x > {}", target.display());
+    let out = scene.run(&[
+        "run",
+        "-q",
+        "--allow-cwd",
+        "--",
+        "sh",
+        "-c",
+        &format!("sh -c '{inner}'"),
+    ]);
+    assert_ne!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("/etc/shadow: Permission denied"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stdout(&out).contains("root:"), "{}", stdout(&out));
+    assert!(
+        !target.exists(),
+        "the grandchild wrote {}",
+        target.display()
+    );
+}
+
+#[test]
+fn libc_open_and_raw_openat_are_as_restricted_as_open() {
+    // Escape: skip the shell and Python's os module, call open(2) through ctypes, and
+    // openat by system call number.
+    let Some(scene) = Scene::with_python(User::Caller) else {
+        return;
+    };
+    let outside = scene.outside();
+    let new = outside.path().join("created");
+    let new = p(&new);
+    for op in ["libc-open", "syscall-openat"] {
+        let out = scene.run_probe(&["--allow-cwd"], &[op, new, "create"]);
+        assert_code(&out, 1, &format!("{op} O_WRONLY|O_CREAT outside"));
+        assert!(stdout(&out).contains("denied"), "{}", stdout(&out));
+        let out = scene.run_probe(&["--allow-cwd"], &[op, "/etc/shadow", "read"]);
+        assert_probe_denied(&out, "EACCES", &format!("{op} O_RDONLY /etc/shadow"));
+        // Controls: the probe does work where the sandbox allows it.
+        let out = scene.run_probe(&["--allow-cwd"], &[op, "/etc/passwd", "read"]);
+        assert_probe_ok(&out, &format!("{op} O_RDONLY /etc/passwd"));
+        let out = scene.run_probe(&["--allow-cwd"], &[op, &format!("in-cwd-{op}"), "create"]);
+        assert_probe_ok(&out, &format!("{op} create in the cwd"));
+    }
+    assert!(
+        entries(outside.path()).is_empty(),
+        "{:?}",
+        entries(outside.path())
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// Metadata: what Landlock does not mediate
+
+fn has_attr_tools() -> bool {
+    let found = ["setfattr", "getfattr"].iter().all(|tool| {
+        std::process::Command::new(tool)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+    });
+    if !found {
+        skip("needs setfattr and getfattr (Debian package attr)");
+    }
+    found
+}
+
+fn xattrs(path: &Path) -> String {
+    let out = std::process::Command::new("getfattr")
+        .args(["-d", "--absolute-names"])
+        .arg(path)
+        .output()
+        .expect("running getfattr");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Escape: change mode, owner, times and extended attributes of a file outside the
+/// write grants (Landlock does not mediate these; the read-only mount view does).
+fn metadata_of_outside_files_cannot_change(user: User) {
+    if !has_attr_tools() {
+        return;
+    }
+    let Some(scene) = Scene::new(user) else {
+        return;
+    };
+    let outside = scene.outside();
+    let control = scene.outside_file(&outside, "control", "");
+    let ok = std::process::Command::new("setfattr")
+        .args(["-n", "user.control", "-v", "1"])
+        .arg(&control)
+        .status()
+        .unwrap();
+    if !ok.success() {
+        skip("the temp directory's file system does not support user extended attributes");
+        return;
+    }
+    let file = scene.outside_file(&outside, "file", "content\n");
+    set_mode(&file, 0o644);
+    let before = std::fs::metadata(&file).unwrap();
+    let inside = scene.w.write("work/inside", "x\n");
+    scene.give(&inside);
+    let f = p(&file).to_string();
+    // Root would give the file away; nobody "changes" it to itself, which is allowed
+    // to an owner and still needs a writable mount.
+    let owner = match user {
+        User::Caller => "1:1".to_string(),
+        User::Nobody => format!("{NOBODY}:{NOBODY}"),
+    };
+    let commands = [
+        format!("chmod 600 {f}"),
+        format!("chown {owner} {f}"),
+        format!("touch -d 2001-02-03 {f}"),
+        format!("setfattr -n user.x -v 1 {f}"),
+        format!("setfattr -x user.control {}", p(&control)),
+    ];
+    assert_all_refused(&scene, &["--allow-cwd"], &commands, REFUSALS);
+    let after = std::fs::metadata(&file).unwrap();
+    assert_eq!(after.mode(), before.mode(), "mode changed");
+    assert_eq!(
+        (after.uid(), after.gid()),
+        (before.uid(), before.gid()),
+        "owner changed"
+    );
+    assert_eq!(
+        after.modified().unwrap(),
+        before.modified().unwrap(),
+        "mtime changed"
+    );
+    assert!(!xattrs(&file).contains("user.x"), "{}", xattrs(&file));
+    assert!(
+        xattrs(&control).contains("user.control"),
+        "{}",
+        xattrs(&control)
+    );
+
+    // Not an escape: inside the cwd, chmod works.
+    let out = scene.run(&["run", "-q", "--allow-cwd", "--", "chmod", "600", "inside"]);
+    assert_code(&out, 0, "chmod inside the cwd");
+    assert_eq!(mode_of(&inside), 0o600);
+}
+
+#[test]
+fn without_mount_view_seccomp_refuses_chmod_outside_and_inside_the_cwd_too() {
+    // Escape: turn the mount view off and change metadata outside. `--help` promises
+    // seccomp then refuses metadata changes everywhere, which costs chmod inside the
+    // cwd as well (seccomp cannot tell paths apart).
+    let Some(scene) = Scene::new(User::Caller) else {
+        return;
+    };
+    let outside = scene.outside();
+    let file = scene.outside_file(&outside, "file", "content\n");
+    let before = std::fs::metadata(&file).unwrap();
+    let inside = scene.w.write("work/inside", "x\n");
+    set_mode(&inside, 0o644);
+    let f = p(&file).to_string();
+    let commands = [
+        format!("chmod 600 {f}"),
+        format!("chown 1:1 {f}"),
+        format!("touch -d 2001-02-03 {f}"),
+    ];
+    let flags = ["--no-mount-view", "--allow-cwd"];
+    assert_all_refused(&scene, &flags, &commands, &["Permission denied"]);
+    let after = std::fs::metadata(&file).unwrap();
+    assert_eq!(after.mode(), before.mode(), "mode changed");
+    assert_eq!(after.uid(), before.uid(), "owner changed");
+    assert_eq!(
+        after.modified().unwrap(),
+        before.modified().unwrap(),
+        "mtime changed"
+    );
+
+    assert_all_refused(
+        &scene,
+        &flags,
+        &["chmod 600 inside".into()],
+        &["Permission denied"],
+    );
+    assert_eq!(mode_of(&inside), 0o644);
+}
+
+// ---------------------------------------------------------------------------------
+// Network
+
+/// A TCP listener on 127.0.0.1 that must see no connection.
+fn listener() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("binding a TCP listener");
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    (listener, port)
+}
+
+/// Whether a connection arrives within `wait`.
+fn accepted(listener: &TcpListener, wait: Duration) -> Option<Vec<u8>> {
+    let deadline = Instant::now() + wait;
+    loop {
+        match listener.accept() {
+            Ok((mut conn, _)) => {
+                use std::io::Read;
+                conn.set_nonblocking(false).unwrap();
+                conn.set_read_timeout(Some(Duration::from_millis(500)))
+                    .unwrap();
+                let mut data = Vec::new();
+                let _ = conn.read_to_end(&mut data);
+                return Some(data);
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return None,
+            Err(e) => panic!("accept: {e}"),
+        }
+    }
+}
+
+/// Escape: connect to a TCP server on the loopback interface.
+fn block_network_refuses_tcp_connect(user: User) {
+    let Some(scene) = Scene::with_python(user) else {
+        return;
+    };
+    let (server, port) = listener();
+    let out = scene.run_probe(&["--block-network"], &["tcp-connect", &port]);
+    assert_probe_denied(&out, "EACCES", "TCP connect with --block-network");
+    assert_eq!(
+        accepted(&server, Duration::ZERO),
+        None,
+        "the server saw a connection"
+    );
+    // Control: the same probe connects without the block.
+    let out = scene.run_probe(&[], &["tcp-connect", &port]);
+    assert_probe_ok(&out, "TCP connect without --block-network");
+}
+
+/// Escape: send a UDP datagram to a socket on the loopback interface.
+fn block_network_refuses_udp_sendto(user: User) {
+    let Some(scene) = Scene::with_python(user) else {
+        return;
+    };
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("binding a UDP socket");
+    socket.set_nonblocking(true).unwrap();
+    let port = socket.local_addr().unwrap().port().to_string();
+    let out = scene.run_probe(&["--block-network"], &["udp-sendto", &port]);
+    assert_probe_denied(&out, "EACCES", "UDP sendto with --block-network");
+    let mut buf = [0u8; 64];
+    match socket.recv(&mut buf) {
+        Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+        other => panic!("the datagram arrived: {other:?}"),
+    }
+}
+
+/// Escape: the sockets Landlock's TCP rules do not cover (MPTCP, SCTP, raw) and a
+/// listening TCP socket. EACCES is the sandbox; without it these fail differently
+/// (EPROTONOSUPPORT, EPERM) or succeed.
+fn block_network_refuses_other_socket_kinds(user: User) {
+    let Some(scene) = Scene::with_python(user) else {
+        return;
+    };
+    for op in ["mptcp", "sctp", "raw", "tcp-bind"] {
+        let out = scene.run_probe(&["--block-network"], &[op]);
+        assert_probe_denied(&out, "EACCES", &format!("{op} with --block-network"));
+    }
+    // Control: MPTCP sockets and binding work without the block.
+    for op in ["mptcp", "tcp-bind"] {
+        let out = scene.run_probe(&[], &[op]);
+        assert_probe_ok(&out, &format!("{op} without --block-network"));
+    }
+}
+
+/// Escape: TCP Fast Open — `sendto(MSG_FASTOPEN)` connects without calling connect(),
+/// and Landlock's TCP rules hook connect().
+fn block_network_refuses_tcp_fast_open(user: User) {
+    let Some(scene) = Scene::with_python(user) else {
+        return;
+    };
+    let (server, port) = listener();
+    let out = scene.run_probe(&["--block-network"], &["tcp-fastopen", &port]);
+    let leaked = accepted(&server, Duration::from_millis(500));
+    assert_eq!(
+        leaked.map(|d| String::from_utf8_lossy(&d).into_owned()),
+        None,
+        "with --block-network a TCP Fast Open sendto reached 127.0.0.1:{port}\n--- probe said\n{}",
+        stdout(&out)
+    );
+    assert_probe_denied(&out, "EACCES", "TCP Fast Open with --block-network");
+}
+
+#[test]
+fn block_network_refuses_listening_without_bind() {
+    // Escape: listen() on a socket that was never bound binds an ephemeral port on
+    // 0.0.0.0 by itself, and Landlock's TCP rules hook bind(). Anyone who can reach the
+    // machine could then connect in and be served.
+    use std::io::{BufRead, Read};
+    let Some(scene) = Scene::with_python(User::Caller) else {
+        return;
+    };
+    let probe = scene.probe();
+    let mut nono = spawn_nono(
+        &scene.w,
+        &[
+            "run",
+            "-q",
+            "--block-network",
+            "--read-file",
+            &probe,
+            "--",
+            PYTHON,
+            &probe,
+            "tcp-listen",
+        ],
+    );
+    let mut lines = std::io::BufReader::new(nono.0.stdout.take().unwrap());
+    let mut first = String::new();
+    lines.read_line(&mut first).unwrap();
+    // Listening inside the sandbox's own (empty) network namespace is harmless; the
+    // escape is being reachable from outside.
+    if let Some(port) = first.strip_prefix("listening ") {
+        let port: u16 = port.trim().parse().unwrap();
+        let mut served = String::new();
+        if let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let _ = conn.read_to_string(&mut served);
+            panic!(
+                "with --block-network the command listened on 0.0.0.0:{port} and served \
+                 a connection from outside: {served:?}"
+            );
+        }
+        return; // isolated in its own network namespace; Reaped kills it
+    }
+    assert!(first.starts_with("denied EACCES"), "probe said: {first:?}");
+}
+
+// ---------------------------------------------------------------------------------
+// Signals and sockets outside the sandbox
+
+/// Escape: signal a process outside the sandbox that has the same uid.
+fn signals_to_outside_processes_are_refused(user: User) {
+    let Some(scene) = Scene::new(user) else {
+        return;
+    };
+    let sleeper = outside_sleeper(&scene);
+    let pid = sleeper.0.id().to_string();
+    // Control: outside any sandbox the same user may signal it.
+    let control = command_as(scene.user, "sh")
+        .args(["-c", &format!("kill -0 {pid}")])
+        .output()
+        .unwrap();
+    assert!(control.status.success(), "control kill -0: {control:?}");
+    let out = scene.run(&["run", "-q", "--", "sh", "-c", &format!("kill -0 {pid}")]);
+    assert_code(&out, 1, "kill -0 of an outside process");
+    assert!(
+        stderr(&out).contains("Operation not permitted"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn signals_inside_the_sandbox_work() {
+    // Not an escape: a command may signal its own children.
+    let Some(scene) = Scene::new(User::Caller) else {
+        return;
+    };
+    let out = scene.run(&[
+        "run",
+        "-q",
+        "--",
+        "sh",
+        "-c",
+        "sleep 5 & kill $!; wait $!; echo status=$?",
+    ]);
+    assert_code(&out, 0, "kill of an own child");
+    assert_eq!(stdout(&out), "status=143\n");
+}
+
+/// Escape: connect to an abstract unix socket bound outside (D-Bus, X11 and many
+/// agents use them, and they have no file permissions at all).
+fn abstract_sockets_outside_are_unreachable(user: User) {
+    let Some(scene) = Scene::with_python(user) else {
+        return;
+    };
+    let name = scene.unique("abstract");
+    let address = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    let server = UnixListener::bind_addr(&address).expect("binding an abstract socket");
+    server.set_nonblocking(true).unwrap();
+    let out = scene.run_probe(&[], &["abstract-connect", &name]);
+    assert_probe_denied(&out, "EPERM", "connect to an outside abstract socket");
+    match server.accept() {
+        Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+        other => panic!("the outside socket saw a connection: {other:?}"),
+    }
+    // Not an escape: a server and client both inside the sandbox talk.
+    let out = scene.run_probe(&[], &["abstract-inside", &format!("{name}-inside")]);
+    assert_probe_ok(&out, "abstract socket inside the sandbox");
+}
+
+#[test]
+fn runtime_dir_sockets_are_hidden() {
+    // Escape: connect to an agent's pathname socket in $XDG_RUNTIME_DIR (Landlock before
+    // ABI 9 does not mediate connecting to pathname sockets; the mount view hides them).
+    let Some(scene) = Scene::with_python(User::Caller) else {
+        return;
+    };
+    let runtime = scene.w.dir.path().join("run-user");
+    std::fs::create_dir_all(&runtime).unwrap();
+    let socket = runtime.join("agent.sock");
+    let server = UnixListener::bind(&socket).expect("binding a unix socket");
+    server.set_nonblocking(true).unwrap();
+    let probe = scene.probe();
+    let out = scene
+        .w
+        .nono(&[
+            "run",
+            "-q",
+            "--read-file",
+            &probe,
+            "--",
+            PYTHON,
+            &probe,
+            "unix-connect",
+            p(&socket),
+        ])
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .timeout(TIMEOUT)
+        .output()
+        .unwrap();
+    assert_code(&out, 1, "connect to the runtime dir's socket");
+    assert!(stdout(&out).contains("denied"), "{}", stdout(&out));
+    assert!(server.accept().is_err(), "the agent saw a connection");
+}
+
+#[test]
+fn without_mount_view_runtime_dir_sockets_stay_hidden_or_the_status_says_so() {
+    // Escape: turn the mount view off, and with it the tmpfs over $XDG_RUNTIME_DIR.
+    // Either the socket stays unreachable, or the status line must say it is not.
+    let Some(scene) = Scene::with_python(User::Caller) else {
+        return;
+    };
+    let runtime = scene.w.dir.path().join("run-user");
+    std::fs::create_dir_all(&runtime).unwrap();
+    let socket = runtime.join("agent.sock");
+    let _server = UnixListener::bind(&socket).expect("binding a unix socket");
+    let probe = scene.probe();
+    let out = scene
+        .w
+        .nono(&[
+            "run",
+            "--no-mount-view",
+            "--read-file",
+            &probe,
+            "--",
+            PYTHON,
+            &probe,
+            "unix-connect",
+            p(&socket),
+        ])
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .timeout(TIMEOUT)
+        .output()
+        .unwrap();
+    let reached = out.status.code() == Some(0);
+    let status = stderr(&out);
+    assert!(
+        !reached || status.contains("runtime") || status.contains("XDG_RUNTIME_DIR"),
+        "with --no-mount-view the agent socket in $XDG_RUNTIME_DIR is reachable, and the \
+         status line does not say so:\n{status}"
+    );
+}
+
+/// Escape: reach the supervisor (same uid, outside the sandbox) through /proc: read its
+/// environment (which still holds the credentials stripped from the child), and use its
+/// root directory, in the original, writable mount namespace, to chmod an outside file.
+fn supervisor_proc_entries_are_unreachable(user: User) {
+    let Some(scene) = Scene::new(user) else {
+        return;
+    };
+    let outside = scene.outside();
+    let file = scene.outside_file(&outside, "file", "content\n");
+    let commands = [
+        "cat /proc/$PPID/environ".to_string(),
+        "ls /proc/$PPID/root/".into(),
+        format!("chmod 600 /proc/$PPID/root{}", p(&file)),
+        format!("echo x > /proc/$PPID/root{}", p(&file)),
+        "ls -l /proc/$PPID/fd/0".into(),
+        "cat /proc/$PPID/maps".into(),
+        "ls /proc/$PPID/cwd/".into(),
+    ];
+    let mut args = vec!["run", "-q", "--allow-cwd", "--", "sh", "-c", ATTEMPTS, "sh"];
+    args.extend(commands.iter().map(String::as_str));
+    let out = scene.run_with_env(&args, &[("OPENAI_API_KEY", "sk-supervisor-secret")]);
+    let text = stdout(&out);
+    assert!(!text.contains("sk-supervisor-secret"), "{text}");
+    assert!(!text.contains("ESCAPED"), "{text}");
+    assert_eq!(text.matches("refused:").count(), commands.len(), "{text}");
+    assert_eq!(mode_of(&file), 0o666);
+    assert_eq!(read(&file), "content\n");
+}
+
+/// Escape: make the mount view writable again, then write outside: mount(8) as root,
+/// a new mount namespace, and the system calls themselves (remount and mount_setattr,
+/// as the sandbox's root and as root of a nested user namespace).
+fn mount_view_cannot_be_undone(user: User) {
+    let Some(scene) = Scene::with_python(user) else {
+        return;
+    };
+    let outside = scene.outside();
+    let o = p(outside.path()).to_string();
+    let probe = scene.probe();
+    let mut commands = vec![
+        format!("{PYTHON} {probe} remount-write {o}"),
+        format!("echo x > {o}/b"),
+    ];
+    if user == User::Caller {
+        // mount(8) refuses other users by itself, without asking the kernel.
+        commands.push("mount -o remount,rw /".into());
+        commands.push("unshare -m true".into());
+    }
+    assert_all_refused(
+        &scene,
+        &["--allow-cwd", "--read-file", &probe],
+        &commands,
+        REFUSALS,
+    );
+    assert!(
+        entries(outside.path()).is_empty(),
+        "{:?}",
+        entries(outside.path())
+    );
+}
+
+/// Waits for `child` and collects its (small, piped) output, killing it after `timeout`.
+fn wait_with_timeout(child: Child, timeout: Duration) -> Output {
+    use std::io::Read;
+    let mut child = Reaped(child);
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "still running after {timeout:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    if let Some(mut pipe) = child.0.stdout.take() {
+        pipe.read_to_end(&mut stdout).unwrap();
+    }
+    if let Some(mut pipe) = child.0.stderr.take() {
+        pipe.read_to_end(&mut stderr).unwrap();
+    }
+    Output {
+        status,
+        stdout,
+        stderr,
+    }
+}
+
+/// A pseudo-terminal pair: (master, slave).
+fn openpty() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd;
+    let (mut master, mut slave) = (-1, -1);
+    // SAFETY: openpty writes two descriptors into the integers we pass; the name,
+    // termios and winsize pointers may be null.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors were just opened by openpty and are owned by nothing else.
+    unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(master),
+            std::os::fd::OwnedFd::from_raw_fd(slave),
+        )
+    }
+}
+
+/// What is waiting to be read on a terminal, without blocking.
+fn pending_input(tty: &std::os::fd::OwnedFd) -> String {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let mut poll = libc::pollfd {
+        fd: tty.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, zero timeout.
+    let ready = unsafe { libc::poll(&mut poll, 1, 0) };
+    if ready <= 0 {
+        return String::new();
+    }
+    let mut file = std::fs::File::from(tty.try_clone().unwrap());
+    let mut buf = [0u8; 256];
+    let n = file.read(&mut buf).unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+#[test]
+fn terminal_input_cannot_be_injected_with_tiocsti() {
+    // Escape: push "commands" into the controlling terminal's input queue with the
+    // TIOCSTI ioctl; the user's shell reads and runs them, unsandboxed, once nono exits
+    // (bubblewrap's CVE-2017-5226). A kernel with dev.tty.legacy_tiocsti=0 refuses by
+    // itself; otherwise the sandbox must (a new session, or seccomp on the ioctl).
+    let Some(scene) = Scene::with_python(User::Caller) else {
+        return;
+    };
+    let (_master, slave) = openpty();
+    let probe = scene.probe();
+    // setsid --ctty makes the pty nono's controlling terminal, as a shell's would be.
+    let child = std::process::Command::new("setsid")
+        .args(["--ctty", "--wait", env!("CARGO_BIN_EXE_nono")])
+        .args(["run", "-q", "--read-file", &probe, "--", PYTHON, &probe])
+        .args(["tiocsti", "echo injected-by-the-sandbox"])
+        .current_dir(scene.w.work())
+        .env("HOME", scene.w.home())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running setsid (util-linux)");
+    let out = wait_with_timeout(child, TIMEOUT);
+    let injected = pending_input(&slave);
+    assert!(
+        !injected.contains("injected-by-the-sandbox"),
+        "the sandboxed command typed into the terminal outside it: {injected:?}\n\
+         --- probe said\n{}--- stderr\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_code(&out, 1, "TIOCSTI refused");
+}
+
+#[test]
+fn no_nono_descriptors_leak_into_the_child() {
+    // Escape: use a descriptor nono left open (its Landlock ruleset, its signalfd, the
+    // pipe it reports exec errors on).
+    let Some(scene) = Scene::new(User::Caller) else {
+        return;
+    };
+    for verb in ["run", "wrap"] {
+        let out = scene.run(&[
+            verb,
+            "-q",
+            "--block-network",
+            "--",
+            "ls",
+            "-l",
+            "/proc/self/fd/",
+        ]);
+        assert_code(&out, 0, &format!("{verb}: listing descriptors"));
+        let text = stdout(&out);
+        assert!(!text.contains("anon_inode"), "{verb}: {text}");
+        assert!(!text.contains("landlock"), "{verb}: {text}");
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Privileges and environment
+
+fn status_lines(status: &str) -> Vec<(String, String)> {
+    status
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+        .collect()
+}
+
+#[test]
+fn capabilities_are_all_dropped_in_run_and_wrap() {
+    // Escape: keep root's capabilities (CAP_DAC_OVERRIDE reads anything, CAP_SYS_ADMIN
+    // remounts) across exec.
+    if !is_root() {
+        skip("needs root: an unprivileged caller has no capabilities to drop");
+        return;
+    }
+    let Some(scene) = Scene::new(User::Caller) else {
+        return;
+    };
+    for verb in ["run", "wrap"] {
+        let out = scene.run(&[verb, "-q", "--", "cat", "/proc/self/status"]);
+        assert_code(&out, 0, &format!("{verb}: cat /proc/self/status"));
+        let fields = status_lines(&stdout(&out));
+        for cap in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+            let value = fields
+                .iter()
+                .find(|(k, _)| k == cap)
+                .unwrap_or_else(|| panic!("{verb}: no {cap} in {}", stdout(&out)));
+            assert_eq!(value.1, "0000000000000000", "{verb}: {cap}");
+        }
+        let nnp = fields.iter().find(|(k, _)| k == "NoNewPrivs").unwrap();
+        assert_eq!(nnp.1, "1", "{verb}: no_new_privs");
+    }
+}
+
+#[test]
+fn environment_strips_injection_and_credentials() {
+    // Escape: smuggle a preload library or a credential into the child's environment.
+    let w = World::new();
+    let vars = [
+        ("LD_PRELOAD", "/nonexistent.so"),
+        ("OPENAI_API_KEY", "sk-x"),
+        ("AWS_REGION", "x"),
+        ("GITHUB_TOKEN", "t"),
+        ("FOO", "bar"),
+    ];
+    let out = w
+        .nono(&["run", "-q", "--", "env"])
+        .envs(vars)
+        .timeout(TIMEOUT)
+        .output()
+        .unwrap();
+    assert_code(&out, 0, "env");
+    let env = stdout(&out);
+    assert!(env.lines().any(|l| l == "FOO=bar"), "{env}");
+    for name in ["LD_PRELOAD", "OPENAI_API_KEY", "AWS_REGION", "GITHUB_TOKEN"] {
+        assert!(
+            !env.lines().any(|l| l.starts_with(&format!("{name}="))),
+            "{name} passed:\n{env}"
+        );
+    }
+
+    let profile = w.write(
+        "keep-openai.json",
+        r#"{ "environment": { "allow_vars": ["OPENAI_API_KEY"] } }"#,
+    );
+    let out = w
+        .nono(&["run", "-q", "--profile", p(&profile), "--", "env"])
+        .envs(vars)
+        .timeout(TIMEOUT)
+        .output()
+        .unwrap();
+    assert_code(&out, 0, "env with allow_vars");
+    let env = stdout(&out);
+    assert!(env.lines().any(|l| l == "OPENAI_API_KEY=sk-x"), "{env}");
+    for name in ["LD_PRELOAD", "AWS_REGION", "GITHUB_TOKEN"] {
+        assert!(
+            !env.lines().any(|l| l.starts_with(&format!("{name}="))),
+            "{name} passed:\n{env}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Bad input: refused before anything runs
+
+#[test]
+fn missing_profile_is_a_usage_error_naming_the_path() {
+    let w = World::new();
+    let out = w.run(&[
+        "run",
+        "--profile",
+        "/nonexistent.json",
+        "--",
+        "touch",
+        "ran",
+    ]);
+    assert_code(&out, 2, "missing profile");
+    assert!(
+        stderr(&out).contains("/nonexistent.json"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!w.work().join("ran").exists(), "the command ran");
+}
+
+#[test]
+fn unknown_command_exits_127_with_a_hint() {
+    let w = World::new();
+    let out = w.run(&["run", "--", "nono-test-no-such-command"]);
+    assert_code(&out, 127, "unknown command");
+    let err = stderr(&out);
+    assert!(
+        err.contains("command not found: nono-test-no-such-command"),
+        "{err}"
+    );
+    assert!(err.contains("hint:"), "{err}");
+}
+
+#[test]
+fn non_executable_command_exits_126() {
+    let w = World::new();
+    let script = w.write("work/script.sh", "#!/bin/sh\necho ran\n");
+    set_mode(&script, 0o644);
+    let out = w.run(&["run", "--allow-cwd", "--", "./script.sh"]);
+    assert_code(&out, 126, "non-executable file");
+    assert!(
+        stderr(&out).contains("Permission denied"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stdout(&out).contains("ran"));
+}
+
+#[test]
+fn read_of_a_file_suggests_read_file() {
+    let w = World::new();
+    let file = w.write("data.txt", "x");
+    let out = w.run(&["run", "--read", p(&file), "--", "true"]);
+    assert_code(&out, 2, "--read FILE");
+    assert!(
+        stderr(&out).contains(&format!("--read-file {}", p(&file))),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn read_of_a_missing_path_says_it_does_not_exist() {
+    let w = World::new();
+    let out = w.run(&["run", "--read", "/nonexistent", "--", "true"]);
+    assert_code(&out, 2, "--read /nonexistent");
+    assert!(
+        stderr(&out).contains("/nonexistent does not exist"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn read_of_a_denied_directory_names_the_group() {
+    let w = World::new();
+    w.write("home/.ssh/id_rsa", "key");
+    let out = w.run(&["run", "--read", "~/.ssh", "--", "cat", "~/.ssh/id_rsa"]);
+    assert_code(&out, 2, "--read ~/.ssh");
+    assert!(
+        stderr(&out).contains("deny_credentials"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn symlinked_grant_to_a_denied_path_is_refused() {
+    // Escape: grant an innocent-looking link whose target is a denied file or directory.
+    let w = World::new();
+    w.write("home/.ssh/id_rsa", "key");
+    let file_link = w.work().join("notes.txt");
+    let dir_link = w.work().join("docs");
+    std::os::unix::fs::symlink(w.home().join(".ssh/id_rsa"), &file_link).unwrap();
+    std::os::unix::fs::symlink(w.home().join(".ssh"), &dir_link).unwrap();
+    let out = w.run(&[
+        "run",
+        "--read-file",
+        p(&file_link),
+        "--",
+        "cat",
+        p(&file_link),
+    ]);
+    assert_code(&out, 2, "--read-file LINK-TO-KEY");
+    assert!(
+        stderr(&out).contains("deny_credentials"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stdout(&out).contains("key"));
+    let out = w.run(&["run", "--read", p(&dir_link), "--", "ls", p(&dir_link)]);
+    assert_code(&out, 2, "--read LINK-TO-SSH");
+    assert!(
+        stderr(&out).contains("deny_credentials"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn network_allowlist_is_refused_without_the_proxy() {
+    let w = World::new();
+    let out = w.run(&["run", "--network-profile", "minimal", "--", "touch", "ran"]);
+    assert_code(&out, 2, "--network-profile minimal");
+    assert!(stderr(&out).contains("--allow-net"), "{}", stderr(&out));
+    assert!(!w.work().join("ran").exists(), "the command ran");
+}
+
+// ---------------------------------------------------------------------------------
+// Dry run, exit codes, status line, wrap
+
+#[test]
+fn dry_run_prints_the_plan_and_runs_nothing() {
+    let w = World::new();
+    let work = std::fs::canonicalize(w.work()).unwrap();
+    let out = w.run(&[
+        "run",
+        "--dry-run",
+        "--allow-cwd",
+        "--",
+        "touch",
+        "made-by-dry-run",
+    ]);
+    assert_code(&out, 0, "--dry-run");
+    let plan = stdout(&out);
+    for text in ["filesystem rules", p(&work), "denied", "flag --allow-cwd"] {
+        assert!(plan.contains(text), "{text:?} missing from:\n{plan}");
+    }
+    assert!(
+        !work.join("made-by-dry-run").exists(),
+        "--dry-run ran the command"
+    );
+
+    let out = w.run(&[
+        "run",
+        "--dry-run",
+        "--json",
+        "--allow-cwd",
+        "--",
+        "touch",
+        "made-by-dry-run",
+    ]);
+    assert_code(&out, 0, "--dry-run --json");
+    let plan = json(&out);
+    let rules = plan["plan"]["rules"]
+        .as_array()
+        .expect("plan.rules is an array");
+    let cwd_rule = rules
+        .iter()
+        .find(|r| r["path"] == p(&work))
+        .unwrap_or_else(|| panic!("no rule for the cwd in {plan}"));
+    assert_eq!(cwd_rule["access"], "readwrite", "{cwd_rule}");
+    assert!(
+        !work.join("made-by-dry-run").exists(),
+        "--dry-run --json ran the command"
+    );
+}
+
+#[test]
+fn exit_code_is_the_commands() {
+    let Some(scene) = Scene::new(User::Caller) else {
+        return;
+    };
+    let out = scene.run(&["run", "-q", "--", "sh", "-c", "exit 7"]);
+    assert_code(&out, 7, "exit 7");
+    let out = scene.run(&["run", "-q", "--", "sh", "-c", "kill -TERM $$"]);
+    assert_code(&out, 143, "killed by SIGTERM");
+}
+
+/// The children of `pid`, from /proc.
+fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect()
+}
+
+#[test]
+fn sigterm_to_nono_is_forwarded_to_the_command() {
+    let Some(scene) = Scene::new(User::Caller) else {
+        return;
+    };
+    let mut nono = spawn_nono(&scene.w, &["run", "-q", "--", "sleep", "30"]);
+    let pid = nono.0.id();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let sleep = loop {
+        let found = children(pid).into_iter().find(|c| {
+            std::fs::read_to_string(format!("/proc/{c}/comm")).is_ok_and(|s| s.trim() == "sleep")
+        });
+        if let Some(child) = found {
+            break child;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nono did not start sleep within 5 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    send_signal(pid, libc::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        if let Some(status) = nono.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nono did not exit within 5 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(143), "nono's exit status: {status:?}");
+    assert!(
+        !Path::new(&format!("/proc/{sleep}")).exists(),
+        "sleep ({sleep}) outlived nono"
+    );
+}
+
+#[test]
+fn status_line_reports_full_enforcement() {
+    let Some(scene) = Scene::new(User::Caller) else {
+        return;
+    };
+    let out = scene.run(&["run", "--", "true"]);
+    assert_code(&out, 0, "true");
+    assert!(
+        stderr(&out).contains("sandbox fully enforced"),
+        "{}",
+        stderr(&out)
+    );
+    let out = scene.run(&["run", "-q", "--", "true"]);
+    assert!(
+        !stderr(&out).contains("nono:"),
+        "-q still printed: {}",
+        stderr(&out)
+    );
+    let out = scene.run(&["run", "--require-full", "--", "true"]);
+    assert_code(&out, 0, "--require-full on a kernel with everything");
+}
+
+#[test]
+fn wrap_writes_the_cwd_and_denies_shadow() {
+    let Some(scene) = Scene::new(User::Caller) else {
+        return;
+    };
+    let out = scene.run(&[
+        "wrap",
+        "--allow-cwd",
+        "--",
+        "sh",
+        "-c",
+        "echo hi > x; cat /etc/shadow",
+    ]);
+    assert_code(&out, 1, "the command's exit code (cat's)");
+    assert_eq!(read(&scene.w.work().join("x")), "hi\n");
+    assert!(
+        stderr(&out).contains("/etc/shadow: Permission denied"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stdout(&out).contains("root:"));
+}

@@ -222,13 +222,12 @@ pub struct Profile {
 #[non_exhaustive]
 pub enum ProfileError {
     /// The file could not be read.
-    #[error("cannot read profile {path}: {source}")]
+    #[error("cannot read profile {}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
+        /// The cause (part of the message, so one line says it all).
+        error: std::io::Error,
     },
     /// The file is not UTF-8.
     #[error("{file}: not valid UTF-8 text")]

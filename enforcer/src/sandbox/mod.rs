@@ -145,13 +145,12 @@ pub enum SandboxError {
     #[error("cannot build the Landlock ruleset: {0}")]
     Landlock(String),
     /// A rule path could not be opened.
-    #[error("cannot open {} for a Landlock rule: {source}", path.display())]
+    #[error("cannot open {} for a Landlock rule: {error}", path.display())]
     OpenRule {
         /// The path.
         path: PathBuf,
         /// The cause.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A path contains a NUL byte.
     #[error("path {} contains a NUL byte", path.display())]
@@ -276,6 +275,9 @@ pub struct ChildError {
 
 struct MountPlan {
     user_namespace: Option<(Vec<u8>, Vec<u8>)>,
+    /// Also enter a fresh network namespace (network blocked): only a loopback that
+    /// is down, so nothing an inet socket does reaches any other host or process.
+    network_namespace: bool,
     writable: Vec<CString>,
     fds: Vec<RawFd>,
     masks: Vec<CString>,
@@ -383,7 +385,7 @@ pub fn prepare(
             sys::landlock_add_path_rule(ruleset.as_raw_fd(), &path, rights.bits()).map_err(
                 |errno| SandboxError::OpenRule {
                     path: rule.path.clone(),
-                    source: std::io::Error::from_raw_os_error(errno),
+                    error: std::io::Error::from_raw_os_error(errno),
                 },
             )?;
         }
@@ -471,6 +473,9 @@ pub fn prepare(
         });
         Some(MountPlan {
             user_namespace,
+            network_namespace: network_blocked
+                && caps.network.listen_ports.is_empty()
+                && caps.network.open_ports.is_empty(),
             fds: vec![-1; outer.len()],
             writable: outer.into_iter().map(cstring).collect::<Result<_, _>>()?,
             masks: runtime_dir
@@ -495,15 +500,42 @@ pub fn prepare(
     }
 
     // seccomp.
-    let mut programs = Vec::new();
+    let seccomp_err = |e: seccompiler::Error| SandboxError::Seccomp(e.to_string());
+    let mut programs = vec![seccomp::base_filter().map_err(seccomp_err)?];
+    #[cfg(target_arch = "x86_64")]
+    programs.push(seccomp::x32_filter());
+    layers.push("TIOCSTI and io_uring refused".into());
     if network_blocked {
-        programs.push(seccomp::network_filter().map_err(|e| SandboxError::Seccomp(e.to_string()))?);
-        layers.push("UDP/raw/MPTCP/SCTP/io_uring refused".into());
+        programs.push(seccomp::network_filter().map_err(seccomp_err)?);
+        layers.push("UDP/raw/MPTCP/SCTP/TCP Fast Open refused".into());
+        let netns = mounts.as_ref().is_some_and(|m| m.network_namespace);
+        let ports = !caps.network.listen_ports.is_empty() || !caps.network.open_ports.is_empty();
+        if netns {
+            layers.push("empty network namespace".into());
+        } else if ports {
+            missing.push(
+                "listen() on an unbound socket (listen_port/open_port need the host network)"
+                    .into(),
+            );
+        } else {
+            programs.push(seccomp::listen_filter().map_err(seccomp_err)?);
+            layers.push("listen() refused (no network namespace)".into());
+        }
     }
     if metadata == MetadataGuard::Seccomp {
-        programs
-            .push(seccomp::metadata_filter().map_err(|e| SandboxError::Seccomp(e.to_string()))?);
+        programs.push(seccomp::metadata_filter().map_err(seccomp_err)?);
+        if let Some(dir) = runtime_dir_to_mask(plan) {
+            missing.push(format!(
+                "agent and D-Bus sockets in $XDG_RUNTIME_DIR ({}) stay reachable without the \
+                 mount view (pathname sockets need Landlock ABI 9)",
+                dir.display()
+            ));
+        }
     }
+    let enforcement = match enforcement {
+        Enforcement::Full if !missing.is_empty() => Enforcement::Partial,
+        other => other,
+    };
 
     Ok(Prepared {
         landlock,
@@ -551,7 +583,14 @@ impl Prepared {
                     sys::write_file(c"/proc/self/uid_map", uid_map).map_err(fail(Step::UidMap))?;
                     sys::write_file(c"/proc/self/gid_map", gid_map).map_err(fail(Step::GidMap))?;
                 }
-                None => sys::unshare(libc::CLONE_NEWNS).map_err(fail(Step::MountNamespace))?,
+                None => {
+                    let net = if mounts.network_namespace {
+                        libc::CLONE_NEWNET
+                    } else {
+                        0
+                    };
+                    sys::unshare(libc::CLONE_NEWNS | net).map_err(fail(Step::MountNamespace))?
+                }
             }
             sys::make_mounts_private().map_err(fail(Step::PrivateMounts))?;
             for (slot, path) in mounts.fds.iter_mut().zip(&mounts.writable) {

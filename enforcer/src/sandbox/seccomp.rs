@@ -1,4 +1,12 @@
-//! The seccomp programs. Every refusal is `EACCES`; nothing kills.
+//! The seccomp programs. Every refusal is an errno (`EACCES`, or `ENOSYS` for x32
+//! calls); nothing kills.
+//!
+//! Always installed ([`base_filter`]): no `ioctl(TIOCSTI)` or `ioctl(TIOCLINUX)` — a
+//! sandboxed program sharing the user's terminal could otherwise push keystrokes into
+//! the shell that runs after it exits (the hole of bubblewrap's CVE-2017-5226) — no
+//! `io_uring_setup` (io_uring operations are not seen by seccomp), and on x86-64 no
+//! x32 system calls (their numbers carry bit 30 and would slip past every filter
+//! written against the x86-64 numbers).
 //!
 //! Landlock's TCP rules (ABI 4) cover `bind`/`connect` of TCP sockets only. When the
 //! network is blocked, everything else that reaches the network is refused at socket
@@ -41,9 +49,63 @@ fn cond(arg: u8, op: Op, value: u64) -> Result<Cond, seccompiler::Error> {
     Ok(Cond::new(arg, Len::Dword, op, value)?)
 }
 
-/// Refuses every network socket that Landlock's TCP rules would not cover.
+const TIOCSTI: u64 = 0x5412;
+const TIOCLINUX: u64 = 0x541c;
+const MSG_FASTOPEN: u64 = 0x2000_0000;
+
+/// The filter every sandbox gets: terminal injection, io_uring.
+pub fn base_filter() -> Result<BpfProgram, seccompiler::Error> {
+    let mut rules = BTreeMap::new();
+    rules.insert(
+        libc::SYS_ioctl,
+        vec![
+            SeccompRule::new(vec![cond(1, Op::Eq, TIOCSTI)?])?,
+            SeccompRule::new(vec![cond(1, Op::Eq, TIOCLINUX)?])?,
+        ],
+    );
+    rules.insert(libc::SYS_io_uring_setup, vec![]);
+    build(rules)
+}
+
+/// On x86-64, refuses every system call made through the x32 ABI (numbers with bit 30
+/// set) with `ENOSYS`, so no filter can be bypassed by using x32 numbers. Hand-written
+/// because seccompiler matches exact numbers only.
+#[cfg(target_arch = "x86_64")]
+pub fn x32_filter() -> BpfProgram {
+    use seccompiler::sock_filter;
+    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+    const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+    let stmt = |code: u16, k: u32| sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jump = |code: u16, k: u32, jt: u8, jf: u8| sock_filter { code, jt, jf, k };
+    // BPF_LD|BPF_W|BPF_ABS = 0x20, BPF_JMP|BPF_JEQ|BPF_K = 0x15,
+    // BPF_JMP|BPF_JGE|BPF_K = 0x35, BPF_RET|BPF_K = 0x06.
+    vec![
+        stmt(0x20, 4),                                 // A = seccomp_data.arch
+        jump(0x15, AUDIT_ARCH_X86_64, 1, 0),           // x86-64? skip the next
+        stmt(0x06, 0x7fff_0000),                       // other arch: this filter allows
+        stmt(0x20, 0),                                 // A = seccomp_data.nr
+        jump(0x35, X32_SYSCALL_BIT, 0, 1),             // nr >= x32 bit?
+        stmt(0x06, 0x0005_0000 | libc::ENOSYS as u32), // SECCOMP_RET_ERRNO | ENOSYS
+        stmt(0x06, 0x7fff_0000),                       // SECCOMP_RET_ALLOW
+    ]
+}
+
+/// Refuses every network socket that Landlock's TCP rules would not cover, and TCP
+/// Fast Open sends (`MSG_FASTOPEN` connects without the `connect` hook Landlock uses).
 pub fn network_filter() -> Result<BpfProgram, seccompiler::Error> {
     let mut socket_rules = Vec::new();
+    // Only unix, netlink and (TCP, below) inet sockets: no vsock, packet, bluetooth, …
+    socket_rules.push(SeccompRule::new(vec![
+        cond(0, Op::Ne, libc::AF_UNIX as u64)?,
+        cond(0, Op::Ne, libc::AF_NETLINK as u64)?,
+        cond(0, Op::Ne, libc::AF_INET as u64)?,
+        cond(0, Op::Ne, libc::AF_INET6 as u64)?,
+    ])?);
     for family in [libc::AF_INET as u64, libc::AF_INET6 as u64] {
         // Any type but SOCK_STREAM (flags like SOCK_NONBLOCK are masked off).
         for ty in [
@@ -66,14 +128,27 @@ pub fn network_filter() -> Result<BpfProgram, seccompiler::Error> {
             cond(2, Op::Ne, IPPROTO_TCP)?,
         ])?);
     }
-    socket_rules.push(SeccompRule::new(vec![cond(
-        0,
-        Op::Eq,
-        libc::AF_PACKET as u64,
-    )?])?);
     let mut rules = BTreeMap::new();
     rules.insert(libc::SYS_socket, socket_rules);
-    rules.insert(libc::SYS_io_uring_setup, vec![]);
+    let fastopen = |arg: u8| -> Result<Vec<SeccompRule>, seccompiler::Error> {
+        Ok(vec![SeccompRule::new(vec![cond(
+            arg,
+            Op::MaskedEq(MSG_FASTOPEN),
+            MSG_FASTOPEN,
+        )?])?])
+    };
+    rules.insert(libc::SYS_sendto, fastopen(3)?);
+    rules.insert(libc::SYS_sendmsg, fastopen(2)?);
+    rules.insert(libc::SYS_sendmmsg, fastopen(3)?);
+    build(rules)
+}
+
+/// Refuses `listen` altogether: used when the network is blocked but no network
+/// namespace could be created, because `listen` on an unbound inet socket binds an
+/// ephemeral port without the `bind` hook Landlock uses.
+pub fn listen_filter() -> Result<BpfProgram, seccompiler::Error> {
+    let mut rules = BTreeMap::new();
+    rules.insert(libc::SYS_listen, vec![]);
     build(rules)
 }
 
@@ -114,6 +189,8 @@ mod tests {
 
     #[test]
     fn programs_build() {
+        assert!(!base_filter().unwrap().is_empty());
+        assert!(!listen_filter().unwrap().is_empty());
         assert!(!network_filter().unwrap().is_empty());
         assert!(!metadata_filter().unwrap().is_empty());
     }
