@@ -171,6 +171,8 @@ fn supervised_signals() -> SigSet {
 pub struct Child {
     /// Its process id.
     pub pid: Pid,
+    /// It leads its own process group (captured runs).
+    group: bool,
     stdout: Option<OwnedFd>,
     stderr: Option<OwnedFd>,
     old_mask: SigSet,
@@ -319,6 +321,10 @@ pub fn spawn(
             }
         }
         Ok(ForkResult::Parent { child }) => {
+            if capture {
+                // Also from this side, so the group exists before anyone signals it.
+                let _ = nix::unistd::setpgid(child, child);
+            }
             drop(report_w);
             let mut report = Vec::new();
             let read = std::fs::File::from(report_r).read_to_end(&mut report);
@@ -345,6 +351,7 @@ pub fn spawn(
             }
             Ok(Child {
                 pid: child,
+                group: capture,
                 stdout,
                 stderr,
                 old_mask,
@@ -377,7 +384,8 @@ impl Child {
             SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK,
         )
         .map_err(io_err("creating a signalfd"))?;
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut deadline = timeout.map(|t| Instant::now() + t);
+        let mut killed = false;
         let mut outcome = Outcome {
             code: 0,
             signal: None,
@@ -397,18 +405,34 @@ impl Child {
             if exited.is_some() && self.stdout.is_none() && self.stderr.is_none() {
                 break;
             }
-            let wait_ms = match deadline {
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() && exited.is_none() {
-                        let _ = kill(self.pid, Signal::SIGKILL);
-                        outcome.timed_out = true;
+            if let Some(d) = deadline
+                && Instant::now() >= d
+            {
+                if !killed {
+                    // The whole group when there is one: descendants hold the pipes.
+                    let target = if self.group {
+                        Pid::from_raw(-self.pid.as_raw())
+                    } else {
+                        self.pid
+                    };
+                    let _ = kill(target, Signal::SIGKILL);
+                    killed = true;
+                    outcome.timed_out = exited.is_none();
+                    if exited.is_none() {
                         let status =
                             waitpid(self.pid, None).map_err(io_err("waiting for the child"))?;
                         exited = signal_code(status);
-                        continue;
                     }
-                    PollTimeout::try_from(left.as_millis().min(60_000) as i32)
+                    // Whatever escaped the group may keep a pipe open: read briefly, then stop.
+                    deadline = Some(Instant::now() + Duration::from_millis(500));
+                    continue;
+                }
+                break;
+            }
+            let wait_ms = match deadline {
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    PollTimeout::try_from(left.as_millis().clamp(1, 60_000) as i32)
                         .unwrap_or(PollTimeout::MAX)
                 }
                 None => PollTimeout::NONE,
@@ -420,14 +444,7 @@ impl Child {
             if let Some(fd) = &self.stderr {
                 fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
             }
-            match poll(
-                &mut fds,
-                if exited.is_some() {
-                    PollTimeout::from(100u16)
-                } else {
-                    wait_ms
-                },
-            ) {
+            match poll(&mut fds, wait_ms) {
                 Err(nix::Error::EINTR) => continue,
                 Err(e) => return Err(io_err("waiting for the child")(e)),
                 Ok(_) => {}
