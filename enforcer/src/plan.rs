@@ -277,7 +277,11 @@ impl FsView for CachingFs {
         if let Some(hit) = self.identities.borrow().get(path.as_os_str()) {
             return *hit;
         }
-        let id = RealFs.identity(path);
+        // A path already known not to exist needs no stat.
+        let id = match self.resolve(path) {
+            Ok(_) => RealFs.identity(path),
+            Err(_) => None,
+        };
         self.identities
             .borrow_mut()
             .insert(path.as_os_str().to_os_string(), id);
