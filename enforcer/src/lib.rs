@@ -42,6 +42,7 @@ pub mod policy;
 pub mod profile;
 pub mod query;
 pub mod sandbox;
+pub mod session;
 pub mod store;
 pub mod support;
 pub mod vars;

@@ -1,11 +1,14 @@
 //! # nono-tui
 //!
-//! The learn model (observations turned into suggested rules, as plain data) and the
-//! ratatui review screen built on it. Both arrive with `nono learn`; the crate exists
-//! now so the workspace has its final shape and dependency direction
-//! (`nono → tui → {tracer, enforcer}`).
+//! The learn model — what a traced command did, turned into suggested rules, as plain
+//! data with a pure `update` — and (with `nono learn` in a terminal) the review screen
+//! built on it. The non-interactive learn summary uses the same model.
+//!
+//! Dependency direction: `nono → tui → {tracer, enforcer}`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod learn;
 
 pub use nono_enforcer as enforcer;
 pub use nono_tracer as tracer;

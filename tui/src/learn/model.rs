@@ -1,0 +1,386 @@
+//! The learn model: everything observed, as plain data. `update` does no I/O; the
+//! caller classifies events (which needs the filesystem for canonical paths) before
+//! handing them over.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use nono_enforcer::capability::Access;
+use nono_tracer::event::{Event, EventKind, SockAddr};
+use serde::Serialize;
+
+use super::observe::{Need, Observation};
+
+/// A denied path the command must never be granted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SensitivePath {
+    /// Canonical path.
+    pub path: PathBuf,
+    /// What denies it, for people ("group `deny_credentials`").
+    pub label: String,
+}
+
+/// A path a group (or the base profile) grants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Coverage {
+    /// Canonical path.
+    pub path: PathBuf,
+    /// Access granted.
+    pub access: Access,
+    /// A directory (covers what is below) rather than a single file.
+    pub dir: bool,
+}
+
+/// A built-in group, for "covered by group X" and "include group X".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupInfo {
+    /// Group name.
+    pub name: String,
+    /// Does the base profile include it?
+    pub included: bool,
+    /// What it grants (existing paths only).
+    pub grants: Vec<Coverage>,
+}
+
+/// What learning happens against: the base profile's view of the machine.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LearnContext {
+    /// `$HOME`.
+    pub home: PathBuf,
+    /// The command's working directory.
+    pub workdir: PathBuf,
+    /// The base profile's name.
+    pub base_profile: String,
+    /// Denied paths.
+    pub sensitive: Vec<SensitivePath>,
+    /// Built-in groups (included or not).
+    pub groups: Vec<GroupInfo>,
+    /// The base profile's own grants (not from a group).
+    pub base_grants: Vec<Coverage>,
+}
+
+impl LearnContext {
+    /// The denial covering `path`, if any.
+    pub fn sensitive(&self, path: &Path) -> Option<&SensitivePath> {
+        self.sensitive.iter().find(|s| path.starts_with(&s.path))
+    }
+}
+
+/// A set of [`Need`]s, as bits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Needs(u8);
+
+impl Needs {
+    fn bit(need: Need) -> u8 {
+        1 << (need as u8)
+    }
+
+    /// Adds one.
+    pub fn insert(&mut self, need: Need) {
+        self.0 |= Self::bit(need);
+    }
+
+    /// Contains it?
+    pub fn contains(self, need: Need) -> bool {
+        self.0 & Self::bit(need) != 0
+    }
+
+    /// Empty?
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The needs, in badge order.
+    pub fn iter(self) -> impl Iterator<Item = Need> {
+        [
+            Need::Read,
+            Need::Write,
+            Need::Exec,
+            Need::Create,
+            Need::Delete,
+            Need::Lookup,
+        ]
+        .into_iter()
+        .filter(move |n| self.contains(*n))
+    }
+
+    /// `rwxcd`-style badges, `-` for absent ones.
+    pub fn badges(self) -> String {
+        [
+            Need::Read,
+            Need::Write,
+            Need::Exec,
+            Need::Create,
+            Need::Delete,
+        ]
+        .iter()
+        .map(|n| if self.contains(*n) { n.badge() } else { '-' })
+        .collect()
+    }
+
+    /// The access a grant needs for these (lookups need none).
+    pub fn access(self) -> Option<Access> {
+        let read = self.contains(Need::Read) || self.contains(Need::Exec);
+        let write = self.contains(Need::Write)
+            || self.contains(Need::Create)
+            || self.contains(Need::Delete);
+        match (read, write) {
+            (true, true) => Some(Access::ReadWrite),
+            (true, false) => Some(Access::Read),
+            (false, true) => Some(Access::Write),
+            (false, false) => None,
+        }
+    }
+}
+
+/// Everything observed about one path.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PathNode {
+    /// The path is a directory.
+    pub dir: bool,
+    /// Needs of successful accesses.
+    pub ok: Needs,
+    /// Needs of failed accesses.
+    pub failed: Needs,
+    /// Successful accesses.
+    pub ok_count: u32,
+    /// Failed accesses.
+    pub failed_count: u32,
+    /// The last failure's errno (positive), if any.
+    pub last_errno: Option<i32>,
+    /// Entries created or removed in it (for directories), at most [`MAX_DETAIL`].
+    pub entries: BTreeSet<PathBuf>,
+    /// Processes that accessed it, at most [`MAX_DETAIL`].
+    pub pids: BTreeSet<i32>,
+    /// Programs that accessed it, at most [`MAX_DETAIL`].
+    pub exes: BTreeSet<PathBuf>,
+}
+
+/// How many entries, pids and programs a node remembers.
+pub const MAX_DETAIL: usize = 16;
+
+/// Where a host name was seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostSource {
+    /// A DNS question.
+    Dns,
+    /// A CONNECT through nono's proxy.
+    Proxy,
+}
+
+/// A host name the command looked up or connected to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct HostNode {
+    /// Where it was seen.
+    pub sources: BTreeSet<HostSource>,
+    /// DNS record types asked for.
+    pub qtypes: BTreeSet<String>,
+    /// Ports seen (proxy connections).
+    pub ports: BTreeSet<u16>,
+    /// How often.
+    pub count: u32,
+}
+
+/// A socket peer the command connected or bound to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SocketNode {
+    /// Successful connects/binds.
+    pub ok: u32,
+    /// Failed ones.
+    pub failed: u32,
+    /// `connect` or `bind`.
+    pub kind: String,
+}
+
+/// A program the command ran.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ExecNode {
+    /// How often it was run.
+    pub count: u32,
+    /// How often that failed.
+    pub failed: u32,
+    /// The first argument vector seen.
+    pub argv: Vec<String>,
+}
+
+/// A message to the model.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    /// A traced event and the observations it amounts to.
+    Event {
+        /// The event.
+        event: Box<Event>,
+        /// Its observations (see [`super::observe::classify`]).
+        observations: Vec<Observation>,
+    },
+    /// A host name seen by the proxy.
+    ProxyHost {
+        /// The host.
+        host: String,
+        /// The port.
+        port: u16,
+    },
+    /// The tracer's counters.
+    Counters {
+        /// Events produced.
+        events: u64,
+        /// Events lost.
+        dropped: u64,
+    },
+    /// The command ended.
+    Finished {
+        /// Its exit code.
+        exit_code: i32,
+    },
+}
+
+/// What a learn has seen so far.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LearnModel {
+    /// What learning happens against.
+    #[serde(skip)]
+    pub ctx: LearnContext,
+    /// File observations by canonical path.
+    pub files: BTreeMap<PathBuf, PathNode>,
+    /// Programs run.
+    pub execs: BTreeMap<PathBuf, ExecNode>,
+    /// Host names.
+    pub hosts: BTreeMap<String, HostNode>,
+    /// Socket peers (display form).
+    pub sockets: BTreeMap<String, SocketNode>,
+    /// Events received.
+    pub events: u64,
+    /// Events the tracer lost.
+    pub dropped: u64,
+    /// Processes seen.
+    pub processes: u64,
+    /// The command's exit code, once it ended.
+    pub exit_code: Option<i32>,
+}
+
+fn remember<T: Ord>(set: &mut BTreeSet<T>, value: T) {
+    if set.len() < MAX_DETAIL {
+        set.insert(value);
+    }
+}
+
+/// How a socket address is shown.
+pub fn socket_label(addr: &SockAddr) -> String {
+    match addr {
+        SockAddr::Inet {
+            ip: std::net::IpAddr::V6(ip),
+            port,
+        } => format!("[{ip}]:{port}"),
+        SockAddr::Inet { ip, port } => format!("{ip}:{port}"),
+        SockAddr::Unix { path } => format!("unix:{}", path.display()),
+        SockAddr::AbstractUnix { name } => format!("unix:@{name}"),
+        SockAddr::Other { family } => format!("family {family}"),
+    }
+}
+
+impl LearnModel {
+    /// An empty model.
+    pub fn new(ctx: LearnContext) -> Self {
+        LearnModel {
+            ctx,
+            ..LearnModel::default()
+        }
+    }
+
+    /// Applies a message. No I/O.
+    pub fn update(&mut self, msg: Msg) {
+        match msg {
+            Msg::Event {
+                event,
+                observations,
+            } => {
+                self.events += 1;
+                for obs in observations {
+                    self.observe(obs);
+                }
+                self.event(*event);
+            }
+            Msg::ProxyHost { host, port } => {
+                let node = self.hosts.entry(host.to_ascii_lowercase()).or_default();
+                node.sources.insert(HostSource::Proxy);
+                node.ports.insert(port);
+                node.count += 1;
+            }
+            Msg::Counters { events, dropped } => {
+                self.dropped = dropped;
+                self.events = self.events.max(events);
+            }
+            Msg::Finished { exit_code } => self.exit_code = Some(exit_code),
+        }
+    }
+
+    fn observe(&mut self, obs: Observation) {
+        let node = self.files.entry(obs.path).or_default();
+        node.dir |= obs.dir;
+        if obs.result >= 0 {
+            node.ok.insert(obs.need);
+            node.ok_count += 1;
+        } else {
+            node.failed.insert(obs.need);
+            node.failed_count += 1;
+            node.last_errno = Some(-obs.result);
+        }
+        if let Some(entry) = obs.entry {
+            remember(&mut node.entries, entry);
+        }
+        remember(&mut node.pids, obs.pid);
+        if let Some(exe) = obs.exe {
+            remember(&mut node.exes, exe);
+        }
+    }
+
+    fn event(&mut self, event: Event) {
+        match event.kind {
+            EventKind::Exec { path, argv, result } => {
+                let node = self.execs.entry(path).or_default();
+                node.count += 1;
+                if result < 0 {
+                    node.failed += 1;
+                }
+                if node.argv.is_empty() {
+                    node.argv = argv;
+                }
+            }
+            EventKind::Dns { name, qtype, .. } => {
+                let name = name.trim_end_matches('.').to_ascii_lowercase();
+                if name.is_empty() {
+                    return;
+                }
+                let node = self.hosts.entry(name).or_default();
+                node.sources.insert(HostSource::Dns);
+                node.qtypes.insert(qtype);
+                node.count += 1;
+            }
+            EventKind::Connect { addr, result } => self.socket("connect", &addr, result),
+            EventKind::Bind { addr, result } => self.socket("bind", &addr, result),
+            EventKind::ProcessStart { .. } => self.processes += 1,
+            _ => {}
+        }
+    }
+}
+
+impl LearnModel {
+    fn socket(&mut self, kind: &str, addr: &SockAddr, result: i32) {
+        let node = self
+            .sockets
+            .entry(format!("{kind} {}", socket_label(addr)))
+            .or_default();
+        node.kind = kind.to_string();
+        if result >= 0 || result == -libc_einprogress() {
+            node.ok += 1;
+        } else {
+            node.failed += 1;
+        }
+    }
+}
+
+/// EINPROGRESS on Linux (a non-blocking connect under way counts as made).
+const fn libc_einprogress() -> i32 {
+    115
+}

@@ -1,0 +1,233 @@
+//! What `nono learn` prints and writes: the human summary (grouped READ / WRITE /
+//! EXEC / NETWORK with counts), the JSON report, and the suggested profile.
+
+use std::fmt::Write as _;
+
+use nono_enforcer::capability::Access;
+use nono_enforcer::profile::file::{
+    Conditional, Filesystem, Groups, Meta, Network, OneOrMany, ProfileFile, Workdir, WorkdirAccess,
+};
+use serde::Serialize;
+
+use super::model::LearnModel;
+use super::suggest::{Suggestion, SuggestionKind};
+
+/// Builds a profile from accepted suggestions, extending `base`.
+pub fn profile(accepted: &[&Suggestion], base: &str, name: &str, description: &str) -> ProfileFile {
+    let mut fs = Filesystem::default();
+    let mut groups = Groups::default();
+    let mut network = Network::default();
+    let mut workdir = None;
+    for s in accepted {
+        match &s.kind {
+            SuggestionKind::Grant => {
+                let list = match (s.dir, s.access.unwrap_or(Access::Read)) {
+                    (true, Access::Read) => &mut fs.read,
+                    (true, Access::Write) => &mut fs.write,
+                    (true, Access::ReadWrite) => &mut fs.allow,
+                    (false, Access::Read) => &mut fs.read_file,
+                    (false, Access::Write) => &mut fs.write_file,
+                    (false, Access::ReadWrite) => &mut fs.allow_file,
+                };
+                list.push(Conditional::Plain(s.rule.clone()));
+            }
+            SuggestionKind::IncludeGroup { group } => {
+                groups.include.push(Conditional::Plain(group.clone()))
+            }
+            SuggestionKind::Workdir => {
+                workdir = Some(match s.access.unwrap_or(Access::Read) {
+                    Access::Read => WorkdirAccess::Read,
+                    Access::Write => WorkdirAccess::Write,
+                    Access::ReadWrite => WorkdirAccess::Readwrite,
+                })
+            }
+            SuggestionKind::Host => network.allow_domain.push(s.rule.clone()),
+            SuggestionKind::Covered { .. } | SuggestionKind::Sensitive { .. } => {}
+        }
+    }
+    ProfileFile {
+        extends: Some(OneOrMany::One(base.to_string())),
+        meta: Some(Meta {
+            name: Some(name.to_string()),
+            version: Some("1.0.0".into()),
+            description: Some(description.to_string()),
+            author: None,
+        }),
+        workdir: workdir.map(|access| Workdir {
+            access: Some(access),
+        }),
+        groups: Some(groups).filter(|g| *g != Groups::default()),
+        filesystem: Some(fs).filter(|f| *f != Filesystem::default()),
+        network: Some(network).filter(|n| *n != Network::default()),
+        ..ProfileFile::default()
+    }
+}
+
+/// The suggestions `--output` writes without a person looking: the safe ones.
+pub fn auto_approved(suggestions: &[Suggestion]) -> Vec<&Suggestion> {
+    suggestions
+        .iter()
+        .filter(|s| {
+            s.safe
+                && !matches!(
+                    s.kind,
+                    SuggestionKind::Covered { .. } | SuggestionKind::Sensitive { .. }
+                )
+        })
+        .collect()
+}
+
+/// `nono learn --json`.
+#[derive(Debug, Serialize)]
+pub struct Report<'a> {
+    /// The command.
+    pub command: &'a [String],
+    /// Its exit code.
+    pub exit_code: Option<i32>,
+    /// The session directory.
+    pub session: Option<String>,
+    /// Events received and lost.
+    pub events: u64,
+    /// Events lost by the tracer.
+    pub dropped: u64,
+    /// Everything observed.
+    pub observations: &'a LearnModel,
+    /// Every suggestion, with its reason and whether it is safe to auto-approve.
+    pub suggestions: &'a [Suggestion],
+    /// The profile of the safe suggestions.
+    pub profile: ProfileFile,
+}
+
+fn access_tag(access: Option<Access>) -> &'static str {
+    match access {
+        Some(Access::Read) => "r ",
+        Some(Access::Write) => " w",
+        Some(Access::ReadWrite) => "rw",
+        None => "  ",
+    }
+}
+
+/// The human summary: one line of counters, then sections with counts.
+pub fn summary(model: &LearnModel, suggestions: &[Suggestion]) -> String {
+    let mut out = String::new();
+    let failed: Vec<_> = model
+        .files
+        .iter()
+        .filter(|(_, n)| n.ok.is_empty() && n.failed_count > 0)
+        .collect();
+    let _ = writeln!(
+        out,
+        "nono learn: {} events ({} dropped), {} paths, {} programs, {} hosts, {} processes; exit {}",
+        model.events,
+        model.dropped,
+        model.files.len(),
+        model.execs.len(),
+        model.hosts.len(),
+        model.processes.max(1),
+        model
+            .exit_code
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "?".into())
+    );
+    let grants: Vec<&Suggestion> = suggestions
+        .iter()
+        .filter(|s| s.kind == SuggestionKind::Grant)
+        .collect();
+    let reads: Vec<_> = grants
+        .iter()
+        .filter(|s| s.access == Some(Access::Read))
+        .collect();
+    let writes: Vec<_> = grants
+        .iter()
+        .filter(|s| s.access != Some(Access::Read))
+        .collect();
+    let mut section = |title: &str, rows: Vec<String>| {
+        let _ = writeln!(out, "\n{title} ({})", rows.len());
+        for row in rows {
+            let _ = writeln!(out, "  {row}");
+        }
+    };
+    let row = |s: &Suggestion| {
+        let kind = if s.dir { "dir " } else { "file" };
+        let flag = if s.safe { "" } else { "  [review]" };
+        format!(
+            "{} {kind} {}  — {}{flag}",
+            access_tag(s.access),
+            s.rule,
+            s.reason
+        )
+    };
+    section("READ", reads.iter().map(|s| row(s)).collect());
+    section("WRITE", writes.iter().map(|s| row(s)).collect());
+    section(
+        "EXEC",
+        model
+            .execs
+            .iter()
+            .map(|(path, e)| {
+                let failed = if e.failed > 0 {
+                    format!(", {} failed", e.failed)
+                } else {
+                    String::new()
+                };
+                format!("{}  ({}×{failed})", path.display(), e.count)
+            })
+            .collect(),
+    );
+    let mut network: Vec<String> = suggestions
+        .iter()
+        .filter(|s| s.kind == SuggestionKind::Host)
+        .map(|s| format!("{}  — {}", s.rule, s.reason))
+        .collect();
+    network.extend(
+        model
+            .sockets
+            .iter()
+            .map(|(peer, n)| format!("{peer}  ({} ok, {} failed)", n.ok, n.failed)),
+    );
+    section("NETWORK", network);
+    let other: Vec<String> = suggestions
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.kind,
+                SuggestionKind::IncludeGroup { .. } | SuggestionKind::Workdir
+            )
+        })
+        .map(|s| match &s.kind {
+            SuggestionKind::IncludeGroup { group } => {
+                format!("include group {group}  — {}", s.reason)
+            }
+            _ => format!("{}  — {}", s.rule, s.reason),
+        })
+        .collect();
+    if !other.is_empty() {
+        section("PROFILE", other);
+    }
+    let covered: Vec<String> = suggestions
+        .iter()
+        .filter(|s| matches!(s.kind, SuggestionKind::Covered { .. }))
+        .map(|s| s.reason.clone())
+        .collect();
+    if !covered.is_empty() {
+        section("ALREADY GRANTED", covered);
+    }
+    let sensitive: Vec<String> = suggestions
+        .iter()
+        .filter_map(|s| match &s.kind {
+            SuggestionKind::Sensitive { label } => Some(
+                s.observed
+                    .iter()
+                    .map(|p| format!("{}  — denied by {label}", p.display()))
+                    .collect::<Vec<_>>(),
+            ),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    if !sensitive.is_empty() {
+        section("SENSITIVE (never granted)", sensitive);
+    }
+    let _ = writeln!(out, "\nfailed probes: {} (not suggested)", failed.len());
+    out
+}

@@ -1,0 +1,608 @@
+//! Suggested rules, each with its reason.
+//!
+//! From the model's successful accesses (failed probes are listed, never suggested):
+//! 1. a path inside a denied path is **sensitive**: shown, never suggested;
+//! 2. a path inside the working directory becomes one `workdir.access` suggestion;
+//! 3. a path already granted by the base profile or a group it includes is
+//!    **covered** (no rule needed);
+//! 4. a path a built-in group would grant suggests **including that group**;
+//! 5. anything else becomes a grant: the file itself, or its directory when the
+//!    command created or removed entries there, or when it read many siblings
+//!    (collapse). `/` and `$HOME` are never granted whole: entries created directly
+//!    in them are suggested as single files.
+//!
+//! Host names (from DNS and the proxy) become `network.allow_domain` suggestions.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use nono_enforcer::capability::Access;
+use serde::Serialize;
+
+use super::model::LearnModel;
+use super::observe::Need;
+
+/// Files read in one directory before the directory is suggested instead.
+pub const COLLAPSE_SIBLINGS: usize = 4;
+/// Observed paths a suggestion lists.
+const MAX_LISTED: usize = 32;
+
+/// What a suggestion is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum SuggestionKind {
+    /// A new filesystem rule.
+    Grant,
+    /// Already granted by the base profile or an included group: no rule needed.
+    Covered {
+        /// The group, or `base profile`.
+        by: String,
+    },
+    /// A built-in group the base profile does not include would grant it.
+    IncludeGroup {
+        /// The group.
+        group: String,
+    },
+    /// Inside the working directory: `workdir.access`.
+    Workdir,
+    /// A denied path: listed, never suggested.
+    Sensitive {
+        /// What denies it.
+        label: String,
+    },
+    /// A host name for `network.allow_domain`.
+    Host,
+}
+
+/// One suggested rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Suggestion {
+    /// What it is.
+    #[serde(flatten)]
+    pub kind: SuggestionKind,
+    /// The path it grants (absolute), for filesystem suggestions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// The rule as written in a profile (`$HOME/…`, a host name, a group name).
+    pub rule: String,
+    /// A directory rule (covers what is below) rather than a single file.
+    pub dir: bool,
+    /// The access it grants.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access: Option<Access>,
+    /// Why, for people.
+    pub reason: String,
+    /// May it be approved without a person looking (used by `--output`)?
+    pub safe: bool,
+    /// Observed paths behind it (at most 32).
+    pub observed: Vec<PathBuf>,
+}
+
+/// Directories whose write grant would let a command change the system.
+const SYSTEM_DIRS: &[&str] = &[
+    "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/boot", "/opt", "/var/lib",
+    "/root",
+];
+
+fn display(path: &Path, home: &Path) -> String {
+    match path.strip_prefix(home) {
+        Ok(rest) if rest.as_os_str().is_empty() => "$HOME".to_string(),
+        Ok(rest) => format!("$HOME/{}", rest.display()),
+        Err(_) => path.display().to_string(),
+    }
+}
+
+fn covers(grant: &super::model::Coverage, path: &Path, access: Access) -> bool {
+    grant.access.covers(access)
+        && if grant.dir {
+            path.starts_with(&grant.path)
+        } else {
+            path == grant.path
+        }
+}
+
+#[derive(Debug, Clone)]
+struct Candidate {
+    path: PathBuf,
+    dir: bool,
+    access: Access,
+    reason: String,
+    observed: Vec<PathBuf>,
+}
+
+/// The suggestions for everything the model has seen, in a stable order: grants,
+/// groups to include, the working directory, hosts, then covered and sensitive paths.
+pub fn suggest(model: &LearnModel) -> Vec<Suggestion> {
+    let ctx = &model.ctx;
+    let home = ctx.home.as_path();
+    let mut sensitive: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+    let mut workdir: Option<(Access, Vec<PathBuf>)> = None;
+    let mut covered: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+    let mut include: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+    let mut candidates: Vec<Candidate> = Vec::new();
+
+    for (path, node) in &model.files {
+        // Sensitive paths are listed whether the access succeeded or was refused.
+        let all = {
+            let mut n = node.ok;
+            for need in node.failed.iter() {
+                n.insert(need);
+            }
+            n
+        };
+        if all.access().is_some()
+            && let Some(s) = ctx.sensitive(path)
+        {
+            sensitive
+                .entry(s.label.clone())
+                .or_default()
+                .push(path.clone());
+            continue;
+        }
+        let Some(access) = node.ok.access() else {
+            continue;
+        };
+        if path.starts_with(&ctx.workdir) {
+            let entry = workdir.get_or_insert((access, Vec::new()));
+            entry.0 = entry.0.union(access);
+            entry.1.push(path.clone());
+            continue;
+        }
+        if ctx.base_grants.iter().any(|g| covers(g, path, access)) {
+            covered
+                .entry("base profile".into())
+                .or_default()
+                .push(path.clone());
+            continue;
+        }
+        if let Some(group) = ctx
+            .groups
+            .iter()
+            .find(|g| g.included && g.grants.iter().any(|c| covers(c, path, access)))
+        {
+            covered
+                .entry(format!("group `{}`", group.name))
+                .or_default()
+                .push(path.clone());
+            continue;
+        }
+        if let Some(group) = ctx
+            .groups
+            .iter()
+            .find(|g| !g.included && g.grants.iter().any(|c| covers(c, path, access)))
+        {
+            include
+                .entry(group.name.clone())
+                .or_default()
+                .push(path.clone());
+            continue;
+        }
+        let creates = node.ok.contains(Need::Create) || node.ok.contains(Need::Delete);
+        let reason = if creates {
+            format!(
+                "created or removed {} entr{} here",
+                node.entries.len().max(1),
+                if node.entries.len() == 1 { "y" } else { "ies" }
+            )
+        } else if node.ok.contains(Need::Exec) {
+            "ran this program".to_string()
+        } else if node.ok.contains(Need::Write) {
+            "wrote this file".to_string()
+        } else {
+            "read this".to_string()
+        };
+        if node.dir && (path == Path::new("/") || path == home) {
+            // Never the whole of / or $HOME: grant what was created there, one by one.
+            for entry in &node.entries {
+                candidates.push(Candidate {
+                    path: entry.clone(),
+                    dir: false,
+                    access: Access::ReadWrite,
+                    reason: format!(
+                        "created in {} (which is never granted whole)",
+                        display(path, home)
+                    ),
+                    observed: vec![entry.clone()],
+                });
+            }
+            continue;
+        }
+        candidates.push(Candidate {
+            path: path.clone(),
+            dir: node.dir,
+            access,
+            reason,
+            observed: vec![path.clone()],
+        });
+    }
+
+    let candidates = collapse(candidates, home, ctx);
+    let mut out: Vec<Suggestion> = Vec::new();
+    for c in candidates {
+        let system_write =
+            c.access != Access::Read && SYSTEM_DIRS.iter().any(|d| c.path.starts_with(d));
+        let reason = if system_write {
+            format!("{}; writes to a system directory, review it", c.reason)
+        } else {
+            c.reason
+        };
+        out.push(Suggestion {
+            kind: SuggestionKind::Grant,
+            rule: display(&c.path, home),
+            path: Some(c.path),
+            dir: c.dir,
+            access: Some(c.access),
+            reason,
+            safe: !system_write,
+            observed: c.observed.into_iter().take(MAX_LISTED).collect(),
+        });
+    }
+    for (group, observed) in include {
+        out.push(Suggestion {
+            kind: SuggestionKind::IncludeGroup {
+                group: group.clone(),
+            },
+            path: None,
+            rule: group.clone(),
+            dir: true,
+            access: None,
+            reason: format!(
+                "the built-in group `{group}` covers {} observed path(s)",
+                observed.len()
+            ),
+            safe: true,
+            observed: observed.into_iter().take(MAX_LISTED).collect(),
+        });
+    }
+    if let Some((access, observed)) = workdir {
+        out.push(Suggestion {
+            kind: SuggestionKind::Workdir,
+            path: Some(ctx.workdir.clone()),
+            rule: format!("workdir.access = {}", access.name()),
+            dir: true,
+            access: Some(access),
+            reason: format!(
+                "{} observed path(s) in the working directory",
+                observed.len()
+            ),
+            safe: true,
+            observed: observed.into_iter().take(MAX_LISTED).collect(),
+        });
+    }
+    for (host, node) in &model.hosts {
+        if host == "localhost" || host.ends_with(".in-addr.arpa") || host.ends_with(".ip6.arpa") {
+            continue;
+        }
+        let via: Vec<&str> = node
+            .sources
+            .iter()
+            .map(|s| match s {
+                super::model::HostSource::Dns => "DNS",
+                super::model::HostSource::Proxy => "proxy",
+            })
+            .collect();
+        out.push(Suggestion {
+            kind: SuggestionKind::Host,
+            path: None,
+            rule: host.clone(),
+            dir: false,
+            access: None,
+            reason: format!("looked up {} time(s) ({})", node.count, via.join(", ")),
+            safe: true,
+            observed: Vec::new(),
+        });
+    }
+    for (by, observed) in covered {
+        out.push(Suggestion {
+            kind: SuggestionKind::Covered { by: by.clone() },
+            path: None,
+            rule: by.clone(),
+            dir: false,
+            access: None,
+            reason: format!(
+                "{} observed path(s) already granted by {by}",
+                observed.len()
+            ),
+            safe: true,
+            observed: observed.into_iter().take(MAX_LISTED).collect(),
+        });
+    }
+    for (label, observed) in sensitive {
+        out.push(Suggestion {
+            kind: SuggestionKind::Sensitive {
+                label: label.clone(),
+            },
+            path: observed.first().cloned(),
+            rule: observed
+                .first()
+                .map(|p| display(p, home))
+                .unwrap_or_default(),
+            dir: false,
+            access: None,
+            reason: format!("denied by {label}: never granted from learning"),
+            safe: false,
+            observed: observed.into_iter().take(MAX_LISTED).collect(),
+        });
+    }
+    out
+}
+
+/// Files read in the same directory collapse into the directory; rules inside a
+/// directory rule with enough access disappear.
+fn collapse(
+    candidates: Vec<Candidate>,
+    home: &Path,
+    ctx: &super::model::LearnContext,
+) -> Vec<Candidate> {
+    let mut by_parent: BTreeMap<PathBuf, Vec<Candidate>> = BTreeMap::new();
+    let mut dirs: Vec<Candidate> = Vec::new();
+    for c in candidates {
+        if c.dir {
+            dirs.push(c);
+        } else {
+            let parent = c
+                .path
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from("/"));
+            by_parent.entry(parent).or_default().push(c);
+        }
+    }
+    let mut files = Vec::new();
+    for (parent, group) in by_parent {
+        let forbidden =
+            parent == Path::new("/") || parent == home || ctx.sensitive(&parent).is_some();
+        if group.len() >= COLLAPSE_SIBLINGS && !forbidden {
+            let access = group.iter().fold(Access::Read, |a, c| a.union(c.access));
+            let access = if group.iter().all(|c| c.access == Access::Write) {
+                Access::Write
+            } else {
+                access
+            };
+            dirs.push(Candidate {
+                path: parent,
+                dir: true,
+                access,
+                reason: format!("{} files used in this directory", group.len()),
+                observed: group.into_iter().map(|c| c.path).collect(),
+            });
+        } else {
+            files.extend(group);
+        }
+    }
+    // Merge duplicate directories, then drop anything inside a directory that covers it.
+    let mut merged: BTreeMap<PathBuf, Candidate> = BTreeMap::new();
+    for d in dirs {
+        match merged.get_mut(&d.path) {
+            Some(existing) => {
+                existing.access = existing.access.union(d.access);
+                existing.observed.extend(d.observed);
+            }
+            None => {
+                merged.insert(d.path.clone(), d);
+            }
+        }
+    }
+    let dirs: Vec<Candidate> = merged.into_values().collect();
+    let inside = |c: &Candidate, me: Option<&Path>| {
+        dirs.iter().any(|d| {
+            Some(d.path.as_path()) != me && c.path.starts_with(&d.path) && d.access.covers(c.access)
+        })
+    };
+    let mut out: Vec<Candidate> = dirs
+        .iter()
+        .filter(|d| !inside(d, Some(&d.path)))
+        .cloned()
+        .collect();
+    out.extend(files.into_iter().filter(|f| !inside(f, None)));
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use nono_enforcer::capability::Access;
+    use nono_tracer::event::{Event, EventKind, FileOp, SockAddr};
+
+    use super::*;
+    use crate::learn::model::{Coverage, GroupInfo, LearnContext, LearnModel, Msg, SensitivePath};
+    use crate::learn::observe::classify;
+    use crate::learn::output::{auto_approved, profile};
+
+    fn ctx() -> LearnContext {
+        LearnContext {
+            home: "/home/u".into(),
+            workdir: "/home/u/proj".into(),
+            base_profile: "default".into(),
+            sensitive: vec![SensitivePath {
+                path: "/home/u/.ssh".into(),
+                label: "group `deny_credentials`".into(),
+            }],
+            groups: vec![
+                GroupInfo {
+                    name: "system_read_linux".into(),
+                    included: true,
+                    grants: vec![Coverage {
+                        path: "/usr".into(),
+                        access: Access::Read,
+                        dir: true,
+                    }],
+                },
+                GroupInfo {
+                    name: "python_runtime".into(),
+                    included: false,
+                    grants: vec![Coverage {
+                        path: "/home/u/.cache/pip".into(),
+                        access: Access::ReadWrite,
+                        dir: true,
+                    }],
+                },
+            ],
+            base_grants: vec![],
+        }
+    }
+
+    fn feed(model: &mut LearnModel, op: FileOp, path: &str, dir: bool, result: i32) {
+        let event = Event {
+            seq: 0,
+            time_ns: 0,
+            pid: 5,
+            ppid: 1,
+            exe: None,
+            kind: EventKind::File {
+                op,
+                path: path.into(),
+                path2: None,
+                result,
+            },
+        };
+        let observations = classify(&event, &mut |p: &Path| (p.to_path_buf(), dir));
+        model.update(Msg::Event {
+            event: Box::new(event),
+            observations,
+        });
+    }
+
+    fn grants(s: &[Suggestion]) -> Vec<(String, bool, Access)> {
+        s.iter()
+            .filter(|s| s.kind == SuggestionKind::Grant)
+            .map(|s| (s.rule.clone(), s.dir, s.access.unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn sensitive_paths_are_listed_never_suggested_even_when_they_succeeded() {
+        let mut m = LearnModel::new(ctx());
+        feed(&mut m, FileOp::Read, "/home/u/.ssh/id_rsa", false, 0);
+        feed(&mut m, FileOp::Read, "/home/u/.ssh/config", false, -13);
+        let s = suggest(&m);
+        assert!(grants(&s).is_empty(), "{s:#?}");
+        let sensitive: Vec<_> = s
+            .iter()
+            .filter(|s| matches!(s.kind, SuggestionKind::Sensitive { .. }))
+            .collect();
+        assert_eq!(sensitive.len(), 1);
+        assert_eq!(sensitive[0].observed.len(), 2);
+        assert!(!sensitive[0].safe);
+        let p = profile(&auto_approved(&s), "default", "x", "d");
+        assert!(
+            p.filesystem.is_none(),
+            "a sensitive path reached the profile: {p:?}"
+        );
+    }
+
+    #[test]
+    fn home_and_root_are_never_granted_whole() {
+        let mut m = LearnModel::new(ctx());
+        feed(&mut m, FileOp::Create, "/home/u/.tool_history", false, 0);
+        feed(&mut m, FileOp::Create, "/newfile", false, 0);
+        let g = grants(&suggest(&m));
+        assert_eq!(
+            g,
+            [
+                ("$HOME/.tool_history".to_string(), false, Access::ReadWrite),
+                ("/newfile".to_string(), false, Access::ReadWrite)
+            ]
+        );
+    }
+
+    #[test]
+    fn created_entries_suggest_their_directory_and_siblings_collapse() {
+        let mut m = LearnModel::new(ctx());
+        feed(&mut m, FileOp::Create, "/srv/out/a.txt", false, 0);
+        for f in ["a", "b", "c", "d"] {
+            feed(
+                &mut m,
+                FileOp::Read,
+                &format!("/data/set/{f}.csv"),
+                false,
+                0,
+            );
+        }
+        feed(&mut m, FileOp::Read, "/data/other.txt", false, 0);
+        feed(&mut m, FileOp::Read, "/nonexistent", false, -2);
+        let g = grants(&suggest(&m));
+        assert_eq!(
+            g,
+            [
+                ("/data/other.txt".to_string(), false, Access::Read),
+                ("/data/set".to_string(), true, Access::Read),
+                // Only creation was seen: write-only is enough (least privilege).
+                ("/srv/out".to_string(), true, Access::Write),
+            ]
+        );
+    }
+
+    #[test]
+    fn groups_workdir_and_hosts() {
+        let mut m = LearnModel::new(ctx());
+        feed(&mut m, FileOp::Read, "/usr/lib/libc.so", false, 0);
+        feed(&mut m, FileOp::Write, "/home/u/.cache/pip/http/x", false, 0);
+        feed(&mut m, FileOp::Write, "/home/u/proj/out.txt", false, 0);
+        feed(&mut m, FileOp::Read, "/home/u/proj/in.txt", false, 0);
+        let dns = Event {
+            seq: 1,
+            time_ns: 0,
+            pid: 5,
+            ppid: 1,
+            exe: None,
+            kind: EventKind::Dns {
+                name: "PyPI.org.".into(),
+                qtype: "A".into(),
+                server: SockAddr::Other { family: 2 },
+            },
+        };
+        m.update(Msg::Event {
+            event: Box::new(dns),
+            observations: vec![],
+        });
+        let s = suggest(&m);
+        assert!(grants(&s).is_empty(), "{s:#?}");
+        let kinds: Vec<_> = s.iter().map(|s| (&s.kind, s.rule.as_str())).collect();
+        assert!(kinds.contains(&(
+            &SuggestionKind::IncludeGroup {
+                group: "python_runtime".into()
+            },
+            "python_runtime"
+        )));
+        assert!(kinds.contains(&(&SuggestionKind::Workdir, "workdir.access = readwrite")));
+        assert!(kinds.contains(&(&SuggestionKind::Host, "pypi.org")));
+        assert!(kinds.contains(&(
+            &SuggestionKind::Covered {
+                by: "group `system_read_linux`".into()
+            },
+            "group `system_read_linux`"
+        )));
+        let p = profile(&auto_approved(&s), "default", "learned", "test");
+        let text = serde_json::to_string(&p).unwrap();
+        for needle in [
+            "\"extends\":\"default\"",
+            "python_runtime",
+            "\"access\":\"readwrite\"",
+            "pypi.org",
+        ] {
+            assert!(text.contains(needle), "{needle} missing from {text}");
+        }
+        let parsed = nono_enforcer::profile::parse(
+            &text,
+            "learned",
+            nono_enforcer::profile::ProfileSource::Builtin,
+        );
+        assert!(
+            parsed.is_ok(),
+            "the generated profile does not parse: {parsed:?}"
+        );
+    }
+
+    #[test]
+    fn system_writes_are_not_auto_approved() {
+        let mut m = LearnModel::new(ctx());
+        feed(&mut m, FileOp::Write, "/etc/hosts", false, 0);
+        let s = suggest(&m);
+        assert_eq!(grants(&s).len(), 1);
+        assert!(auto_approved(&s).is_empty(), "{s:#?}");
+        let _ = PathBuf::new();
+    }
+}
