@@ -53,6 +53,7 @@ fn main() -> ExitCode {
     timing::mark("arguments parsed");
     let result = match cli.command {
         Command::Profiles(cmd) => commands::profiles::run(cmd),
+        Command::Learn(args) => commands::learn::run(args),
         Command::Run(args) => commands::run::run(args, commands::run::Mode::Supervised),
         Command::Wrap(args) => commands::run::run(args, commands::run::Mode::Wrap),
         Command::Why(args) => commands::why::run(args),

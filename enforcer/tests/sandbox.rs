@@ -123,6 +123,7 @@ fn run_captured_reports_a_missing_program() {
         &SandboxOptions {
             mount_view: false,
             single_threaded: true,
+            guard_metadata: true,
         },
     );
     let mut cmd = command(dir.path(), "");
@@ -147,6 +148,7 @@ fn apply_to_self_restricts_the_calling_process() {
     let options = SandboxOptions {
         mount_view: false,
         single_threaded: false,
+        guard_metadata: true,
     };
     let mut sandbox = sandbox_for(dir.path(), &[(GrantFlag::Allow, dir.path())], &options);
     // SAFETY: the child only calls async-signal-safe functions and exits with _exit.

@@ -31,6 +31,8 @@ pub enum Command {
     /// List, show, export and validate profiles
     #[command(subcommand)]
     Profiles(ProfilesCommand),
+    /// Trace a command and suggest the least privilege it needs, as a profile
+    Learn(LearnArgs),
     /// Run a command in a sandbox, with nono supervising it from outside
     Run(RunArgs),
     /// Sandbox nono itself and exec the command in its place (no supervisor)
@@ -152,6 +154,57 @@ pub struct RunArgs {
     /// Do not print the one-line enforcement status (a partial one is always printed)
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// The command and its arguments
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+/// Tracing backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// eBPF when it can be loaded, ptrace otherwise
+    Auto,
+    /// ptrace + seccomp (unprivileged)
+    Ptrace,
+    /// eBPF (root, or CAP_BPF + CAP_PERFMON)
+    Ebpf,
+}
+
+/// `nono learn`.
+#[derive(Debug, Args)]
+pub struct LearnArgs {
+    /// The profile to build on: its groups count as granted, its denials as sensitive
+    #[arg(long, short = 'p', value_name = "NAME|FILE", default_value = "default")]
+    pub profile: String,
+    /// Write the suggested profile (the suggestions safe to approve unreviewed) here
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Overwrite --output if it exists
+    #[arg(long, requires = "output")]
+    pub force: bool,
+    /// Print the observations, every suggestion and the suggested profile as JSON (on
+    /// stderr, which the command shares; use --report to keep it apart)
+    #[arg(long)]
+    pub json: bool,
+    /// Write the JSON report to this file instead of printing it
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Stop the command (and everything it started) after this many seconds
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
+    /// Run the command without the safety net (a permissive sandbox that still
+    /// withholds credentials, keychains and shell files)
+    #[arg(long)]
+    pub no_safety_net: bool,
+    /// Do not open the review screen; print the summary
+    #[arg(long)]
+    pub no_tui: bool,
+    /// The tracing backend
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend: Backend,
+    /// The working directory of the command (default: the current directory)
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
     /// The command and its arguments
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,

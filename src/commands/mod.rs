@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod completions;
+pub mod learn;
 pub mod profiles;
 pub mod run;
 pub mod setup;

@@ -38,6 +38,7 @@ pub fn run(args: RunArgs, mode: Mode) -> CmdResult {
     let options = SandboxOptions {
         mount_view: !args.no_mount_view,
         single_threaded: true,
+        guard_metadata: true,
     };
     let workdir = sandbox.caps.workdir.clone();
     let mut prepared =

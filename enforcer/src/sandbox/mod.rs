@@ -56,6 +56,8 @@ pub enum MetadataGuard {
     /// seccomp refuses the calls everywhere (no user namespaces here, or the mount
     /// view was turned off).
     Seccomp,
+    /// Not guarded (asked for: `nono learn`'s safety net).
+    Off,
 }
 
 /// Options for [`prepare`].
@@ -67,6 +69,9 @@ pub struct SandboxOptions {
     /// The process is single-threaded, so it may enter a new user namespace. True for
     /// a freshly forked child; false when a library applies the sandbox to its caller.
     pub single_threaded: bool,
+    /// Stop metadata changes outside the write grants (default true). `nono learn`'s
+    /// safety net turns it off: it withholds secrets, it does not confine writes.
+    pub guard_metadata: bool,
 }
 
 impl Default for SandboxOptions {
@@ -74,6 +79,7 @@ impl Default for SandboxOptions {
         SandboxOptions {
             mount_view: true,
             single_threaded: true,
+            guard_metadata: true,
         }
     }
 }
@@ -489,9 +495,11 @@ pub fn prepare(
     let metadata = if mounts.is_some() {
         layers.push("read-only mount view".into());
         MetadataGuard::MountView
-    } else {
+    } else if options.guard_metadata {
         layers.push("metadata changes refused (seccomp)".into());
         MetadataGuard::Seccomp
+    } else {
+        MetadataGuard::Off
     };
     let drop_capabilities =
         privileged || mounts.as_ref().is_some_and(|m| m.user_namespace.is_some());

@@ -1,0 +1,380 @@
+//! `nono learn`: trace a command and suggest the least privilege it needs.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use nono_enforcer::capability::{self, Access, GrantFlag, Overrides, Source};
+use nono_enforcer::plan::{self, CachingFs, EntryKind, FsView};
+use nono_enforcer::policy::Policy;
+use nono_enforcer::sandbox::{self, SandboxOptions};
+use nono_enforcer::session::{self, Session, SessionKind};
+use nono_enforcer::{env, exec};
+use nono_tracer::ptrace::{self, TraceCommand};
+use nono_tui::learn::model::{Coverage, GroupInfo, LearnContext, SensitivePath};
+use nono_tui::learn::observe::{self, Resolved};
+use nono_tui::learn::{LearnModel, Msg, output, suggest};
+
+use crate::cli::{Backend, LearnArgs};
+use crate::context::{self, Dirs};
+use crate::output::Style;
+use crate::{CmdResult, Failure, usage};
+
+/// Runs `nono learn`.
+pub fn run(args: LearnArgs) -> CmdResult {
+    let style = Style::stderr();
+    if args.backend == Backend::Ebpf {
+        return Err(usage(anyhow!(
+            "--backend ebpf: the eBPF tracing backend is not part of this build yet; use --backend ptrace"
+        )));
+    }
+    if let Some(output) = &args.output
+        && output.exists()
+        && !args.force
+    {
+        return Err(usage(anyhow!(
+            "{} exists; pass --force to overwrite it",
+            output.display()
+        )));
+    }
+    let cwd = context::current_dir()?;
+    let workdir = match &args.workdir {
+        Some(dir) => cwd.join(dir),
+        None => cwd.clone(),
+    };
+    let vars = context::vars(workdir.clone());
+    let store = context::store(&vars);
+    let profile = store.load(&args.profile).map_err(usage)?;
+    let dirs = Dirs::new(&vars);
+    let nono_state = vec![dirs.config.clone(), dirs.state.clone()];
+
+    // The base profile's view: what counts as granted, and what is sensitive.
+    let base_overrides = Overrides {
+        nono_state: nono_state.clone(),
+        allow_network: true,
+        ..Overrides::default()
+    };
+    let base_caps =
+        capability::resolve(&profile, &base_overrides, &vars, store.policy()).map_err(usage)?;
+    let fs = CachingFs::new();
+    let base_plan = plan::plan(&base_caps, &fs).map_err(usage)?;
+    let ctx = learn_context(&base_caps, &base_plan, store.policy(), &vars, &fs);
+
+    // The command, its environment (filtered like `nono run`), and the safety net.
+    let filtered = env::filter(std::env::vars_os(), &base_caps.environment);
+    let (program, rest) = args.command.split_first().expect("clap requires a command");
+    let path = exec::resolve_program(program, env::get(&filtered.vars, "PATH"), &workdir).map_err(
+        |e| Failure {
+            code: e.exit_code(),
+            error: anyhow!("{e}"),
+        },
+    )?;
+    let mut argv = vec![program.clone()];
+    argv.extend(rest.iter().cloned());
+    let mut trace_cmd = TraceCommand {
+        program: path,
+        argv,
+        env: filtered.vars.clone(),
+        cwd: workdir.clone(),
+        pre_exec: None,
+        timeout: args.timeout.map(Duration::from_secs_f64),
+    };
+    let mut enforcement = None;
+    if args.no_safety_net {
+        eprintln!(
+            "{} --no-safety-net: the command runs with your full access while it is traced",
+            style.warn("nono: warning:")
+        );
+    } else {
+        let net_overrides = Overrides {
+            grants: vec![(GrantFlag::Allow, "/".into())],
+            allow_network: true,
+            nono_state,
+            ..Overrides::default()
+        };
+        let caps =
+            capability::resolve(&profile, &net_overrides, &vars, store.policy()).map_err(usage)?;
+        let plan = plan::plan(&caps, &CachingFs::new()).map_err(usage)?;
+        let options = SandboxOptions {
+            mount_view: false,
+            single_threaded: true,
+            guard_metadata: false,
+        };
+        let mut prepared = sandbox::prepare(&caps, &plan, &workdir, &options).map_err(usage)?;
+        let line = format!(
+            "safety net: credentials, keychains and shell files withheld ({})",
+            prepared.report
+        );
+        eprintln!("{}", style.dim(&format!("nono: {line}")));
+        enforcement = Some(line);
+        trace_cmd.pre_exec = Some(Box::new(move || {
+            prepared.apply_in_child().map_err(|e| e.errno)
+        }));
+    }
+
+    let command: Vec<String> = args
+        .command
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let mut session = Session::create(
+        &session::sessions_dir(&vars.xdg_state_home),
+        SessionKind::Learn,
+        command.clone(),
+        workdir.clone(),
+    )
+    .context("cannot record the session")?;
+    session.info.profile = Some(profile.name.clone());
+    session.info.backend = Some("ptrace".into());
+    session.info.enforcement = enforcement;
+    session.save().context("cannot record the session")?;
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tracer = std::thread::Builder::new()
+        .name("nono-tracer".into())
+        .spawn(move || ptrace::trace(trace_cmd, tx))
+        .context("cannot start the tracer thread")?;
+    let mut model = LearnModel::new(ctx);
+    let mut cache: HashMap<PathBuf, Resolved> = HashMap::new();
+    let mut canon = |p: &Path| -> Resolved {
+        if let Some(hit) = cache.get(p) {
+            return hit.clone();
+        }
+        let real = nono_enforcer::plan::RealFs;
+        let resolved = plan::canonicalize_lenient(&real, p);
+        let dir = real.kind(&resolved).is_ok_and(|k| k == EntryKind::Dir);
+        cache.insert(p.to_path_buf(), (resolved.clone(), dir));
+        (resolved, dir)
+    };
+    let mut record_error = None;
+    for event in rx {
+        if record_error.is_none()
+            && let Err(e) = session.record(&event)
+        {
+            record_error = Some(e);
+        }
+        let observations = observe::classify(&event, &mut canon);
+        model.update(Msg::Event {
+            event: Box::new(event),
+            observations,
+        });
+    }
+    let outcome = tracer
+        .join()
+        .map_err(|_| anyhow!("the tracer thread panicked"))?
+        .map_err(|e| anyhow!("tracing failed: {e}"))?;
+    model.update(Msg::Counters {
+        events: outcome.events,
+        dropped: outcome.dropped,
+    });
+    model.update(Msg::Finished {
+        exit_code: outcome.exit_code,
+    });
+    session.info.dropped = outcome.dropped;
+    let session_dir = session.dir().to_path_buf();
+    session
+        .finish(Some(outcome.exit_code))
+        .context("cannot record the session")?;
+    if let Some(e) = record_error {
+        eprintln!(
+            "{} events were not all recorded: {e}",
+            style.warn("nono: warning:")
+        );
+    }
+    if outcome.timed_out {
+        eprintln!(
+            "{} the command was stopped after --timeout",
+            style.warn("nono:")
+        );
+    }
+    if outcome.dropped > 0 {
+        eprintln!(
+            "{} {} events were lost; the suggestions may be incomplete",
+            style.warn("nono: warning:"),
+            outcome.dropped
+        );
+    }
+
+    // Suggestions and outputs.
+    let suggestions = suggest(&model);
+    let approved = output::auto_approved(&suggestions);
+    let name = args
+        .output
+        .as_ref()
+        .and_then(|p| p.file_stem())
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "learned".into());
+    let description = format!("Learned from `{}`", command.join(" "));
+    let suggested = output::profile(&approved, &profile.name, &name, &description);
+    let report = output::Report {
+        command: &command,
+        exit_code: model.exit_code,
+        session: Some(session_dir.display().to_string()),
+        events: model.events,
+        dropped: model.dropped,
+        observations: &model,
+        suggestions: &suggestions,
+        profile: suggested.clone(),
+    };
+    if let Some(file) = &args.report {
+        let text = serde_json::to_vec_pretty(&report).context("serializing the report")?;
+        write_atomically(file, &text, true)?;
+    } else if args.json {
+        let mut err = std::io::stderr().lock();
+        serde_json::to_writer_pretty(&mut err, &report).context("writing the report")?;
+        writeln!(err).context("writing the report")?;
+    }
+    if !args.json {
+        eprint!("{}", output::summary(&model, &suggestions));
+        eprintln!("session: {}", session_dir.display());
+    }
+    if let Some(file) = &args.output {
+        let mut text = serde_json::to_vec_pretty(&suggested).context("serializing the profile")?;
+        text.push(b'\n');
+        write_atomically(file, &text, args.force)?;
+        let left_out = suggestions.iter().filter(|s| !s.safe).count();
+        eprintln!(
+            "{} wrote {} ({} suggestions{}); review it, then: nono run --profile {} -- …",
+            style.ok("nono:"),
+            file.display(),
+            approved.len(),
+            if left_out > 0 {
+                format!(", {left_out} left out for review")
+            } else {
+                String::new()
+            },
+            file.display()
+        );
+    } else if !args.json {
+        eprintln!(
+            "{}",
+            style.dim("pass --output FILE to save the suggested profile")
+        );
+    }
+    Ok(ExitCode::from(outcome.exit_code.clamp(0, 255) as u8))
+}
+
+/// Writes a file through a temporary file and a rename, so a crash never leaves half
+/// a profile; refuses to replace an existing file unless `overwrite`.
+fn write_atomically(path: &Path, data: &[u8], overwrite: bool) -> Result<(), Failure> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if path.exists() && !overwrite {
+        return Err(usage(anyhow!(
+            "{} exists; pass --force to overwrite it",
+            path.display()
+        )));
+    }
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| usage(anyhow!("{}: not a file name", path.display())))?;
+    let tmp = dir.join(format!(".{}.nono-tmp", name.to_string_lossy()));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    let result = file.write_all(data).and_then(|()| file.sync_all());
+    drop(file);
+    if let Err(e) = result.and_then(|()| std::fs::rename(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(anyhow!("cannot write {}: {e}", path.display()).into());
+    }
+    Ok(())
+}
+
+/// The base profile's view of the machine for the learn model.
+fn learn_context(
+    caps: &capability::CapabilitySet,
+    plan: &plan::Plan,
+    policy: &Policy,
+    vars: &nono_enforcer::PathVars,
+    fs: &CachingFs,
+) -> LearnContext {
+    let sensitive = plan
+        .denies
+        .iter()
+        .map(|d| SensitivePath {
+            path: d.canonical.clone(),
+            label: match &d.source {
+                Source::Group { group, .. } => format!("group `{group}`"),
+                Source::NonoState => "nono's own state".into(),
+                other => other.to_string(),
+            },
+        })
+        .collect();
+    let coverage = |r: &plan::Rule| Coverage {
+        path: r.path.clone(),
+        access: r.access,
+        dir: r.kind == EntryKind::Dir,
+    };
+    let mut groups = Vec::new();
+    for (name, group) in &policy.groups {
+        if group.required || !group.platform.applies_here() {
+            continue;
+        }
+        let included = caps.groups.iter().any(|g| &g.name == name);
+        let grants = if included {
+            plan.rules
+                .iter()
+                .filter(
+                    |r| matches!(r.source.as_ref(), Source::Group { group, .. } if group == name),
+                )
+                .map(coverage)
+                .collect()
+        } else {
+            let lists = [
+                (&group.read, Access::Read),
+                (&group.write, Access::Write),
+                (&group.allow, Access::ReadWrite),
+                (&group.read_file, Access::Read),
+                (&group.write_file, Access::Write),
+                (&group.allow_file, Access::ReadWrite),
+            ];
+            let mut out = Vec::new();
+            for (list, access) in lists {
+                for raw in list {
+                    let Ok(path) = vars.expand(raw, None) else {
+                        continue;
+                    };
+                    let Ok(canonical) = fs.canonicalize(&path) else {
+                        continue;
+                    };
+                    let dir = fs.kind(&canonical).is_ok_and(|k| k == EntryKind::Dir);
+                    out.push(Coverage {
+                        path: canonical,
+                        access,
+                        dir,
+                    });
+                }
+            }
+            out
+        };
+        groups.push(GroupInfo {
+            name: name.clone(),
+            included,
+            grants,
+        });
+    }
+    let base_grants = plan
+        .rules
+        .iter()
+        .filter(|r| !matches!(r.source.as_ref(), Source::Group { .. }))
+        .map(coverage)
+        .collect();
+    LearnContext {
+        home: vars.home.clone(),
+        workdir: vars.workdir.clone(),
+        base_profile: caps.profile.clone().unwrap_or_default(),
+        sensitive,
+        groups,
+        base_grants,
+    }
+}
