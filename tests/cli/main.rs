@@ -3,6 +3,7 @@
 mod util;
 
 mod completions;
+mod learn;
 mod profiles;
 mod run;
 mod setup;

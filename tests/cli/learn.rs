@@ -1,0 +1,284 @@
+//! `nono learn`: trace a fixture, check the suggestions and the saved profile, then
+//! check that `nono run --profile` on that profile allows what was learned and nothing
+//! the command did not do.
+
+use std::path::Path;
+
+use crate::util::*;
+
+/// A fixture tree: data to read, a project to write in, a fake home with a key.
+fn fixture(w: &World) {
+    for f in ["a", "b", "c", "d", "e"] {
+        w.write(&format!("data/{f}.csv"), f);
+    }
+    w.write("other/untouched.txt", "not part of the learned run");
+    w.write("home/.ssh/id_rsa", "PRIVATE KEY");
+}
+
+fn script(w: &World) -> String {
+    let d = w.dir.path().display();
+    format!(
+        "cat {d}/data/*.csv > out.txt; mkdir -p build && echo x > build/artifact; \
+         cat {d}/home/.ssh/id_rsa 2>/dev/null || echo key-refused; cat /nonexistent-nono 2>/dev/null; echo done"
+    )
+}
+
+#[test]
+fn learned_profile_lets_the_command_run_again_and_nothing_more() {
+    let w = World::new();
+    fixture(&w);
+    let profile = w.dir.path().join("learned.json");
+    let out = w.run(&[
+        "learn",
+        "--output",
+        p(&profile),
+        "--",
+        "sh",
+        "-c",
+        &script(&w),
+    ]);
+    assert_code(&out, 0, "learn");
+    // The command's own output passes through untouched; nono speaks on stderr.
+    assert_eq!(
+        stdout(&out),
+        "key-refused\ndone\n",
+        "stderr:\n{}",
+        stderr(&out)
+    );
+    let text = std::fs::read_to_string(&profile).expect("the profile was written");
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(json["extends"], "default");
+    let data = format!("{}/data", w.dir.path().display());
+    assert!(
+        json["filesystem"]["read"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == &serde_json::json!(data)),
+        "{text}"
+    );
+    assert!(json["workdir"]["access"].is_string(), "{text}");
+    // The description quotes the command; the rules must not name the key.
+    assert!(
+        !json["filesystem"].to_string().contains(".ssh"),
+        "a sensitive path reached the profile:\n{text}"
+    );
+    assert_code(
+        &w.run(&["profiles", "validate", p(&profile)]),
+        0,
+        "the learned profile validates",
+    );
+
+    // Run it again under the learned profile: works.
+    std::fs::remove_file(w.work().join("out.txt")).unwrap();
+    let again = w.run(&[
+        "run",
+        "-q",
+        "--profile",
+        p(&profile),
+        "--",
+        "sh",
+        "-c",
+        &script(&w),
+    ]);
+    assert_code(&again, 0, "run under the learned profile");
+    assert_eq!(stdout(&again), "key-refused\ndone\n");
+    assert_eq!(
+        std::fs::read_to_string(w.work().join("out.txt")).unwrap(),
+        "abcde"
+    );
+    // Something the command did not do stays denied.
+    let other = format!("{}/other/untouched.txt", w.dir.path().display());
+    let denied = w.run(&["run", "-q", "--profile", p(&profile), "--", "cat", &other]);
+    assert_code(&denied, 1, "an unlearned read");
+    assert!(
+        stderr(&denied).contains("Permission denied"),
+        "{}",
+        stderr(&denied)
+    );
+}
+
+#[test]
+fn safety_net_withholds_secrets_and_reports_them_as_sensitive() {
+    let w = World::new();
+    fixture(&w);
+    let key = w.home().join(".ssh/id_rsa");
+    let report = w.dir.path().join("report.json");
+    let out = w.run(&["learn", "--report", p(&report), "--", "cat", p(&key)]);
+    assert_code(&out, 1, "cat of the key fails under the safety net");
+    assert!(
+        stderr(&out).contains("Permission denied"),
+        "{}",
+        stderr(&out)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let sensitive: Vec<_> = report["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["type"] == "sensitive")
+        .collect();
+    assert_eq!(sensitive.len(), 1, "{report:#}");
+    assert_eq!(sensitive[0]["safe"], false);
+    assert!(
+        sensitive[0]["label"]
+            .as_str()
+            .unwrap()
+            .contains("deny_credentials")
+    );
+    assert!(report["profile"]["filesystem"].is_null(), "{report:#}");
+
+    // Without the safety net the key is readable (and nono warns).
+    let out = w.run(&["learn", "--no-safety-net", "--", "cat", p(&key)]);
+    assert_code(&out, 0, "no safety net");
+    assert_eq!(stdout(&out), "PRIVATE KEY");
+    assert!(stderr(&out).contains("--no-safety-net"), "{}", stderr(&out));
+}
+
+#[test]
+fn json_report_sessions_and_exit_code() {
+    let w = World::new();
+    fixture(&w);
+    let out = w.run(&[
+        "learn",
+        "--json",
+        "--",
+        "sh",
+        "-c",
+        "cat ../data/a.csv >/dev/null; exit 7",
+    ]);
+    assert_code(&out, 7, "the command's exit code");
+    let err = stderr(&out);
+    let start = err.find("{\n").expect("a JSON report on stderr");
+    let report: serde_json::Value = serde_json::from_str(&err[start..]).expect("valid JSON");
+    assert_eq!(report["exit_code"], 7);
+    assert!(report["events"].as_u64().unwrap() > 0);
+    assert!(
+        report["observations"]["execs"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|k| k.ends_with("/cat"))
+    );
+    let session = Path::new(report["session"].as_str().unwrap()).to_path_buf();
+    assert!(
+        session.starts_with(w.home().join(".local/state/nono/sessions")),
+        "{}",
+        session.display()
+    );
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(session.join("session.json")).unwrap())
+            .unwrap();
+    assert_eq!(info["kind"], "learn");
+    assert_eq!(info["exit_code"], 7);
+    let events = std::fs::read_to_string(session.join("events.jsonl")).unwrap();
+    assert!(
+        events.lines().count() as u64
+            >= report["events"].as_u64().unwrap() - report["dropped"].as_u64().unwrap()
+    );
+    assert!(events.contains("a.csv"), "events.jsonl lacks the read");
+}
+
+#[test]
+fn dns_questions_become_host_suggestions() {
+    let w = World::new();
+    // A real DNS question for example.org sent to a local port 53 (nothing answers).
+    let py = "import socket\nq=bytes.fromhex('abcd01000001000000000000076578616d706c65036f72670000010001')\n\
+              s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.sendto(q, ('127.0.0.1', 53))\n";
+    let report = w.dir.path().join("r.json");
+    let out = w.run(&[
+        "learn",
+        "--report",
+        p(&report),
+        "--",
+        "/usr/bin/python3",
+        "-c",
+        py,
+    ]);
+    assert_code(&out, 0, "learn");
+    let text = std::fs::read_to_string(&report).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(
+        report["suggestions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["type"] == "host" && s["rule"] == "example.org"),
+        "{report:#}"
+    );
+    assert_eq!(
+        report["profile"]["network"]["allow_domain"],
+        serde_json::json!(["example.org"])
+    );
+}
+
+#[test]
+fn output_is_never_overwritten_without_force() {
+    let w = World::new();
+    let existing = w.write("mine.json", "{\"meta\": {\"name\": \"mine\"}}");
+    let out = w.run(&["learn", "--output", p(&existing), "--", "true"]);
+    assert_code(&out, 2, "existing output");
+    assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(&existing).unwrap(),
+        "{\"meta\": {\"name\": \"mine\"}}"
+    );
+    let out = w.run(&["learn", "--force", "--output", p(&existing), "--", "true"]);
+    assert_code(&out, 0, "--force");
+    assert!(
+        std::fs::read_to_string(&existing)
+            .unwrap()
+            .contains("\"extends\"")
+    );
+}
+
+#[test]
+fn learn_works_unprivileged() {
+    if !nix_is_root() {
+        skip("needs root to switch to an unprivileged user");
+        return;
+    }
+    let w = World::new();
+    let bin = w.dir.path().join("nono");
+    std::fs::copy(env!("CARGO_BIN_EXE_nono"), &bin).unwrap();
+    let shell = format!(
+        "chmod -R a+rwX {root} && cd {work} && setpriv --reuid=65534 --regid=65534 --clear-groups env HOME={home} {bin} learn --report {root}/r.json -- sh -c 'echo hi > f; cat f'",
+        root = w.dir.path().display(),
+        work = w.work().display(),
+        home = w.home().display(),
+        bin = bin.display()
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(w.dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = std::process::Command::new("sh")
+        .args(["-c", &shell])
+        .output()
+        .unwrap();
+    assert_code(&out, 0, "learn as uid 65534");
+    assert_eq!(stdout(&out), "hi\n");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.dir.path().join("r.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        report["profile"]["workdir"]["access"], "readwrite",
+        "{report:#}"
+    );
+}
+
+fn nix_is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[test]
+fn ebpf_backend_says_it_is_not_built() {
+    let w = World::new();
+    let out = w.run(&["learn", "--backend", "ebpf", "--", "true"]);
+    assert_code(&out, 2, "ebpf backend");
+    assert!(
+        stderr(&out).contains("--backend ptrace"),
+        "{}",
+        stderr(&out)
+    );
+}
