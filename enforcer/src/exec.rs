@@ -160,6 +160,8 @@ fn supervised_signals() -> SigSet {
         Signal::SIGTERM,
         Signal::SIGHUP,
         Signal::SIGQUIT,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
     ] {
         set.add(sig);
     }
@@ -289,6 +291,7 @@ pub fn spawn(
                 }
             }
             crate::sandbox::sys::reset_signals();
+            crate::sandbox::sys::cloexec_from_3();
             let error = match sandbox.apply_in_child() {
                 Ok(()) => {
                     // SAFETY: argv and envp are NULL-terminated arrays of live C strings.

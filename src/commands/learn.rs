@@ -111,6 +111,7 @@ pub fn run(args: LearnArgs) -> CmdResult {
         eprintln!("{}", style.dim(&format!("nono: {line}")));
         enforcement = Some(line);
         trace_cmd.pre_exec = Some(Box::new(move || {
+            nono_enforcer::sandbox::sys::cloexec_from_3();
             prepared.apply_in_child().map_err(|e| e.errno)
         }));
     }

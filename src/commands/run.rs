@@ -41,8 +41,13 @@ pub fn run(args: RunArgs, mode: Mode) -> CmdResult {
         guard_metadata: true,
     };
     let workdir = sandbox.caps.workdir.clone();
-    let mut prepared =
-        sandbox::prepare(&sandbox.caps, &sandbox.plan, &workdir, &options).map_err(usage)?;
+    let mut prepared = sandbox::prepare(&sandbox.caps, &sandbox.plan, &workdir, &options).map_err(
+        |e| match e {
+            // The profile asks for something this build cannot enforce: the input's fault.
+            sandbox::SandboxError::ProxyRequired { .. } => usage(e),
+            other => Failure::from(anyhow::Error::from(other)),
+        },
+    )?;
     crate::timing::mark("sandbox prepared");
     let report = prepared.report.clone();
     let style = Style::stderr();
@@ -118,6 +123,7 @@ fn wrap(mut prepared: sandbox::Prepared, path: &std::path::Path, spec: &CommandS
         ))
     })?;
     crate::timing::mark("sandbox applied");
+    nono_enforcer::sandbox::sys::cloexec_from_3();
     // The sandbox is in place: exec replaces nono, keeping the process id.
     let error = std::process::Command::new(path)
         .arg0(&spec.program)
@@ -298,6 +304,13 @@ fn print_plan(
                 style.dim(&format!("{why}; {}", skip.source))
             )?;
         }
+    }
+    if let NetworkMode::Proxy { .. } = &caps.network.mode {
+        writeln!(
+            out,
+            "{} `nono run` would refuse this sandbox: a host allowlist needs nono's network proxy, which is not part of this build (use --block-network or --allow-net)",
+            style.warn("note:")
+        )?;
     }
     let network = match &caps.network.mode {
         NetworkMode::Allowed => "unrestricted".to_string(),

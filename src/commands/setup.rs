@@ -85,5 +85,5 @@ pub fn run(args: SetupArgs) -> CmdResult {
             style.warn("warning:")
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }

@@ -1845,3 +1845,81 @@ fn wrap_writes_the_cwd_and_denies_shadow() {
     );
     assert!(!stdout(&out).contains("root:"));
 }
+
+as_root_and_nobody!(block_network_enters_an_empty_network_namespace);
+
+fn block_network_enters_an_empty_network_namespace(user: User) {
+    // Escape guarded: an inet socket that never calls bind()/connect() (listen on an
+    // unbound socket, TCP Fast Open) skips Landlock's hooks; in a namespace of its own
+    // there is nobody to reach. The command must not share the host's namespace.
+    let Some(scene) = Scene::new(user) else {
+        return;
+    };
+    let host = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let out = scene.run(&[
+        "run",
+        "-q",
+        "--block-network",
+        "--",
+        "readlink",
+        "/proc/self/ns/net",
+    ]);
+    assert_code(&out, 0, "readlink of the namespace");
+    let inside = stdout(&out).trim().to_string();
+    assert!(inside.starts_with("net:["), "{inside}");
+    assert_ne!(
+        inside,
+        host.to_string_lossy(),
+        "--block-network shares the host's network namespace"
+    );
+}
+
+as_root_and_nobody!(service_sockets_outside_the_grants_are_hidden);
+
+fn service_sockets_outside_the_grants_are_hidden(user: User) {
+    // Escape: connecting to another service's pathname socket (docker.sock, an
+    // ssh-agent): Landlock before ABI 9 does not mediate connect() on pathname sockets.
+    // The mount view hides sockets under /run and the usual /tmp socket directories.
+    let Some(scene) = Scene::with_python(user) else {
+        return;
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("ssh-nonotest")
+        .tempdir_in("/tmp")
+        .unwrap();
+    set_mode(dir.path(), 0o777);
+    let socket = dir.path().join("agent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    set_mode(&socket, 0o777);
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten().take(4) {
+            use std::io::Write;
+            let mut conn = conn;
+            let _ = conn.write_all(b"AGENT-SECRET");
+        }
+    });
+    let client = format!(
+        "import socket\ns=socket.socket(socket.AF_UNIX)\ntry:\n    s.connect({:?}); print('reached', s.recv(64))\nexcept OSError as e: print('refused', e.errno)",
+        socket.to_str().unwrap()
+    );
+    let out = scene.run(&["run", "--", PYTHON, "-c", &client]);
+    assert_code(&out, 0, "client");
+    assert!(
+        stdout(&out).starts_with("refused"),
+        "the agent socket was reachable: {}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains("service sockets hidden"),
+        "{}",
+        stderr(&out)
+    );
+    // Without the mount view it is reachable, and the status line says so.
+    let out = scene.run(&["run", "--no-mount-view", "--", PYTHON, "-c", &client]);
+    assert!(
+        stdout(&out).starts_with("refused")
+            || stderr(&out).contains("pathname sockets of other services"),
+        "reachable without the status saying so:\n{}",
+        stderr(&out)
+    );
+}

@@ -287,6 +287,8 @@ struct MountPlan {
     writable: Vec<CString>,
     fds: Vec<RawFd>,
     masks: Vec<CString>,
+    /// Pathname sockets to hide under `/dev/null`.
+    sockets: Vec<CString>,
 }
 
 /// A sandbox ready to apply.
@@ -449,7 +451,10 @@ pub fn prepare(
     };
 
     // Mount view or seccomp for metadata.
-    let privileged = sys::has_capabilities();
+    // A mount namespace of our own needs CAP_SYS_ADMIN (root); otherwise a user
+    // namespace provides it (also for a root that lacks CAP_SYS_ADMIN).
+    let privileged = sys::can_mount();
+    let mut scan_incomplete = false;
     let userns_ok = options.single_threaded && crate::support::unprivileged_userns_likely();
     let mounts = if options.mount_view && (privileged || userns_ok) {
         let mut writable: Vec<&Path> = plan
@@ -488,6 +493,16 @@ pub fn prepare(
                 .iter()
                 .map(|p| cstring(p))
                 .collect::<Result<_, _>>()?,
+            sockets: {
+                let (sockets, complete) = sockets_to_hide(plan, runtime_dir.as_deref());
+                if !complete {
+                    scan_incomplete = true;
+                }
+                sockets
+                    .iter()
+                    .map(|p| cstring(p))
+                    .collect::<Result<_, _>>()?
+            },
         })
     } else {
         None
@@ -502,7 +517,7 @@ pub fn prepare(
         MetadataGuard::Off
     };
     let drop_capabilities =
-        privileged || mounts.as_ref().is_some_and(|m| m.user_namespace.is_some());
+        sys::has_capabilities() || mounts.as_ref().is_some_and(|m| m.user_namespace.is_some());
     if drop_capabilities {
         layers.push("capabilities dropped".into());
     }
@@ -528,6 +543,26 @@ pub fn prepare(
         } else {
             programs.push(seccomp::listen_filter().map_err(seccomp_err)?);
             layers.push("listen() refused (no network namespace)".into());
+        }
+    }
+    if let Some(m) = &mounts
+        && !m.sockets.is_empty()
+    {
+        layers.push(format!("{} service sockets hidden", m.sockets.len()));
+    }
+    if scan_incomplete {
+        missing.push(format!(
+            "the scan for service sockets stopped after {SOCKET_SCAN_LIMIT} entries; sockets past it stay reachable"
+        ));
+    }
+    if mounts.is_none() {
+        let (exposed, _) = sockets_to_hide(plan, None);
+        if !exposed.is_empty() {
+            missing.push(format!(
+                "{} pathname sockets of other services (e.g. {}) stay reachable without the mount view",
+                exposed.len(),
+                exposed[0].display()
+            ));
         }
     }
     if metadata == MetadataGuard::Seccomp {
@@ -563,6 +598,93 @@ pub fn prepare(
     })
 }
 
+/// Where pathname sockets of system services live, and how deep to look: `/run`
+/// holds docker.sock, the D-Bus system bus and friends a few levels down; `/tmp` holds
+/// X11, ssh-agent and tmux sockets one or two levels down (and often thousands of
+/// unrelated files further down). `/var/run` is usually a link to `/run`.
+const SOCKET_ROOTS: &[(&str, usize)] =
+    &[("/run", 4), ("/var/run", 4), ("/tmp", 2), ("/var/tmp", 2)];
+/// How many entries the socket scan looks at before it gives up (and says so).
+const SOCKET_SCAN_LIMIT: usize = 5_000;
+
+/// Pathname sockets of other services (docker.sock, the D-Bus system bus, agents)
+/// that no write grant covers: Landlock before ABI 9 does not mediate connecting to
+/// them, so the mount view hides them. `skip` is a directory masked as a whole.
+/// In the shared temporary directories, only the directories that hold service
+/// sockets by convention are searched (X11, ICE, ssh-agent, tmux, D-Bus, PulseAudio,
+/// editors' IPC), not every project's scratch tree.
+fn worth_descending(parent: &Path, name: &std::ffi::OsStr) -> bool {
+    let temp = parent == Path::new("/tmp") || parent == Path::new("/var/tmp");
+    if !temp {
+        return true;
+    }
+    let name = name.to_string_lossy();
+    [".X11-unix", ".ICE-unix", ".font-unix", ".XIM-unix"].contains(&name.as_ref())
+        || [
+            "ssh-",
+            "tmux-",
+            "dbus-",
+            "pulse-",
+            "vscode-",
+            "screen",
+            "gpg-",
+            "emacs",
+            "nvim",
+            "systemd-private-",
+            "keyring-",
+        ]
+        .iter()
+        .any(|p| name.starts_with(p))
+        || name.ends_with(".sock")
+        || name.ends_with(".socket")
+}
+
+/// The second value is false when the scan stopped at its limit.
+fn sockets_to_hide(plan: &Plan, skip: Option<&Path>) -> (Vec<PathBuf>, bool) {
+    use std::os::unix::fs::FileTypeExt;
+    let mut out = Vec::new();
+    let mut seen = 0usize;
+    // (directory, depth left)
+    let mut stack: Vec<(PathBuf, usize)> = SOCKET_ROOTS
+        .iter()
+        .filter_map(|(r, depth)| std::fs::canonicalize(r).ok().map(|p| (p, *depth)))
+        .collect();
+    stack.sort();
+    stack.dedup_by(|a, b| a.0 == b.0);
+    while let Some((dir, depth_left)) = stack.pop() {
+        if skip.is_some_and(|s| dir.starts_with(s)) {
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            seen += 1;
+            if seen > SOCKET_SCAN_LIMIT {
+                out.sort();
+                return (out, false);
+            }
+            let Ok(file_type) = entry.file_type() else {
+                continue;
+            };
+            let path = entry.path();
+            if file_type.is_dir() && depth_left > 1 && worth_descending(&dir, &entry.file_name()) {
+                stack.push((path, depth_left - 1));
+            } else if file_type.is_socket() {
+                let writable = plan
+                    .rules
+                    .iter()
+                    .any(|r| r.access != Mode::Read && crate::plan::is_within(&path, &r.path));
+                if !writable {
+                    out.push(path);
+                }
+            }
+        }
+    }
+    out.sort();
+    (out, true)
+}
+
 /// `$XDG_RUNTIME_DIR` (or `/run/user/UID`) when it exists and no rule reaches into it.
 fn runtime_dir_to_mask(plan: &Plan) -> Option<PathBuf> {
     let uid = nix::unistd::getuid().as_raw();
@@ -582,9 +704,14 @@ impl Prepared {
     pub fn apply_in_child(&mut self) -> Result<(), ChildError> {
         let fail = |step: Step| move |errno| ChildError { step, errno };
         if let Some(mounts) = &mut self.mounts {
+            let net = if mounts.network_namespace {
+                libc::CLONE_NEWNET
+            } else {
+                0
+            };
             match &mounts.user_namespace {
                 Some((uid_map, gid_map)) => {
-                    sys::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS)
+                    sys::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS | net)
                         .map_err(fail(Step::UserNamespace))?;
                     sys::write_file(c"/proc/self/setgroups", b"deny")
                         .map_err(fail(Step::Setgroups))?;
@@ -592,11 +719,6 @@ impl Prepared {
                     sys::write_file(c"/proc/self/gid_map", gid_map).map_err(fail(Step::GidMap))?;
                 }
                 None => {
-                    let net = if mounts.network_namespace {
-                        libc::CLONE_NEWNET
-                    } else {
-                        0
-                    };
                     sys::unshare(libc::CLONE_NEWNS | net).map_err(fail(Step::MountNamespace))?
                 }
             }
@@ -611,6 +733,18 @@ impl Prepared {
             }
             for path in &mounts.masks {
                 sys::mask_with_tmpfs(path).map_err(fail(Step::MaskRuntime))?;
+            }
+            for path in &mounts.sockets {
+                // A socket may vanish between the scan and now; that hides it too.
+                match sys::mask_with_dev_null(path) {
+                    Ok(()) | Err(libc::ENOENT) => {}
+                    Err(errno) => {
+                        return Err(ChildError {
+                            step: Step::MaskRuntime,
+                            errno,
+                        });
+                    }
+                }
             }
         }
         // Re-enter the working directory so it refers to the new mounts.

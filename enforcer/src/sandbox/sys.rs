@@ -304,8 +304,7 @@ pub fn last_capability() -> u32 {
         .unwrap_or(40)
 }
 
-/// Does this process hold any effective capability (root, or inside a user namespace)?
-pub fn has_capabilities() -> bool {
+fn effective_capabilities() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -313,7 +312,33 @@ pub fn has_capabilities() -> bool {
                 .find_map(|l| l.strip_prefix("CapEff:"))
                 .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
         })
-        .is_some_and(|v| v != 0)
+        .unwrap_or(0)
+}
+
+/// Does this process hold any effective capability (root, or inside a user namespace)?
+pub fn has_capabilities() -> bool {
+    effective_capabilities() != 0
+}
+
+/// Can this process create a mount namespace without a user namespace
+/// (`CAP_SYS_ADMIN`)?
+pub fn can_mount() -> bool {
+    effective_capabilities() & (1 << 21) != 0
+}
+
+/// Marks every descriptor from 3 up close-on-exec, so nothing the caller had open
+/// (a key file, a socket to an agent) leaks into the command. Async-signal-safe.
+pub fn cloexec_from_3() {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range with integer arguments; CLOEXEC only flags descriptors.
+    let ret = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+    if ret < 0 {
+        // Kernels before 5.11: walk the usual range by hand.
+        for fd in 3..1024 {
+            // SAFETY: fcntl on a possibly closed descriptor only fails with EBADF.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
+    }
 }
 
 const LANDLOCK_RULE_PATH_BENEATH: libc::c_int = 1;
@@ -370,6 +395,22 @@ pub fn landlock_add_port_rule(ruleset: RawFd, port: u16, access: u64) -> Result<
             LANDLOCK_RULE_NET_PORT,
             &attr as *const NetPortAttr,
             0u32,
+        )
+    })
+    .map(drop)
+}
+
+/// Hides a pathname socket (or any non-directory) by bind-mounting `/dev/null` over
+/// it: connecting then fails with `ECONNREFUSED`.
+pub fn mask_with_dev_null(path: &CStr) -> Result<(), Errno> {
+    // SAFETY: all strings are NUL-terminated; a bind mount takes no data.
+    check_int(unsafe {
+        libc::mount(
+            c"/dev/null".as_ptr(),
+            path.as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND,
+            std::ptr::null(),
         )
     })
     .map(drop)
