@@ -63,6 +63,12 @@ pub trait FsView {
     fn identity(&self, _path: &Path) -> Option<(u64, u64)> {
         None
     }
+    /// Mount points, canonical. A mount below a granted directory can make a denied
+    /// tree reachable under the grant; the planner checks each by identity. The
+    /// default (none) compares paths only.
+    fn mount_points(&self) -> Vec<PathBuf> {
+        Vec::new()
+    }
     /// The entries of a directory with their kind when it is known without following
     /// a symlink; `None` for a symlink (or when unknown). The default asks
     /// [`FsView::canonicalize`] and [`FsView::kind`] per entry.
@@ -92,6 +98,10 @@ impl FsView for RealFs {
     fn identity(&self, path: &Path) -> Option<(u64, u64)> {
         use std::os::unix::fs::MetadataExt;
         std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    }
+
+    fn mount_points(&self) -> Vec<PathBuf> {
+        read_mount_points()
     }
 
     fn kind(&self, path: &Path) -> io::Result<EntryKind> {
@@ -271,6 +281,10 @@ impl CachingFs {
 impl FsView for CachingFs {
     fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
         self.resolve(path).map(|(p, _)| p)
+    }
+
+    fn mount_points(&self) -> Vec<PathBuf> {
+        read_mount_points()
     }
 
     fn identity(&self, path: &Path) -> Option<(u64, u64)> {
@@ -507,6 +521,11 @@ pub fn plan(caps: &CapabilitySet, fs: &impl FsView) -> Result<Plan, PlanError> {
     let mut skipped = Vec::new();
     let mut aliases: Vec<PlannedDeny> = Vec::new();
     let alias_index = AliasIndex::new(fs, &denies);
+    let mounts = if alias_index.ancestors.is_empty() && alias_index.denied.is_empty() {
+        Vec::new()
+    } else {
+        fs.mount_points()
+    };
     for grant in &caps.grants {
         let canonical = match fs.canonicalize(&grant.path) {
             Ok(p) => p,
@@ -557,8 +576,27 @@ pub fn plan(caps: &CapabilitySet, fs: &impl FsView) -> Result<Plan, PlanError> {
             continue;
         }
         // Denied paths below the grant, by path, and by identity: a bind mount can make
-        // the granted directory another name for an ancestor of a denied path.
-        for alias in alias_index.below(fs, &canonical, &denies) {
+        // the granted directory, or a mount point below it, another name for a denied
+        // path or one of its ancestors.
+        let mut found = alias_index.below(fs, &canonical, &denies);
+        if kind == EntryKind::Dir {
+            for mount in mounts
+                .iter()
+                .filter(|m| is_within(m, &canonical) && **m != canonical)
+            {
+                if let Some(deny) = alias_index.within(fs, mount, &denies)
+                    && !is_within(mount, &deny.canonical)
+                {
+                    found.push(PlannedDeny {
+                        path: deny.path.clone(),
+                        canonical: mount.clone(),
+                        source: deny.source.clone(),
+                    });
+                }
+                found.extend(alias_index.below(fs, mount, &denies));
+            }
+        }
+        for alias in found {
             if !aliases
                 .iter()
                 .any(|a: &PlannedDeny| a.canonical == alias.canonical)
@@ -615,6 +653,43 @@ pub fn plan(caps: &CapabilitySet, fs: &impl FsView) -> Result<Plan, PlanError> {
         denies,
         skipped,
     })
+}
+
+/// The mount points of this process's mount namespace, from `/proc/self/mountinfo`
+/// (field 5, with the kernel's octal escapes for space, tab, newline and backslash).
+pub fn read_mount_points() -> Vec<PathBuf> {
+    use std::os::unix::ffi::OsStringExt;
+    let Ok(text) = std::fs::read("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for line in text.split(|b| *b == b'\n') {
+        let Some(field) = line.split(|b| *b == b' ').nth(4) else {
+            continue;
+        };
+        let mut decoded = Vec::with_capacity(field.len());
+        let mut i = 0;
+        while i < field.len() {
+            if field[i] == b'\\'
+                && i + 3 < field.len()
+                && field[i + 1..i + 4]
+                    .iter()
+                    .all(|c| (b'0'..=b'7').contains(c))
+            {
+                let value =
+                    (field[i + 1] - b'0') * 64 + (field[i + 2] - b'0') * 8 + (field[i + 3] - b'0');
+                decoded.push(value);
+                i += 4;
+            } else {
+                decoded.push(field[i]);
+                i += 1;
+            }
+        }
+        out.push(PathBuf::from(OsString::from_vec(decoded)));
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Identities of the denied paths and their ancestors, to see through bind mounts

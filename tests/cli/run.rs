@@ -1923,3 +1923,52 @@ fn service_sockets_outside_the_grants_are_hidden(user: User) {
         stderr(&out)
     );
 }
+
+#[test]
+fn credentials_stay_denied_through_a_bind_mount_below_a_grant() {
+    // Escape: the home is bind-mounted *below* a granted directory, so the granted
+    // tree contains the denied one under another name.
+    if !is_root() {
+        skip("needs root to bind-mount in a private mount namespace");
+        return;
+    }
+    let Some(scene) = Scene::new(User::Caller) else {
+        return;
+    };
+    let w = &scene.w;
+    w.write("home/.ssh/id_rsa", "PRIVATE KEY\n");
+    w.write("granted/own.txt", "own\n");
+    let granted = w.dir.path().join("granted");
+    let mountpoint = granted.join("homes");
+    std::fs::create_dir_all(&mountpoint).unwrap();
+    let (home, granted, mountpoint) = (
+        p(&w.home()).to_string(),
+        p(&granted).to_string(),
+        p(&mountpoint).to_string(),
+    );
+    let script = format!(
+        "mount --bind {home} {mountpoint} && exec \"$0\" run -q --allow {granted} -- \
+         sh -c 'cat {granted}/own.txt; cat {mountpoint}/.ssh/id_rsa'"
+    );
+    let out = assert_cmd::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .arg(env!("CARGO_BIN_EXE_nono"))
+        .current_dir(w.work())
+        .env("HOME", w.home())
+        .env("NO_COLOR", "1")
+        .env("LC_ALL", "C")
+        .timeout(TIMEOUT)
+        .output()
+        .expect("running unshare (util-linux)");
+    assert!(
+        stdout(&out).contains("own"),
+        "the grant did not work:\n{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        !stdout(&out).contains("PRIVATE KEY"),
+        "~/.ssh/id_rsa was readable through a bind mount below --allow {granted}:\n{}",
+        stdout(&out)
+    );
+}

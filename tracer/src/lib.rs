@@ -4,9 +4,23 @@
 //! (privileged), both emitting one event type for everything a traced process tree
 //! does. This crate knows nothing about profiles.
 //!
-//! Today it holds [`support`], the probes `nono setup --check` uses to report whether
-//! ptrace and eBPF tracing can work on this machine; the backends follow (see
-//! DESIGN.md).
+//! - [`event`]: the one [`Event`](event::Event) type every backend emits (file accesses
+//!   with absolute paths and results, execs, connects and binds, DNS questions, process
+//!   starts and exits), serialized as JSON lines in session files.
+//! - [`ptrace`] (Linux): the unprivileged backend, ptrace with a seccomp filter that
+//!   stops only at the system calls of interest.
+//! - [`dns`]: decoding the DNS questions in packets sent to port 53.
+//! - [`support`]: the probes `nono setup --check` uses to report whether ptrace and eBPF
+//!   tracing can work on this machine.
+//!
+//! The eBPF backend follows (see DESIGN.md).
 #![deny(missing_docs)]
 
+pub mod dns;
+pub mod event;
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+pub mod ptrace;
 pub mod support;
