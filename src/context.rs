@@ -73,6 +73,12 @@ fn utf8(flag: &str, value: &OsString) -> Result<String, Failure> {
 
 /// Resolves and plans the sandbox the flags describe.
 pub fn sandbox(args: &SandboxArgs) -> Result<Sandbox, Failure> {
+    sandbox_with(args, false)
+}
+
+/// Like [`sandbox`]; `mask` plans denied paths inside read-only system grants as
+/// mounts to hide (only when the sandbox will have a mount view).
+pub fn sandbox_with(args: &SandboxArgs, mask: bool) -> Result<Sandbox, Failure> {
     let cwd = current_dir()?;
     let workdir = match &args.workdir {
         Some(dir) => {
@@ -126,7 +132,11 @@ pub fn sandbox(args: &SandboxArgs) -> Result<Sandbox, Failure> {
     }
     let caps = capability::resolve(&profile, &overrides, &vars, store.policy()).map_err(usage)?;
     crate::timing::mark("capabilities resolved");
-    let plan = plan::plan(&caps, &CachingFs::new()).map_err(usage)?;
+    let options = plan::PlanOptions {
+        mask_system_denies: mask,
+        home: Some(vars.home.clone()),
+    };
+    let plan = plan::plan_with(&caps, &CachingFs::new(), &options).map_err(usage)?;
     crate::timing::mark("rules planned");
     Ok(Sandbox { caps, plan, vars })
 }

@@ -445,10 +445,41 @@ pub enum SkipReason {
 pub struct Plan {
     /// Landlock rules.
     pub rules: Vec<Rule>,
-    /// Denied paths (kept out of every rule).
+    /// Denied paths (kept out of every rule, or hidden by a mask).
     pub denies: Vec<PlannedDeny>,
     /// Grants that produced no rule, and why.
     pub skipped: Vec<Skipped>,
+    /// Denied paths inside read-only system grants that the sandbox must hide with a
+    /// mount (see [`PlanOptions::mask_system_denies`]); empty unless asked for.
+    pub masks: Vec<Mask>,
+}
+
+/// A denied path hidden by a mount instead of carved out of a grant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mask {
+    /// The canonical path to cover.
+    pub path: PathBuf,
+    /// A directory (covered by an empty tmpfs) or a file (by an empty file), both
+    /// with mode 000.
+    pub dir: bool,
+    /// The denial.
+    pub source: Source,
+}
+
+/// How to plan.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// The sandbox will have a mount namespace of its own, so denied paths inside a
+    /// **read-only** grant outside `home` can be hidden by mounts instead of carving
+    /// the grant into its entries (which costs a rule per entry and makes the
+    /// directory unlistable). Existing denied paths become [`Plan::masks`]; a denied
+    /// path that does not exist needs nothing — the grant is read-only, so the sandbox
+    /// cannot create it. (Something outside the sandbox could create it during the
+    /// run, which is why trees in or above `home`, where credentials appear, are
+    /// always carved.)
+    pub mask_system_denies: bool,
+    /// `$HOME`, for [`PlanOptions::mask_system_denies`].
+    pub home: Option<PathBuf>,
 }
 
 /// Planning failed.
@@ -508,6 +539,15 @@ pub enum PlanError {
 
 /// Plans the rules for `caps` against `fs`.
 pub fn plan(caps: &CapabilitySet, fs: &impl FsView) -> Result<Plan, PlanError> {
+    plan_with(caps, fs, &PlanOptions::default())
+}
+
+/// Plans the rules for `caps` against `fs`, with options.
+pub fn plan_with(
+    caps: &CapabilitySet,
+    fs: &impl FsView,
+    options: &PlanOptions,
+) -> Result<Plan, PlanError> {
     let denies: Vec<PlannedDeny> = caps
         .denies
         .iter()
@@ -519,6 +559,7 @@ pub fn plan(caps: &CapabilitySet, fs: &impl FsView) -> Result<Plan, PlanError> {
         .collect();
     let mut rules = Vec::new();
     let mut skipped = Vec::new();
+    let mut masks: Vec<Mask> = Vec::new();
     let mut aliases: Vec<PlannedDeny> = Vec::new();
     let alias_index = AliasIndex::new(fs, &denies);
     let mounts = if alias_index.ancestors.is_empty() && alias_index.denied.is_empty() {
@@ -609,7 +650,28 @@ pub fn plan(caps: &CapabilitySet, fs: &impl FsView) -> Result<Plan, PlanError> {
             .chain(aliases.iter())
             .filter(|d| is_within(&d.canonical, &canonical) && d.canonical != canonical)
             .collect();
-        if inside.is_empty() || kind == EntryKind::File {
+        let maskable = options.mask_system_denies
+            && grant.access == Access::Read
+            && options
+                .home
+                .as_ref()
+                .is_none_or(|home| !is_within(&canonical, home) && !is_within(home, &canonical));
+        if maskable && !inside.is_empty() && kind == EntryKind::Dir {
+            for deny in &inside {
+                // Only what exists can (and needs to) be hidden: see PlanOptions.
+                let Ok(kind) = fs.kind(&deny.canonical) else {
+                    continue;
+                };
+                if !masks.iter().any(|m| m.path == deny.canonical) {
+                    masks.push(Mask {
+                        path: deny.canonical.clone(),
+                        dir: kind == EntryKind::Dir,
+                        source: deny.source.clone(),
+                    });
+                }
+            }
+        }
+        if inside.is_empty() || kind == EntryKind::File || maskable {
             rules.push(Rule {
                 path: canonical,
                 kind,
@@ -648,7 +710,9 @@ pub fn plan(caps: &CapabilitySet, fs: &impl FsView) -> Result<Plan, PlanError> {
     // Aliased denials are part of the plan, so `nono why` sees them too.
     let mut denies = denies;
     denies.extend(aliases);
+    masks.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Plan {
+        masks,
         rules,
         denies,
         skipped,
@@ -944,5 +1008,125 @@ mod caching_fs_tests {
         let kind_of = |n: &str| kinds.iter().find(|(name, _)| name == n).map(|(_, k)| *k);
         assert_eq!(kind_of("a"), Some(Some(EntryKind::Dir)));
         assert_eq!(kind_of("abs"), Some(None), "symlinks are reported as None");
+    }
+}
+
+#[cfg(test)]
+mod masking_tests {
+    use super::*;
+    use crate::capability::{EnvPolicy, NetworkMode, NetworkPolicy, PathDeny, PathGrant};
+
+    fn caps(grants: Vec<(PathBuf, Access)>, denies: Vec<PathBuf>) -> CapabilitySet {
+        let source = Source::Flag {
+            flag: "--test".into(),
+            value: String::new(),
+        };
+        CapabilitySet {
+            profile: None,
+            profile_chain: vec![],
+            workdir: "/".into(),
+            groups: vec![],
+            grants: grants
+                .into_iter()
+                .map(|(path, access)| PathGrant {
+                    path,
+                    kind: PathKind::Dir,
+                    access,
+                    strict: false,
+                    source: source.clone(),
+                })
+                .collect(),
+            denies: denies
+                .into_iter()
+                .map(|path| PathDeny {
+                    path,
+                    source: source.clone(),
+                })
+                .collect(),
+            bypassed: vec![],
+            network: NetworkPolicy {
+                mode: NetworkMode::Allowed,
+                credentials: vec![],
+                listen_ports: vec![],
+                open_ports: vec![],
+            },
+            environment: EnvPolicy::default(),
+            security: Default::default(),
+            notes: vec![],
+        }
+    }
+
+    #[test]
+    fn read_only_system_grants_mask_existing_denials_instead_of_carving() {
+        let root = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(root.path()).unwrap();
+        let etc = root.join("etc");
+        let home = root.join("home");
+        std::fs::create_dir_all(etc.join("sudoers.d")).unwrap();
+        std::fs::create_dir_all(home.join(".ssh")).unwrap();
+        for f in ["shadow", "passwd", "hosts"] {
+            std::fs::write(etc.join(f), "x").unwrap();
+        }
+        let denies = vec![
+            etc.join("shadow"),
+            etc.join("sudoers.d"),
+            etc.join("absent"),
+            home.join(".ssh"),
+        ];
+        let options = PlanOptions {
+            mask_system_denies: true,
+            home: Some(home.clone()),
+        };
+
+        // Read-only /etc: one rule, existing denials masked, the absent one needs nothing.
+        let plan = plan_with(
+            &caps(vec![(etc.clone(), Access::Read)], denies.clone()),
+            &RealFs,
+            &options,
+        )
+        .unwrap();
+        assert_eq!(plan.rules.len(), 1, "{:?}", plan.rules);
+        assert_eq!(plan.rules[0].path, etc);
+        let masked: Vec<_> = plan.masks.iter().map(|m| (m.path.clone(), m.dir)).collect();
+        assert_eq!(
+            masked,
+            [(etc.join("shadow"), false), (etc.join("sudoers.d"), true)]
+        );
+
+        // Writable /etc: carved as always (the sandbox could create the absent one).
+        let plan = plan_with(
+            &caps(vec![(etc.clone(), Access::ReadWrite)], denies.clone()),
+            &RealFs,
+            &options,
+        )
+        .unwrap();
+        assert!(plan.masks.is_empty());
+        assert!(
+            plan.rules
+                .iter()
+                .all(|r| r.path != etc && r.path != etc.join("shadow")),
+            "{:?}",
+            plan.rules
+        );
+
+        // A read-only tree holding $HOME is carved (credentials appear there mid-run).
+        let plan = plan_with(
+            &caps(vec![(root.clone(), Access::Read)], denies.clone()),
+            &RealFs,
+            &options,
+        )
+        .unwrap();
+        assert!(
+            plan.rules.iter().all(|r| r.path != root),
+            "{:?}",
+            plan.rules
+        );
+        assert!(plan.masks.iter().all(|m| !m.path.starts_with(&home)));
+
+        // Without the option nothing is masked.
+        let carved =
+            super::plan(&caps(vec![(etc.clone(), Access::Read)], denies), &RealFs).unwrap();
+        assert!(carved.masks.is_empty());
+        assert!(carved.rules.len() > 1);
     }
 }

@@ -124,6 +124,7 @@ fn run_captured_reports_a_missing_program() {
             mount_view: false,
             single_threaded: true,
             guard_metadata: true,
+            state_dir: None,
         },
     );
     let mut cmd = command(dir.path(), "");
@@ -149,6 +150,7 @@ fn apply_to_self_restricts_the_calling_process() {
         mount_view: false,
         single_threaded: false,
         guard_metadata: true,
+        state_dir: None,
     };
     let mut sandbox = sandbox_for(dir.path(), &[(GrantFlag::Allow, dir.path())], &options);
     // SAFETY: the child only calls async-signal-safe functions and exits with _exit.

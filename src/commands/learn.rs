@@ -102,6 +102,7 @@ pub fn run(args: LearnArgs) -> CmdResult {
             mount_view: false,
             single_threaded: true,
             guard_metadata: false,
+            state_dir: None,
         };
         let mut prepared = sandbox::prepare(&caps, &plan, &workdir, &options).map_err(usage)?;
         let line = format!(

@@ -29,17 +29,20 @@ pub enum Mode {
 
 /// Runs `nono run` or `nono wrap`.
 pub fn run(args: RunArgs, mode: Mode) -> CmdResult {
-    let sandbox = context::sandbox(&args.sandbox)?;
+    let options = SandboxOptions {
+        mount_view: !args.no_mount_view,
+        single_threaded: true,
+        guard_metadata: true,
+        state_dir: Some(
+            crate::context::Dirs::new(&crate::context::vars(crate::context::current_dir()?)).state,
+        ),
+    };
+    let sandbox = context::sandbox_with(&args.sandbox, sandbox::mount_view_possible(&options))?;
     refuse_withheld_flags(&sandbox)?;
     let filtered = env::filter(std::env::vars_os(), &sandbox.caps.environment);
     if args.dry_run {
         return dry_run(&args, &sandbox, &filtered);
     }
-    let options = SandboxOptions {
-        mount_view: !args.no_mount_view,
-        single_threaded: true,
-        guard_metadata: true,
-    };
     let workdir = sandbox.caps.workdir.clone();
     let mut prepared = sandbox::prepare(&sandbox.caps, &sandbox.plan, &workdir, &options).map_err(
         |e| match e {
@@ -283,6 +286,22 @@ fn print_plan(
                 "  {}  {}",
                 deny.path.display(),
                 style.dim(&deny.source.to_string())
+            )?;
+        }
+    }
+    if !plan.masks.is_empty() {
+        writeln!(
+            out,
+            "{}",
+            style.bold(&format!("hidden by the mount view ({}):", plan.masks.len()))
+        )?;
+        for mask in &plan.masks {
+            let kind = if mask.dir { "dir " } else { "file" };
+            writeln!(
+                out,
+                "  {kind} {}  {}",
+                mask.path.display(),
+                style.dim(&mask.source.to_string())
             )?;
         }
     }

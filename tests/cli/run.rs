@@ -641,11 +641,12 @@ fn nono_config_cannot_be_planted_under_allowed_home() {
     let home = p(&w.home()).to_string();
     let commands = [
         format!("mkdir -p {home}/.config/nono/profiles"),
-        format!("mkdir -p {home}/.local/state/nono"),
+        // nono may create its own state directory itself; nothing may be planted in it.
+        format!("mkdir -p {home}/.local/state/nono/planted"),
     ];
     assert_all_refused(&scene, &["--allow", &home], &commands, REFUSALS);
     assert!(!w.home().join(".config/nono").exists());
-    assert!(!w.home().join(".local/state/nono").exists());
+    assert!(!w.home().join(".local/state/nono/planted").exists());
 }
 
 // ---------------------------------------------------------------------------------

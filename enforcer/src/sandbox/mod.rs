@@ -72,6 +72,9 @@ pub struct SandboxOptions {
     /// Stop metadata changes outside the write grants (default true). `nono learn`'s
     /// safety net turns it off: it withholds secrets, it does not confine writes.
     pub guard_metadata: bool,
+    /// nono's private state directory (`$XDG_STATE_HOME/nono`), where the empty file
+    /// bound over denied files lives. Needed only when the plan masks files.
+    pub state_dir: Option<PathBuf>,
 }
 
 impl Default for SandboxOptions {
@@ -80,6 +83,7 @@ impl Default for SandboxOptions {
             mount_view: true,
             single_threaded: true,
             guard_metadata: true,
+            state_dir: None,
         }
     }
 }
@@ -163,6 +167,18 @@ pub enum SandboxError {
     Nul {
         /// The path.
         path: PathBuf,
+    },
+    /// The plan hides denied paths with mounts, but no mount view can be built.
+    #[error(
+        "{count} denied paths (e.g. {}) were planned to be hidden by the mount view, which \
+         cannot be built here; plan without masking instead",
+        first.display()
+    )]
+    MasksNeedMountView {
+        /// The first masked path.
+        first: PathBuf,
+        /// How many.
+        count: usize,
     },
     /// seccomp program construction failed.
     #[error("cannot build the seccomp filter: {0}")]
@@ -289,6 +305,12 @@ struct MountPlan {
     masks: Vec<CString>,
     /// Pathname sockets to hide under `/dev/null`.
     sockets: Vec<CString>,
+    /// Denied paths to hide (plan masks): (path, is a directory).
+    hidden: Vec<(CString, bool)>,
+    /// An empty, mode-000 file to bind over denied files (in nono's private state
+    /// directory: a bind mount's source must be in the child's namespace, and an open
+    /// writable descriptor would keep its mount from turning read-only).
+    empty_file: Option<CString>,
 }
 
 /// A sandbox ready to apply.
@@ -493,6 +515,16 @@ pub fn prepare(
                 .iter()
                 .map(|p| cstring(p))
                 .collect::<Result<_, _>>()?,
+            hidden: plan
+                .masks
+                .iter()
+                .map(|m| cstring(&m.path).map(|c| (c, m.dir)))
+                .collect::<Result<_, _>>()?,
+            empty_file: if plan.masks.iter().any(|m| !m.dir) {
+                Some(cstring(&empty_mask_file(options.state_dir.as_deref())?)?)
+            } else {
+                None
+            },
             sockets: {
                 let (sockets, complete) = sockets_to_hide(plan, runtime_dir.as_deref());
                 if !complete {
@@ -507,6 +539,18 @@ pub fn prepare(
     } else {
         None
     };
+    if !plan.masks.is_empty() && mounts.is_none() {
+        // The plan relies on hiding these; without a mount view they would be exposed.
+        return Err(SandboxError::MasksNeedMountView {
+            first: plan.masks[0].path.clone(),
+            count: plan.masks.len(),
+        });
+    }
+    if let Some(m) = &mounts
+        && !m.hidden.is_empty()
+    {
+        layers.push(format!("{} denied paths hidden", m.hidden.len()));
+    }
     let metadata = if mounts.is_some() {
         layers.push("read-only mount view".into());
         MetadataGuard::MountView
@@ -685,6 +729,59 @@ fn sockets_to_hide(plan: &Plan, skip: Option<&Path>) -> (Vec<PathBuf>, bool) {
     (out, true)
 }
 
+/// The empty, mode-000 file bound over denied files: `<state_dir>/empty-mask`, made
+/// (or checked) here. Unreadable for a process without capabilities, even its owner.
+fn empty_mask_file(state_dir: Option<&Path>) -> Result<PathBuf, SandboxError> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+    let dir = state_dir.ok_or_else(|| {
+        SandboxError::Landlock("hiding denied files needs nono's state directory".into())
+    })?;
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |error| SandboxError::OpenRule {
+            path: path.clone(),
+            error,
+        }
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io(dir))?;
+    let path = dir.join("empty-mask");
+    match std::fs::symlink_metadata(&path) {
+        Ok(meta)
+            if meta.is_file()
+                && meta.len() == 0
+                && meta.mode() & 0o7777 == 0
+                && meta.uid() == nix::unistd::geteuid().as_raw() => {}
+        Ok(_) => {
+            std::fs::remove_file(&path).map_err(io(&path))?;
+            return empty_mask_file(Some(dir));
+        }
+        Err(_) => {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o000)
+                .open(&path)
+                .map_err(io(&path))?;
+            file.set_permissions(std::fs::Permissions::from_mode(0o000))
+                .map_err(io(&path))?;
+        }
+    }
+    Ok(path)
+}
+
+/// Will [`prepare`] be able to build a mount view here (root with `CAP_SYS_ADMIN`, or
+/// unprivileged user namespaces)? Plans that hide denied paths by mounts
+/// ([`crate::plan::PlanOptions::mask_system_denies`]) need it.
+pub fn mount_view_possible(options: &SandboxOptions) -> bool {
+    options.mount_view
+        && (sys::can_mount()
+            || (options.single_threaded && crate::support::unprivileged_userns_likely()))
+}
+
 /// `$XDG_RUNTIME_DIR` (or `/run/user/UID`) when it exists and no rule reaches into it.
 fn runtime_dir_to_mask(plan: &Plan) -> Option<PathBuf> {
     let uid = nix::unistd::getuid().as_raw();
@@ -723,6 +820,7 @@ impl Prepared {
                 }
             }
             sys::make_mounts_private().map_err(fail(Step::PrivateMounts))?;
+
             for (slot, path) in mounts.fds.iter_mut().zip(&mounts.writable) {
                 *slot = sys::clone_tree(path).map_err(fail(Step::CloneTree))?;
             }
@@ -733,6 +831,23 @@ impl Prepared {
             }
             for path in &mounts.masks {
                 sys::mask_with_tmpfs(path).map_err(fail(Step::MaskRuntime))?;
+            }
+            for (path, dir) in &mounts.hidden {
+                let result = match (dir, &mounts.empty_file) {
+                    (true, _) => sys::mask_with_tmpfs_opts(path, c"size=4k,mode=000"),
+                    (false, Some(empty)) => sys::bind_over(empty, path),
+                    (false, None) => Err(libc::EINVAL),
+                };
+                // A denied path that vanished since planning is hidden anyway.
+                match result {
+                    Ok(()) | Err(libc::ENOENT) => {}
+                    Err(errno) => {
+                        return Err(ChildError {
+                            step: Step::MaskRuntime,
+                            errno,
+                        });
+                    }
+                }
             }
             for path in &mounts.sockets {
                 // A socket may vanish between the scan and now; that hides it too.

@@ -415,3 +415,35 @@ pub fn mask_with_dev_null(path: &CStr) -> Result<(), Errno> {
     })
     .map(drop)
 }
+
+/// Hides `path` under an empty, read-only tmpfs with the given mount options
+/// (`mode=000` for a denied directory).
+pub fn mask_with_tmpfs_opts(path: &CStr, options: &CStr) -> Result<(), Errno> {
+    let flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    // SAFETY: all strings are NUL-terminated.
+    check_int(unsafe {
+        libc::mount(
+            c"nono".as_ptr(),
+            path.as_ptr(),
+            c"tmpfs".as_ptr(),
+            flags,
+            options.as_ptr().cast(),
+        )
+    })
+    .map(drop)
+}
+
+/// Bind-mounts `source` (a path, or `/proc/self/fd/N`) over `target`.
+pub fn bind_over(source: &CStr, target: &CStr) -> Result<(), Errno> {
+    // SAFETY: all strings are NUL-terminated; a bind mount takes no data.
+    check_int(unsafe {
+        libc::mount(
+            source.as_ptr(),
+            target.as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND,
+            std::ptr::null(),
+        )
+    })
+    .map(drop)
+}
