@@ -282,3 +282,109 @@ fn ebpf_backend_says_it_is_not_built() {
         stderr(&out)
     );
 }
+
+#[test]
+fn python_round_trip_and_nothing_sensitive_or_whole_is_ever_suggested() {
+    let w = World::new();
+    if !Path::new("/usr/bin/python3").exists() {
+        skip("needs /usr/bin/python3 (Debian package python3)");
+        return;
+    }
+    w.write("data/in.txt", "payload\n");
+    w.write("data/extra.txt", "not read while learning\n");
+    w.write("home/.ssh/config", "Host *\n");
+    let fixture = w.write(
+        "fixture.py",
+        "import os, sys\n\
+         data = os.path.join(os.path.dirname(__file__), 'data')\n\
+         text = open(os.path.join(data, 'in.txt')).read()\n\
+         open('out.txt', 'w').write(text.upper())\n\
+         try:\n    open(os.path.expanduser('~/.ssh/config')).read(); print('ssh config READ')\n\
+         except PermissionError:\n    print('ssh config refused')\n\
+         if len(sys.argv) > 1:\n    open(os.path.join(data, 'extra.txt')).read()\n\
+         print('ok')\n",
+    );
+    let profile = w.dir.path().join("p.json");
+    let out = w.run(&[
+        "learn",
+        "--output",
+        p(&profile),
+        "--",
+        "/usr/bin/python3",
+        p(&fixture),
+    ]);
+    assert_code(&out, 0, "learn");
+    assert_eq!(
+        stdout(&out),
+        "ssh config refused\nok\n",
+        "the safety net let the read through:\n{}",
+        stderr(&out)
+    );
+    let text = std::fs::read_to_string(&profile).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let rules: Vec<String> = [
+        "read",
+        "write",
+        "allow",
+        "read_file",
+        "write_file",
+        "allow_file",
+    ]
+    .iter()
+    .flat_map(|k| {
+        json["filesystem"][*k]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    })
+    .map(|v| v.as_str().unwrap().to_string())
+    .collect();
+    for rule in &rules {
+        assert!(
+            rule != "/" && rule != "$HOME" && rule != p(&w.home()),
+            "whole / or $HOME suggested: {text}"
+        );
+        assert!(
+            !rule.contains(".ssh"),
+            "a sensitive path was suggested: {text}"
+        );
+    }
+    // The same program runs under the learned profile…
+    std::fs::remove_file(w.work().join("out.txt")).unwrap();
+    let again = w.run(&[
+        "run",
+        "-q",
+        "--profile",
+        p(&profile),
+        "--",
+        "/usr/bin/python3",
+        p(&fixture),
+    ]);
+    assert_code(&again, 0, "run under the learned profile");
+    assert_eq!(stdout(&again), "ssh config refused\nok\n");
+    assert_eq!(
+        std::fs::read_to_string(w.work().join("out.txt")).unwrap(),
+        "PAYLOAD\n"
+    );
+    // …and a variant that reads one more file is refused.
+    let variant = w.run(&[
+        "run",
+        "-q",
+        "--profile",
+        p(&profile),
+        "--",
+        "/usr/bin/python3",
+        p(&fixture),
+        "extra",
+    ]);
+    assert_ne!(
+        variant.status.code(),
+        Some(0),
+        "the unlearned read succeeded"
+    );
+    assert!(
+        stderr(&variant).contains("PermissionError"),
+        "{}",
+        stderr(&variant)
+    );
+}
