@@ -69,6 +69,12 @@ pub trait FsView {
     fn mount_points(&self) -> Vec<PathBuf> {
         Vec::new()
     }
+    /// Could one directory be reachable under two paths (a bind mount, or one device
+    /// mounted twice)? Only then does the planner compare identities. The default is
+    /// the conservative yes.
+    fn aliases_possible(&self) -> bool {
+        true
+    }
     /// The entries of a directory with their kind when it is known without following
     /// a symlink; `None` for a symlink (or when unknown). The default asks
     /// [`FsView::canonicalize`] and [`FsView::kind`] per entry.
@@ -102,6 +108,10 @@ impl FsView for RealFs {
 
     fn mount_points(&self) -> Vec<PathBuf> {
         read_mount_points()
+    }
+
+    fn aliases_possible(&self) -> bool {
+        bind_mounts_present()
     }
 
     fn kind(&self, path: &Path) -> io::Result<EntryKind> {
@@ -285,6 +295,10 @@ impl FsView for CachingFs {
 
     fn mount_points(&self) -> Vec<PathBuf> {
         read_mount_points()
+    }
+
+    fn aliases_possible(&self) -> bool {
+        bind_mounts_present()
     }
 
     fn identity(&self, path: &Path) -> Option<(u64, u64)> {
@@ -561,7 +575,14 @@ pub fn plan_with(
     let mut skipped = Vec::new();
     let mut masks: Vec<Mask> = Vec::new();
     let mut aliases: Vec<PlannedDeny> = Vec::new();
-    let alias_index = AliasIndex::new(fs, &denies);
+    let alias_index = if fs.aliases_possible() {
+        AliasIndex::new(fs, &denies)
+    } else {
+        AliasIndex {
+            denied: Default::default(),
+            ancestors: Default::default(),
+        }
+    };
     let mounts = if alias_index.ancestors.is_empty() && alias_index.denied.is_empty() {
         Vec::new()
     } else {
@@ -754,6 +775,27 @@ pub fn read_mount_points() -> Vec<PathBuf> {
     out.sort();
     out.dedup();
     out
+}
+
+/// Does the mount table hold a bind mount: an entry whose root is not the root of its
+/// filesystem (field 4), or a device (field 3) mounted more than once? Unreadable
+/// mountinfo counts as yes.
+pub fn bind_mounts_present() -> bool {
+    let Ok(text) = std::fs::read("/proc/self/mountinfo") else {
+        return true;
+    };
+    let mut devices: Vec<&[u8]> = Vec::new();
+    for line in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let mut fields = line.split(|b| *b == b' ');
+        let (Some(device), Some(root)) = (fields.nth(2), fields.next()) else {
+            return true;
+        };
+        if root != b"/" || devices.contains(&device) {
+            return true;
+        }
+        devices.push(device);
+    }
+    false
 }
 
 /// Identities of the denied paths and their ancestors, to see through bind mounts

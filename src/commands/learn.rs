@@ -261,19 +261,45 @@ pub fn run(args: LearnArgs) -> CmdResult {
 
 /// Writes a file through a temporary file and a rename, so a crash never leaves half
 /// a profile; refuses to replace an existing file unless `overwrite`.
+///
+/// Only a regular file is ever replaced: a device or a FIFO (`/dev/null`,
+/// `/dev/stdout`, a pipe) is written to in place, a symlink keeps pointing where it
+/// did (its target is replaced), and anything else is refused.
 fn write_atomically(path: &Path, data: &[u8], overwrite: bool) -> Result<(), Failure> {
-    use std::os::unix::fs::OpenOptionsExt;
-    if path.exists() && !overwrite {
-        return Err(usage(anyhow!(
-            "{} exists; pass --force to overwrite it",
-            path.display()
-        )));
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let existing = std::fs::metadata(path).ok();
+    if let Some(meta) = &existing {
+        let kind = meta.file_type();
+        if kind.is_char_device() || kind.is_fifo() || kind.is_socket() || kind.is_block_device() {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            file.write_all(data)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            return Ok(());
+        }
+        if !kind.is_file() {
+            return Err(usage(anyhow!("{} is not a regular file", path.display())));
+        }
+        if !overwrite {
+            return Err(usage(anyhow!(
+                "{} exists; pass --force to overwrite it",
+                path.display()
+            )));
+        }
     }
-    let dir = path
+    // Replace the file a symlink points to, not the symlink.
+    let target = match existing {
+        Some(_) => std::fs::canonicalize(path)
+            .with_context(|| format!("cannot resolve {}", path.display()))?,
+        None => path.to_path_buf(),
+    };
+    let dir = target
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let name = path
+    let name = target
         .file_name()
         .ok_or_else(|| usage(anyhow!("{}: not a file name", path.display())))?;
     let tmp = dir.join(format!(".{}.nono-tmp", name.to_string_lossy()));
@@ -285,7 +311,7 @@ fn write_atomically(path: &Path, data: &[u8], overwrite: bool) -> Result<(), Fai
         .with_context(|| format!("cannot write {}", tmp.display()))?;
     let result = file.write_all(data).and_then(|()| file.sync_all());
     drop(file);
-    if let Err(e) = result.and_then(|()| std::fs::rename(&tmp, path)) {
+    if let Err(e) = result.and_then(|()| std::fs::rename(&tmp, &target)) {
         let _ = std::fs::remove_file(&tmp);
         return Err(anyhow!("cannot write {}: {e}", path.display()).into());
     }

@@ -388,3 +388,55 @@ fn python_round_trip_and_nothing_sensitive_or_whole_is_ever_suggested() {
         stderr(&variant)
     );
 }
+
+/// Regression: `--report /dev/null` once renamed a regular file over /dev/null. Only a
+/// regular file may be replaced; a FIFO is written in place, a symlink keeps pointing
+/// where it did.
+#[test]
+fn report_and_output_never_replace_special_files_or_links() {
+    let w = World::new();
+    let fifo = w.dir.path().join("report.fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success(), "mkfifo");
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    let out = w.run(&["learn", "--report", p(&fifo), "--", "true"]);
+    assert_code(&out, 0, "learn with a FIFO report");
+    let text = reader.join().unwrap();
+    assert!(
+        text.contains("\"suggestions\""),
+        "the report did not go through the FIFO: {text}"
+    );
+    use std::os::unix::fs::FileTypeExt;
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo(),
+        "the FIFO was replaced"
+    );
+
+    let real = w.write("profiles/real.json", "{}");
+    let link = w.dir.path().join("link.json");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let out = w.run(&["learn", "--force", "--output", p(&link), "--", "true"]);
+    assert_code(&out, 0, "learn through a symlink");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the symlink was replaced"
+    );
+    assert!(
+        std::fs::read_to_string(&real)
+            .unwrap()
+            .contains("\"extends\""),
+        "the link's target was not written"
+    );
+}

@@ -123,7 +123,8 @@ fn counts_match_strace_for_the_same_syscalls() {
     let text = std::fs::read_to_string(&log).unwrap();
     for line in text.lines() {
         // "PID name(args) = result"; skip "<... name resumed>" halves of split lines.
-        let Some(call) = line.split_once(' ').map(|(_, rest)| rest) else {
+        // strace pads the PID column: trim the gap after it.
+        let Some(call) = line.split_once(' ').map(|(_, rest)| rest.trim_start()) else {
             continue;
         };
         if call.starts_with("<...") || call.starts_with("+++") || call.starts_with("---") {
