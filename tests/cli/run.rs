@@ -603,20 +603,14 @@ fn credentials_stay_denied_through_a_bind_mounted_alias_of_home() {
     let alias = w.dir.path().join("alias");
     std::fs::create_dir_all(&alias).unwrap();
     let (home, alias) = (p(&w.home()).to_string(), p(&alias).to_string());
-    let script = format!(
-        "mount --bind {home} {alias} && exec \"$0\" run -q --allow {alias} -- \
-         sh -c 'cat {alias}/notes.txt; cat {alias}/.ssh/id_rsa; cat {home}/.ssh/id_rsa'"
+    let out = run_after_bind_mount(
+        w,
+        &home,
+        &alias,
+        &format!(
+            "run -q --allow {alias} -- sh -c 'cat {alias}/notes.txt; cat {alias}/.ssh/id_rsa; cat {home}/.ssh/id_rsa'"
+        ),
     );
-    let out = assert_cmd::Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
-        .arg(env!("CARGO_BIN_EXE_nono"))
-        .current_dir(w.work())
-        .env("HOME", w.home())
-        .env("NO_COLOR", "1")
-        .env("LC_ALL", "C")
-        .timeout(TIMEOUT)
-        .output()
-        .expect("running unshare (util-linux)");
     assert!(
         stdout(&out).contains("notes"),
         "the alias grant did not work at all:\n{}\n{}",
@@ -628,6 +622,22 @@ fn credentials_stay_denied_through_a_bind_mounted_alias_of_home() {
         "~/.ssh/id_rsa was readable through --allow {alias} (a bind mount of {home}):\n{}",
         stdout(&out)
     );
+}
+
+/// Runs `nono ARGS` (one shell word list) in a private mount namespace of the test's
+/// own, after bind-mounting `source` on `target` there.
+fn run_after_bind_mount(w: &World, source: &str, target: &str, args: &str) -> Output {
+    let script = format!("mount --bind {source} {target} && exec \"$0\" {args}");
+    assert_cmd::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .arg(env!("CARGO_BIN_EXE_nono"))
+        .current_dir(w.work())
+        .env("HOME", w.home())
+        .env("NO_COLOR", "1")
+        .env("LC_ALL", "C")
+        .timeout(TIMEOUT)
+        .output()
+        .expect("running unshare (util-linux)")
 }
 
 #[test]
@@ -1947,20 +1957,14 @@ fn credentials_stay_denied_through_a_bind_mount_below_a_grant() {
         p(&granted).to_string(),
         p(&mountpoint).to_string(),
     );
-    let script = format!(
-        "mount --bind {home} {mountpoint} && exec \"$0\" run -q --allow {granted} -- \
-         sh -c 'cat {granted}/own.txt; cat {mountpoint}/.ssh/id_rsa'"
+    let out = run_after_bind_mount(
+        w,
+        &home,
+        &mountpoint,
+        &format!(
+            "run -q --allow {granted} -- sh -c 'cat {granted}/own.txt; cat {mountpoint}/.ssh/id_rsa'"
+        ),
     );
-    let out = assert_cmd::Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
-        .arg(env!("CARGO_BIN_EXE_nono"))
-        .current_dir(w.work())
-        .env("HOME", w.home())
-        .env("NO_COLOR", "1")
-        .env("LC_ALL", "C")
-        .timeout(TIMEOUT)
-        .output()
-        .expect("running unshare (util-linux)");
     assert!(
         stdout(&out).contains("own"),
         "the grant did not work:\n{}\n{}",
