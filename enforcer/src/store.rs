@@ -21,7 +21,7 @@ pub const MAX_EXTENDS_DEPTH: usize = 16;
 #[derive(Debug, Clone)]
 pub struct ProfileStore {
     user_dir: PathBuf,
-    policy: Policy,
+    policy: &'static Policy,
 }
 
 /// One entry of [`ProfileStore::list`].
@@ -45,7 +45,7 @@ impl ProfileStore {
     pub fn new(user_dir: PathBuf) -> Self {
         Self {
             user_dir,
-            policy: Policy::embedded().clone(),
+            policy: Policy::embedded(),
         }
     }
 
@@ -56,7 +56,7 @@ impl ProfileStore {
 
     /// The policy profiles are validated against.
     pub fn policy(&self) -> &Policy {
-        &self.policy
+        self.policy
     }
 
     /// Is `name` a built-in profile?
@@ -115,7 +115,7 @@ impl ProfileStore {
     pub fn load(&self, reference: &str) -> Result<Profile, ProfileError> {
         let mut stack = Vec::new();
         let profile = self.resolve(reference, None, false, &mut stack)?;
-        let mut errors = validate(&profile, &self.policy);
+        let mut errors = validate(&profile, self.policy);
         if errors.is_empty() {
             Ok(profile)
         } else {
@@ -129,7 +129,7 @@ impl ProfileStore {
         let profile = self
             .resolve(reference, None, false, &mut stack)
             .map_err(|e| vec![e])?;
-        let errors = validate(&profile, &self.policy);
+        let errors = validate(&profile, self.policy);
         if errors.is_empty() {
             Ok(profile)
         } else {
