@@ -412,12 +412,18 @@ pub fn prepare(
         for rule in &plan.rules {
             let rights = landlock_rights(rule.access, rule.kind) & supported;
             let path = cstring(&rule.path)?;
-            sys::landlock_add_path_rule(ruleset.as_raw_fd(), &path, rights.bits()).map_err(
-                |errno| SandboxError::OpenRule {
-                    path: rule.path.clone(),
-                    error: std::io::Error::from_raw_os_error(errno),
-                },
-            )?;
+            match sys::landlock_add_path_rule(ruleset.as_raw_fd(), &path, rights.bits()) {
+                Ok(()) => {}
+                // An entry met while carving that vanished since (a temporary file of
+                // another program) needs no rule; a path the user granted must exist.
+                Err(libc::ENOENT) if rule.carved.is_some() => {}
+                Err(errno) => {
+                    return Err(SandboxError::OpenRule {
+                        path: rule.path.clone(),
+                        error: std::io::Error::from_raw_os_error(errno),
+                    });
+                }
+            }
         }
         if network_blocked && abi_num >= 4 {
             let bind = AccessNet::BindTcp as u64;
