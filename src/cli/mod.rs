@@ -176,7 +176,8 @@ pub struct LearnArgs {
     /// The profile to build on: its groups count as granted, its denials as sensitive
     #[arg(long, short = 'p', value_name = "NAME|FILE", default_value = "default")]
     pub profile: String,
-    /// Write the suggested profile (the suggestions safe to approve unreviewed) here
+    /// Write the suggested profile (the suggestions safe to approve unreviewed) here;
+    /// with the review screen, the path its save dialog proposes
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Overwrite --output if it exists

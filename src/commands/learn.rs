@@ -1,10 +1,11 @@
 //! `nono learn`: trace a command and suggest the least privilege it needs.
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use nono_enforcer::capability::{self, Access, GrantFlag, Overrides, Source};
@@ -17,6 +18,7 @@ use nono_tracer::ptrace::{self, TraceCommand};
 use nono_tui::learn::model::{Coverage, GroupInfo, LearnContext, SensitivePath};
 use nono_tui::learn::observe::{self, Resolved};
 use nono_tui::learn::{LearnModel, Msg, output, suggest};
+use nono_tui::review::{self, ReviewConfig, ReviewState, event_loop::Input};
 
 use crate::cli::{Backend, LearnArgs};
 use crate::context::{self, Dirs};
@@ -117,6 +119,30 @@ pub fn run(args: LearnArgs) -> CmdResult {
         }));
     }
 
+    // In a terminal (and without --no-tui or --json), the review screen: the command
+    // runs on a pseudo-terminal whose output the screen shows. Its side is attached in
+    // the child before the safety net is applied (the hook below runs first).
+    let interactive = !args.no_tui
+        && !args.json
+        && std::io::stdout().is_terminal()
+        && std::io::stdin().is_terminal();
+    let mut pty = None;
+    if interactive {
+        let (rows, cols) =
+            review::view::output_size(review::terminal::size(), review::model::Focus::Main, false);
+        let (master, child) = review::pty::open(rows, cols)
+            .context("cannot open a pseudo-terminal for the command")?;
+        let mut sandbox_hook = trace_cmd.pre_exec.take();
+        trace_cmd.pre_exec = Some(Box::new(move || {
+            child.attach()?;
+            match sandbox_hook.as_mut() {
+                Some(hook) => hook(),
+                None => Ok(()),
+            }
+        }));
+        pty = Some(master);
+    }
+
     let command: Vec<String> = args
         .command
         .iter()
@@ -133,6 +159,15 @@ pub fn run(args: LearnArgs) -> CmdResult {
     session.info.backend = Some("ptrace".into());
     session.info.enforcement = enforcement;
     session.save().context("cannot record the session")?;
+    if let Some(master) = pty {
+        let review = Review {
+            base: profile.name.clone(),
+            profiles_dir: store.user_dir().to_path_buf(),
+            cwd,
+            command,
+        };
+        return review.run(trace_cmd, session, ctx, master, &args, style);
+    }
 
     let (tx, rx) = std::sync::mpsc::channel();
     let tracer = std::thread::Builder::new()
@@ -257,6 +292,222 @@ pub fn run(args: LearnArgs) -> CmdResult {
         );
     }
     Ok(ExitCode::from(outcome.exit_code.clamp(0, 255) as u8))
+}
+
+/// What the review screen needs beyond the trace itself.
+struct Review {
+    base: String,
+    profiles_dir: PathBuf,
+    cwd: PathBuf,
+    command: Vec<String>,
+}
+
+/// Resolves symlinks of an observed path (for a missing one, of its parent) and says
+/// whether it is a directory; remembers the answers.
+fn canonicalizer() -> impl FnMut(&Path) -> Resolved {
+    let mut cache: HashMap<PathBuf, Resolved> = HashMap::new();
+    move |p: &Path| -> Resolved {
+        if let Some(hit) = cache.get(p) {
+            return hit.clone();
+        }
+        let real = nono_enforcer::plan::RealFs;
+        let resolved = plan::canonicalize_lenient(&real, p);
+        let dir = real.kind(&resolved).is_ok_and(|k| k == EntryKind::Dir);
+        cache.insert(p.to_path_buf(), (resolved.clone(), dir));
+        (resolved, dir)
+    }
+}
+
+impl Review {
+    /// Traces the command while the review screen shows it; the person saves the
+    /// profile from there. The tracer's events are recorded and classified on a
+    /// thread of their own (which does the file-system look-ups), so the screen only
+    /// applies them.
+    fn run(
+        self,
+        trace_cmd: TraceCommand,
+        mut session: Session,
+        ctx: LearnContext,
+        master: review::pty::PtyMaster,
+        args: &LearnArgs,
+        style: Style,
+    ) -> CmdResult {
+        let started = Instant::now();
+        let (tx, rx) = mpsc::channel();
+        let tracer = std::thread::Builder::new()
+            .name("nono-tracer".into())
+            .spawn(move || ptrace::trace(trace_cmd, tx))
+            .context("cannot start the tracer thread")?;
+        let (ui_tx, ui_rx) = mpsc::channel::<Input>();
+        let feeder = {
+            let ui = ui_tx.clone();
+            std::thread::Builder::new()
+                .name("nono-learn-feed".into())
+                .spawn(move || {
+                    let mut canon = canonicalizer();
+                    let mut record_error = None;
+                    for event in rx {
+                        if record_error.is_none()
+                            && let Err(e) = session.record(&event)
+                        {
+                            record_error = Some(e.to_string());
+                        }
+                        let observations = observe::classify(&event, &mut canon);
+                        let _ = ui.send(Input::Learn(Msg::Event {
+                            event: Box::new(event),
+                            observations,
+                        }));
+                    }
+                    let outcome = match tracer.join() {
+                        Ok(Ok(outcome)) => Ok(outcome),
+                        Ok(Err(e)) => Err(format!("tracing failed: {e}")),
+                        Err(_) => Err("the tracer thread panicked".to_string()),
+                    };
+                    match &outcome {
+                        Ok(o) => {
+                            session.info.dropped = o.dropped;
+                            let _ = ui.send(Input::Learn(Msg::Counters {
+                                events: o.events,
+                                dropped: o.dropped,
+                            }));
+                            let _ = ui.send(Input::Learn(Msg::Finished {
+                                exit_code: o.exit_code,
+                            }));
+                        }
+                        // Nothing more will come: end the review so the error shows.
+                        Err(_) => {
+                            let _ = ui.send(Input::Stop);
+                        }
+                    }
+                    let dir = session.dir().to_path_buf();
+                    let finished = session
+                        .finish(outcome.as_ref().ok().map(|o| o.exit_code))
+                        .err()
+                        .map(|e| e.to_string());
+                    (dir, outcome, record_error.or(finished))
+                })
+                .context("cannot start the event thread")?
+        };
+
+        let program = self
+            .command
+            .first()
+            .and_then(|c| Path::new(c).file_name())
+            .map(|n| {
+                n.to_string_lossy()
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                            c
+                        } else {
+                            '-'
+                        }
+                    })
+                    .collect::<String>()
+            })
+            .unwrap_or_default();
+        let config = ReviewConfig {
+            command: review::view::shell_words(&self.command),
+            backend: "ptrace".into(),
+            base_profile: self.base.clone(),
+            description: format!("Learned from `{}`", self.command.join(" ")),
+            profiles_dir: self.profiles_dir.clone(),
+            cwd: self.cwd.clone(),
+            default_target: match &args.output {
+                Some(path) => path.display().to_string(),
+                None => format!("learned-{program}"),
+            },
+            color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        };
+        let state = ReviewState::new(LearnModel::new(ctx), config, review::terminal::size());
+        let mut write = |path: &Path, data: &[u8]| {
+            write_atomically(path, data, true).map_err(|f| format!("{:#}", f.error))
+        };
+        let ended = review::terminal::run(state, ui_tx, ui_rx, Some(&master), &mut write, started)
+            .context("the review screen failed")?;
+
+        // The person quit while the command still ran: hang up its terminal, then kill.
+        let mut stopped = false;
+        for signal in [review::pty::Signal::HUP, review::pty::Signal::KILL] {
+            if feeder.is_finished() {
+                break;
+            }
+            stopped = true;
+            let _ = master.signal_session(signal);
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while !feeder.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let learn = &ended.state.learn;
+        if let Some(saved) = &ended.state.saved_to {
+            eprintln!(
+                "{} saved {}; run it with: nono run --profile {} -- …",
+                style.ok("nono:"),
+                saved.display(),
+                saved.display()
+            );
+        } else {
+            eprintln!("nono: no profile saved");
+        }
+        if ended.signalled {
+            eprintln!("{} stopped by a signal", style.warn("nono:"));
+        }
+        if !feeder.is_finished() {
+            eprintln!(
+                "{} the command did not stop; it ends with nono",
+                style.warn("nono: warning:")
+            );
+            return Ok(ExitCode::from(130));
+        }
+        let (session_dir, outcome, record_error) = feeder
+            .join()
+            .map_err(|_| anyhow!("the event thread panicked"))?;
+        if let Some(e) = record_error {
+            eprintln!(
+                "{} events were not all recorded: {e}",
+                style.warn("nono: warning:")
+            );
+        }
+        let outcome = outcome.map_err(|e| anyhow!(e))?;
+        if outcome.timed_out {
+            eprintln!(
+                "{} the command was stopped after --timeout",
+                style.warn("nono:")
+            );
+        }
+        if outcome.dropped > 0 {
+            eprintln!(
+                "{} {} events were lost; the suggestions may be incomplete",
+                style.warn("nono: warning:"),
+                outcome.dropped
+            );
+        }
+        if let Some(file) = &args.report {
+            let suggestions = suggest(learn);
+            let approved = output::auto_approved(&suggestions);
+            let report = output::Report {
+                command: &self.command,
+                exit_code: Some(outcome.exit_code),
+                session: Some(session_dir.display().to_string()),
+                events: learn.events,
+                dropped: learn.dropped,
+                observations: learn,
+                suggestions: &suggestions,
+                profile: output::profile(
+                    &approved,
+                    &self.base,
+                    "learned",
+                    &format!("Learned from `{}`", self.command.join(" ")),
+                ),
+            };
+            let text = serde_json::to_vec_pretty(&report).context("serializing the report")?;
+            write_atomically(file, &text, true)?;
+        }
+        eprintln!("session: {}", session_dir.display());
+        let code = if stopped { 130 } else { outcome.exit_code };
+        Ok(ExitCode::from(code.clamp(0, 255) as u8))
+    }
 }
 
 /// Writes a file through a temporary file and a rename, so a crash never leaves half

@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod learn;
+pub mod review;
 
 pub use nono_enforcer as enforcer;
 pub use nono_tracer as tracer;

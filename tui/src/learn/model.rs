@@ -2,12 +2,13 @@
 //! caller classifies events (which needs the filesystem for canonical paths) before
 //! handing them over.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use nono_enforcer::capability::Access;
 use nono_tracer::event::{Event, EventKind, SockAddr};
 use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 
 use super::observe::{Need, Observation};
 
@@ -235,6 +236,82 @@ pub enum Msg {
     },
 }
 
+/// File observations by canonical path: a hash map (one lookup per event, which is
+/// what a trace of a million events needs; a tree keyed by paths pays a pointer chase
+/// per comparison), iterated and serialized in path order.
+#[derive(Debug, Clone, Default)]
+pub struct Files {
+    map: HashMap<PathBuf, PathNode>,
+}
+
+impl Files {
+    /// The observations of one path.
+    pub fn get(&self, path: &Path) -> Option<&PathNode> {
+        self.map.get(path)
+    }
+
+    /// Is the path observed?
+    pub fn contains_key(&self, path: &Path) -> bool {
+        self.map.contains_key(path)
+    }
+
+    /// Paths observed.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Nothing observed?
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Every path and its observations, in path order.
+    pub fn iter(&self) -> std::vec::IntoIter<(&PathBuf, &PathNode)> {
+        let mut all: Vec<(&PathBuf, &PathNode)> = self.map.iter().collect();
+        all.sort_by_cached_key(|(p, _)| order_key(p));
+        all.into_iter()
+    }
+
+    /// Every path, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &PathBuf> {
+        self.iter().map(|(p, _)| p)
+    }
+
+    fn entry(&mut self, path: PathBuf) -> &mut PathNode {
+        self.map.entry(path).or_default()
+    }
+}
+
+/// A sort key giving `Path`'s order (component by component) for the normalized
+/// absolute paths the model holds: the bytes with `/` ranked first, so sorting is a
+/// plain byte comparison instead of parsing components at every step.
+fn order_key(path: &Path) -> Vec<u8> {
+    path.as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .map(|&c| if c == b'/' { 0 } else { c })
+        .collect()
+}
+
+impl<'a> IntoIterator for &'a Files {
+    type Item = (&'a PathBuf, &'a PathNode);
+    type IntoIter = std::vec::IntoIter<(&'a PathBuf, &'a PathNode)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl Serialize for Files {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.len()))?;
+        for (path, node) in self.iter() {
+            map.serialize_entry(path, node)?;
+        }
+        map.end()
+    }
+}
+
 /// What a learn has seen so far.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct LearnModel {
@@ -242,7 +319,7 @@ pub struct LearnModel {
     #[serde(skip)]
     pub ctx: LearnContext,
     /// File observations by canonical path.
-    pub files: BTreeMap<PathBuf, PathNode>,
+    pub files: Files,
     /// Programs run.
     pub execs: BTreeMap<PathBuf, ExecNode>,
     /// Host names.
@@ -316,7 +393,7 @@ impl LearnModel {
     }
 
     fn observe(&mut self, obs: Observation) {
-        let node = self.files.entry(obs.path).or_default();
+        let node = self.files.entry(obs.path);
         node.dir |= obs.dir;
         if obs.result >= 0 {
             node.ok.insert(obs.need);
@@ -383,4 +460,44 @@ impl LearnModel {
 /// EINPROGRESS on Linux (a non-blocking connect under way counts as made).
 const fn libc_einprogress() -> i32 {
     115
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_iterate_in_the_order_paths_compare() {
+        let paths = [
+            "/",
+            "/a",
+            "/a/b",
+            "/a.b",
+            "/a-b/c",
+            "/ab",
+            "/a/b.c",
+            "/a/b/c",
+            "/a0",
+            "/b",
+            "/a b",
+            "/A",
+            "/é",
+            "/a/\u{7f}",
+            "/a/.hidden",
+        ];
+        for x in paths {
+            for y in paths {
+                let (a, b) = (Path::new(x), Path::new(y));
+                assert_eq!(order_key(a).cmp(&order_key(b)), a.cmp(b), "{x} vs {y}");
+            }
+        }
+        let mut files = Files::default();
+        for p in paths.iter().rev() {
+            files.entry(PathBuf::from(p));
+        }
+        let mut sorted: Vec<&str> = paths.to_vec();
+        sorted.sort_by(|a, b| Path::new(a).cmp(Path::new(b)));
+        let got: Vec<&str> = files.keys().map(|p| p.to_str().unwrap()).collect();
+        assert_eq!(got, sorted);
+    }
 }

@@ -13,7 +13,8 @@
 //!
 //! Host names (from DNS and the proxy) become `network.allow_domain` suggestions.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use nono_enforcer::capability::Access;
@@ -84,12 +85,27 @@ const SYSTEM_DIRS: &[&str] = &[
     "/root",
 ];
 
-fn display(path: &Path, home: &Path) -> String {
+/// A path as a profile rule: `$HOME/…` below the home directory. A `$` in the path
+/// itself is written `$$`, so that expansion gives the path back.
+pub fn display(path: &Path, home: &Path) -> String {
+    let escape = |text: String| text.replace('$', "$$");
     match path.strip_prefix(home) {
         Ok(rest) if rest.as_os_str().is_empty() => "$HOME".to_string(),
-        Ok(rest) => format!("$HOME/{}", rest.display()),
-        Err(_) => path.display().to_string(),
+        Ok(rest) => format!("$HOME/{}", escape(rest.display().to_string())),
+        Err(_) => escape(path.display().to_string()),
     }
+}
+
+/// Is `path` granted `access` by the base profile or a group it includes? Returns
+/// what grants it (`base profile` or ``group `NAME` ``).
+pub fn covered_by(ctx: &super::model::LearnContext, path: &Path, access: Access) -> Option<String> {
+    if ctx.base_grants.iter().any(|g| covers(g, path, access)) {
+        return Some("base profile".into());
+    }
+    ctx.groups
+        .iter()
+        .find(|g| g.included && g.grants.iter().any(|c| covers(c, path, access)))
+        .map(|g| format!("group `{}`", g.name))
 }
 
 fn covers(grant: &super::model::Coverage, path: &Path, access: Access) -> bool {
@@ -101,18 +117,96 @@ fn covers(grant: &super::model::Coverage, path: &Path, access: Access) -> bool {
         }
 }
 
+/// Who grants a path, in order of precedence: the base profile, then the included
+/// groups, then the others (by their order in the context).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Granter {
+    Base,
+    Included(usize),
+    Other(usize),
+}
+
+/// The context's denials and grants by path: a path's are found by walking up its
+/// ancestors (a few hash lookups) instead of testing every rule.
+struct Index<'a> {
+    sensitive: HashMap<&'a Path, usize>,
+    grants: HashMap<&'a Path, Vec<(Granter, &'a super::model::Coverage)>>,
+}
+
+impl<'a> Index<'a> {
+    fn new(ctx: &'a super::model::LearnContext) -> Self {
+        let mut sensitive = HashMap::new();
+        for (i, s) in ctx.sensitive.iter().enumerate() {
+            sensitive.entry(s.path.as_path()).or_insert(i);
+        }
+        let mut grants: HashMap<&Path, Vec<_>> = HashMap::new();
+        for g in &ctx.base_grants {
+            grants
+                .entry(g.path.as_path())
+                .or_default()
+                .push((Granter::Base, g));
+        }
+        for (i, group) in ctx.groups.iter().enumerate() {
+            let who = if group.included {
+                Granter::Included(i)
+            } else {
+                Granter::Other(i)
+            };
+            for g in &group.grants {
+                grants.entry(g.path.as_path()).or_default().push((who, g));
+            }
+        }
+        Index { sensitive, grants }
+    }
+
+    /// Like [`super::model::LearnContext::sensitive`]: the first denial covering it.
+    fn sensitive(
+        &self,
+        ctx: &'a super::model::LearnContext,
+        path: &Path,
+    ) -> Option<&'a super::model::SensitivePath> {
+        path.ancestors()
+            .filter_map(|a| self.sensitive.get(a))
+            .min()
+            .map(|&i| &ctx.sensitive[i])
+    }
+
+    /// Who grants `access` to `path` first, if anyone.
+    fn grant(&self, path: &Path, access: Access) -> Option<Granter> {
+        let mut best = None;
+        for at in path.ancestors() {
+            for (who, c) in self.grants.get(at).into_iter().flatten() {
+                if c.access.covers(access) && (c.dir || at == path) {
+                    best = Some(best.map_or(*who, |b: Granter| b.min(*who)));
+                }
+            }
+        }
+        best
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Candidate {
     path: PathBuf,
     dir: bool,
     access: Access,
-    reason: String,
+    reason: Cow<'static, str>,
     observed: Vec<PathBuf>,
 }
 
 /// The suggestions for everything the model has seen, in a stable order: grants,
 /// groups to include, the working directory, hosts, then covered and sensitive paths.
 pub fn suggest(model: &LearnModel) -> Vec<Suggestion> {
+    suggest_with(model, |_, _| {})
+}
+
+/// [`suggest`], also telling `on_observed` which suggestion (by index) each observed
+/// path belongs to — every path, not only the first 32 a suggestion lists. Paths that
+/// need no grant (lookups, failed probes) belong to none.
+pub fn suggest_with(
+    model: &LearnModel,
+    mut on_observed: impl FnMut(&Path, usize),
+) -> Vec<Suggestion> {
     let ctx = &model.ctx;
     let home = ctx.home.as_path();
     let mut sensitive: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
@@ -120,6 +214,7 @@ pub fn suggest(model: &LearnModel) -> Vec<Suggestion> {
     let mut covered: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
     let mut include: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
     let mut candidates: Vec<Candidate> = Vec::new();
+    let index = Index::new(ctx);
 
     for (path, node) in &model.files {
         // Sensitive paths are listed whether the access succeeded or was refused.
@@ -131,7 +226,7 @@ pub fn suggest(model: &LearnModel) -> Vec<Suggestion> {
             n
         };
         if all.access().is_some()
-            && let Some(s) = ctx.sensitive(path)
+            && let Some(s) = index.sensitive(ctx, path)
         {
             sensitive
                 .entry(s.label.clone())
@@ -148,48 +243,43 @@ pub fn suggest(model: &LearnModel) -> Vec<Suggestion> {
             entry.1.push(path.clone());
             continue;
         }
-        if ctx.base_grants.iter().any(|g| covers(g, path, access)) {
-            covered
-                .entry("base profile".into())
-                .or_default()
-                .push(path.clone());
-            continue;
-        }
-        if let Some(group) = ctx
-            .groups
-            .iter()
-            .find(|g| g.included && g.grants.iter().any(|c| covers(c, path, access)))
-        {
-            covered
-                .entry(format!("group `{}`", group.name))
-                .or_default()
-                .push(path.clone());
-            continue;
-        }
-        if let Some(group) = ctx
-            .groups
-            .iter()
-            .find(|g| !g.included && g.grants.iter().any(|c| covers(c, path, access)))
-        {
-            include
-                .entry(group.name.clone())
-                .or_default()
-                .push(path.clone());
-            continue;
+        match index.grant(path, access) {
+            Some(Granter::Base) => {
+                covered
+                    .entry("base profile".into())
+                    .or_default()
+                    .push(path.clone());
+                continue;
+            }
+            Some(Granter::Included(g)) => {
+                covered
+                    .entry(format!("group `{}`", ctx.groups[g].name))
+                    .or_default()
+                    .push(path.clone());
+                continue;
+            }
+            Some(Granter::Other(g)) => {
+                include
+                    .entry(ctx.groups[g].name.clone())
+                    .or_default()
+                    .push(path.clone());
+                continue;
+            }
+            None => {}
         }
         let creates = node.ok.contains(Need::Create) || node.ok.contains(Need::Delete);
-        let reason = if creates {
-            format!(
+        let reason: Cow<'static, str> = if creates {
+            Cow::Owned(format!(
                 "created or removed {} entr{} here",
                 node.entries.len().max(1),
                 if node.entries.len() == 1 { "y" } else { "ies" }
-            )
+            ))
         } else if node.ok.contains(Need::Exec) {
-            "ran this program".to_string()
+            Cow::Borrowed("ran this program")
         } else if node.ok.contains(Need::Write) {
-            "wrote this file".to_string()
+            Cow::Borrowed("wrote this file")
         } else {
-            "read this".to_string()
+            Cow::Borrowed("read this")
         };
         if node.dir && (path == Path::new("/") || path == home) {
             // Never the whole of / or $HOME: grant what was created there, one by one.
@@ -198,10 +288,10 @@ pub fn suggest(model: &LearnModel) -> Vec<Suggestion> {
                     path: entry.clone(),
                     dir: false,
                     access: Access::ReadWrite,
-                    reason: format!(
+                    reason: Cow::Owned(format!(
                         "created in {} (which is never granted whole)",
                         display(path, home)
-                    ),
+                    )),
                     observed: vec![entry.clone()],
                 });
             }
@@ -224,7 +314,7 @@ pub fn suggest(model: &LearnModel) -> Vec<Suggestion> {
         let reason = if system_write {
             format!("{}; writes to a system directory, review it", c.reason)
         } else {
-            c.reason
+            c.reason.into_owned()
         };
         out.push(Suggestion {
             kind: SuggestionKind::Grant,
@@ -234,7 +324,7 @@ pub fn suggest(model: &LearnModel) -> Vec<Suggestion> {
             access: Some(c.access),
             reason,
             safe: !system_write,
-            observed: c.observed.into_iter().take(MAX_LISTED).collect(),
+            observed: listed(c.observed, out.len(), &mut on_observed),
         });
     }
     for (group, observed) in include {
@@ -251,7 +341,7 @@ pub fn suggest(model: &LearnModel) -> Vec<Suggestion> {
                 observed.len()
             ),
             safe: true,
-            observed: observed.into_iter().take(MAX_LISTED).collect(),
+            observed: listed(observed, out.len(), &mut on_observed),
         });
     }
     if let Some((access, observed)) = workdir {
@@ -266,7 +356,7 @@ pub fn suggest(model: &LearnModel) -> Vec<Suggestion> {
                 observed.len()
             ),
             safe: true,
-            observed: observed.into_iter().take(MAX_LISTED).collect(),
+            observed: listed(observed, out.len(), &mut on_observed),
         });
     }
     for (host, node) in &model.hosts {
@@ -304,7 +394,7 @@ pub fn suggest(model: &LearnModel) -> Vec<Suggestion> {
                 observed.len()
             ),
             safe: true,
-            observed: observed.into_iter().take(MAX_LISTED).collect(),
+            observed: listed(observed, out.len(), &mut on_observed),
         });
     }
     for (label, observed) in sensitive {
@@ -321,20 +411,34 @@ pub fn suggest(model: &LearnModel) -> Vec<Suggestion> {
             access: None,
             reason: format!("denied by {label}: never granted from learning"),
             safe: false,
-            observed: observed.into_iter().take(MAX_LISTED).collect(),
+            observed: listed(observed, out.len(), &mut on_observed),
         });
     }
     out
 }
 
+/// Reports every observed path of the suggestion about to be pushed at `index`, and
+/// keeps the first [`MAX_LISTED`].
+fn listed(
+    mut observed: Vec<PathBuf>,
+    index: usize,
+    on_observed: &mut impl FnMut(&Path, usize),
+) -> Vec<PathBuf> {
+    for path in &observed {
+        on_observed(path, index);
+    }
+    observed.truncate(MAX_LISTED);
+    observed
+}
+
 /// Files read in the same directory collapse into the directory; rules inside a
-/// directory rule with enough access disappear.
+/// directory rule with enough access disappear (their paths join its observed list).
 fn collapse(
     candidates: Vec<Candidate>,
     home: &Path,
     ctx: &super::model::LearnContext,
 ) -> Vec<Candidate> {
-    let mut by_parent: BTreeMap<PathBuf, Vec<Candidate>> = BTreeMap::new();
+    let mut by_parent: HashMap<PathBuf, Vec<Candidate>> = HashMap::new();
     let mut dirs: Vec<Candidate> = Vec::new();
     for c in candidates {
         if c.dir {
@@ -363,7 +467,7 @@ fn collapse(
                 path: parent,
                 dir: true,
                 access,
-                reason: format!("{} files used in this directory", group.len()),
+                reason: Cow::Owned(format!("{} files used in this directory", group.len())),
                 observed: group.into_iter().map(|c| c.path).collect(),
             });
         } else {
@@ -383,18 +487,51 @@ fn collapse(
             }
         }
     }
-    let dirs: Vec<Candidate> = merged.into_values().collect();
-    let inside = |c: &Candidate, me: Option<&Path>| {
-        dirs.iter().any(|d| {
-            Some(d.path.as_path()) != me && c.path.starts_with(&d.path) && d.access.covers(c.access)
-        })
-    };
-    let mut out: Vec<Candidate> = dirs
-        .iter()
-        .filter(|d| !inside(d, Some(&d.path)))
-        .cloned()
+    let access_of: HashMap<PathBuf, Access> = merged
+        .values()
+        .map(|d| (d.path.clone(), d.access))
         .collect();
-    out.extend(files.into_iter().filter(|f| !inside(f, None)));
+    // The nearest directory strictly above a candidate that covers its access: a walk
+    // up its ancestors, so the pass stays linear in the number of candidates.
+    let outer = |c: &Candidate| {
+        c.path
+            .ancestors()
+            .skip(1)
+            .find(|a| access_of.get(*a).is_some_and(|d| d.covers(c.access)))
+            .map(Path::to_path_buf)
+    };
+    let mut kept: BTreeMap<PathBuf, Candidate> = BTreeMap::new();
+    let mut absorbed: Vec<(PathBuf, Vec<PathBuf>)> = Vec::new();
+    for d in merged.into_values() {
+        match outer(&d) {
+            Some(into) => absorbed.push((into, d.observed)),
+            None => {
+                kept.insert(d.path.clone(), d);
+            }
+        }
+    }
+    let mut out_files = Vec::new();
+    for f in files {
+        match outer(&f) {
+            Some(into) => absorbed.push((into, f.observed)),
+            None => out_files.push(f),
+        }
+    }
+    for (into, observed) in absorbed {
+        // `into` may itself be covered by a wider directory: then the nearest kept
+        // ancestor lists it.
+        let target = into
+            .ancestors()
+            .find(|a| kept.contains_key(*a))
+            .map(Path::to_path_buf);
+        if let Some(target) = target
+            && let Some(dir) = kept.get_mut(&target)
+        {
+            dir.observed.extend(observed);
+        }
+    }
+    let mut out: Vec<Candidate> = kept.into_values().collect();
+    out.extend(out_files);
     out.sort_by(|a, b| a.path.cmp(&b.path));
     out
 }

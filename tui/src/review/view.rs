@@ -1,0 +1,1386 @@
+//! `view`: draws the state. Pure: reads the state, writes the frame, nothing else.
+//! Lists draw only the rows that fit, so a tree of a million paths costs what a
+//! screenful costs.
+
+use std::path::Path;
+
+use nono_enforcer::capability::Access;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use tui_term::widget::{Cursor, PseudoTerminal};
+
+use crate::learn::model::{HostSource, PathNode};
+use crate::learn::observe::Need;
+use crate::learn::suggest::{Suggestion, SuggestionKind, display};
+
+use super::decision::{Decision, Rule, Verdict};
+use super::model::{
+    CONFIRM_WORD, Class, Filter, Focus, Governor, Overlay, ReviewState, SaveDialog, Tab,
+};
+use super::tree::NodeId;
+
+/// Where each part of the screen goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Areas {
+    /// Command, backend, time, counters, state.
+    pub header: Rect,
+    /// Tab titles, filter, search.
+    pub tabs: Rect,
+    /// The tree or list (with its border).
+    pub list: Rect,
+    /// The selected row's details (with its border).
+    pub detail: Rect,
+    /// The command's terminal (with its border); empty when hidden.
+    pub output: Rect,
+    /// Status message or key hints.
+    pub status: Rect,
+}
+
+/// Splits the screen. The output pane takes a third of the body (at least 5 rows);
+/// `zoom` gives the whole body to the focused pane.
+pub fn layout(area: Rect, focus: Focus, zoom: bool) -> Areas {
+    let [header, tabs, body, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let output_h = if zoom {
+        match focus {
+            Focus::Output => body.height,
+            Focus::Main => 0,
+        }
+    } else {
+        (body.height / 3).max(5).min(body.height.saturating_sub(6))
+    };
+    let [top, output] =
+        Layout::vertical([Constraint::Min(0), Constraint::Length(output_h)]).areas(body);
+    let direction = if top.width >= 70 {
+        Direction::Horizontal
+    } else {
+        Direction::Vertical
+    };
+    let [list, detail] = Layout::default()
+        .direction(direction)
+        .constraints([Constraint::Percentage(62), Constraint::Percentage(38)])
+        .areas(top);
+    Areas {
+        header,
+        tabs,
+        list,
+        detail,
+        output,
+        status,
+    }
+}
+
+/// The command terminal's size (rows, columns) for a screen of `size` (width, height).
+pub fn output_size(size: (u16, u16), focus: Focus, zoom: bool) -> (u16, u16) {
+    let areas = layout(Rect::new(0, 0, size.0, size.1), focus, zoom);
+    (
+        areas.output.height.saturating_sub(2),
+        areas.output.width.saturating_sub(2),
+    )
+}
+
+/// Colours, or none under `NO_COLOR` (modifiers such as bold and reverse stay).
+#[derive(Debug, Clone, Copy)]
+struct Theme {
+    color: bool,
+}
+
+impl Theme {
+    fn fg(self, color: Color) -> Style {
+        if self.color {
+            Style::default().fg(color)
+        } else {
+            Style::default()
+        }
+    }
+
+    fn class(self, class: Class) -> Style {
+        match class {
+            Class::Pending => self.fg(Color::Cyan),
+            Class::Allowed => self.fg(Color::Green),
+            Class::Denied => self.fg(Color::Yellow),
+            Class::Sensitive => self.fg(Color::Red).add_modifier(Modifier::BOLD),
+            Class::Covered | Class::Lookup | Class::Failed | Class::Branch => {
+                self.fg(Color::DarkGray)
+            }
+            Class::Unknown => Style::default(),
+        }
+    }
+
+    fn border(self, focused: bool) -> Style {
+        if focused {
+            self.fg(Color::Cyan).add_modifier(Modifier::BOLD)
+        } else {
+            self.fg(Color::DarkGray)
+        }
+    }
+
+    fn selected(self) -> Style {
+        Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+    }
+
+    fn key(self) -> Style {
+        self.fg(Color::Cyan).add_modifier(Modifier::BOLD)
+    }
+}
+
+/// Draws the whole screen.
+pub fn view(state: &ReviewState, frame: &mut Frame<'_>) {
+    let theme = Theme {
+        color: state.config.color,
+    };
+    let areas = layout(frame.area(), state.focus, state.zoom);
+    header(state, theme, frame, areas.header);
+    tabs(state, theme, frame, areas.tabs);
+    if areas.list.height > 0 {
+        match state.tab {
+            Tab::Files => files(state, theme, frame, areas.list),
+            Tab::Network => network(state, theme, frame, areas.list),
+            Tab::Exec => execs(state, theme, frame, areas.list),
+        }
+        detail(state, theme, frame, areas.detail);
+    }
+    if areas.output.height > 0 {
+        output(state, theme, frame, areas.output);
+    }
+    status(state, theme, frame, areas.status);
+    match &state.overlay {
+        Overlay::None | Overlay::Search { .. } => {}
+        Overlay::Help { scroll } => help(theme, frame, *scroll),
+        Overlay::Edit { input, error, .. } => edit(theme, frame, input, error.as_deref()),
+        Overlay::Confirm(c) => confirm(state, theme, frame, c),
+        Overlay::Save(d) => save(theme, frame, d),
+        Overlay::Quit { unsaved, running } => quit(theme, frame, *unsaved, *running),
+    }
+}
+
+/// A command line as a shell would read it back (`sh -c 'echo hi'`).
+pub fn shell_words(args: &[String]) -> String {
+    args.iter()
+        .map(|a| {
+            let plain = !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_./:=@%+,-".contains(c));
+            if plain {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn truncate(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut out: String = text.chars().take(width - 1).collect();
+    out.push('…');
+    out
+}
+
+/// `text` padded or cut to exactly `width` columns.
+fn fit(text: &str, width: usize) -> String {
+    let t = truncate(text, width);
+    let n = t.chars().count();
+    format!("{t}{}", " ".repeat(width.saturating_sub(n)))
+}
+
+fn clock(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{:02}:{:02}", s / 60, s % 60)
+    }
+}
+
+fn header(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) {
+    let learn = &state.learn;
+    let program = match learn.exit_code {
+        None => Span::styled(" ● running ", theme.fg(Color::Green)),
+        Some(0) => Span::styled(" ■ exited 0 ", theme.fg(Color::Green)),
+        Some(code) => Span::styled(format!(" ■ exited {code} "), theme.fg(Color::Red)),
+    };
+    let facts = format!(
+        " {} │ {} │ {} events │ {} dropped │",
+        state.config.backend,
+        clock(state.elapsed),
+        learn.events,
+        learn.dropped
+    );
+    let title = " nono learn ";
+    let fixed = title.len() + facts.chars().count() + program.content.chars().count() + 2;
+    let command = truncate(
+        &state.config.command,
+        (area.width as usize).saturating_sub(fixed),
+    );
+    let line = Line::from(vec![
+        Span::styled(
+            title,
+            Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD),
+        ),
+        Span::raw(" "),
+        Span::styled(command, Style::default().add_modifier(Modifier::BOLD)),
+        Span::raw(" "),
+        Span::styled(facts, theme.fg(Color::Gray)),
+        program,
+    ]);
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+fn tabs(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) {
+    let counts = [
+        state.learn.files.len(),
+        state.learn.hosts.len() + state.learn.sockets.len(),
+        state.learn.execs.len(),
+    ];
+    let mut spans = vec![Span::raw(" ")];
+    for tab in Tab::ALL {
+        let text = format!(
+            " {} {} {} ",
+            tab.index() + 1,
+            tab.title(),
+            counts[tab.index()]
+        );
+        let style = if tab == state.tab {
+            theme.selected()
+        } else {
+            theme.fg(Color::Gray)
+        };
+        spans.push(Span::styled(text, style));
+        spans.push(Span::raw(" "));
+    }
+    let mut right = Vec::new();
+    let pending = state.pending_count();
+    right.push(format!("{pending} pending"));
+    let decided = state
+        .decisions
+        .values()
+        .filter(|d| d.verdict != Verdict::Pending)
+        .count();
+    right.push(format!(
+        "{decided} decided{}",
+        if state.unsaved() { " (unsaved)" } else { "" }
+    ));
+    if state.filter != Filter::All {
+        right.push(format!("filter: {}", state.filter.name()));
+    }
+    match (&state.overlay, &state.search) {
+        (Overlay::Search { input, .. }, _) => right.push(format!("/{input}")),
+        (_, Some(q)) => right.push(format!("search: {q}")),
+        _ => {}
+    }
+    let right = format!("{} ", right.join(" │ "));
+    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    let gap = (area.width as usize).saturating_sub(used + right.chars().count());
+    spans.push(Span::raw(" ".repeat(gap)));
+    spans.push(Span::styled(right, theme.fg(Color::Gray)));
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn pane<'a>(title: String, focused: bool, theme: Theme) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border(focused))
+        .title(Span::styled(
+            title,
+            Style::default().add_modifier(Modifier::BOLD),
+        ))
+}
+
+fn access_short(access: Access) -> &'static str {
+    match access {
+        Access::Read => "r",
+        Access::Write => "w",
+        Access::ReadWrite => "rw",
+    }
+}
+
+/// An errno's name, for the few a file access usually fails with.
+pub fn errno_name(errno: i32) -> String {
+    let name = match errno {
+        1 => "EPERM",
+        2 => "ENOENT",
+        6 => "ENXIO",
+        13 => "EACCES",
+        17 => "EEXIST",
+        20 => "ENOTDIR",
+        21 => "EISDIR",
+        22 => "EINVAL",
+        30 => "EROFS",
+        36 => "ENAMETOOLONG",
+        40 => "ELOOP",
+        _ => return format!("errno {errno}"),
+    };
+    name.to_string()
+}
+
+fn rule_text(rule: &Rule, home: &Path) -> String {
+    match rule {
+        Rule::Path(r) => format!(
+            "{}{} {}",
+            display(&r.path, home),
+            if r.dir { "/" } else { "" },
+            access_short(r.access)
+        ),
+        Rule::Workdir(a) => format!("workdir {}", access_short(*a)),
+        Rule::Group(g) => format!("group {g}"),
+        Rule::Host(h) => h.clone(),
+    }
+}
+
+fn suggestion_text(s: &Suggestion) -> String {
+    match &s.kind {
+        SuggestionKind::Grant => format!(
+            "{}{} {}",
+            s.rule,
+            if s.dir { "/" } else { "" },
+            s.access.map(access_short).unwrap_or("")
+        ),
+        SuggestionKind::IncludeGroup { group } => format!("include group {group}"),
+        SuggestionKind::Workdir => format!("workdir {}", s.access.map(access_short).unwrap_or("")),
+        SuggestionKind::Covered { by } => format!("covered by {by}"),
+        SuggestionKind::Sensitive { label } => format!("sensitive: {label}"),
+        SuggestionKind::Host => s.rule.clone(),
+    }
+}
+
+/// The decision column of a Files row.
+fn row_status(state: &ReviewState, id: NodeId) -> (String, Class) {
+    let class = state.class(id);
+    let home = &state.learn.ctx.home;
+    let text = match state.governor(id) {
+        Governor::Own(d) => decided_text(d, home, false),
+        Governor::Rule { decision, .. } => decided_text(decision, home, true),
+        Governor::Workdir(d) | Governor::Group(d) => decided_text(d, home, false),
+        Governor::None => match class {
+            Class::Pending | Class::Covered | Class::Sensitive => match state.suggestion(id) {
+                Some(s) if class == Class::Pending => {
+                    format!("? {} — {}", suggestion_text(s), s.reason)
+                }
+                Some(s) if class == Class::Covered => format!("= {}", suggestion_text(s)),
+                _ => match state.sensitive(id) {
+                    Some(s) => format!("! sensitive: {}", s.label),
+                    None => "! sensitive".into(),
+                },
+            },
+            Class::Lookup => "· lookup only".into(),
+            Class::Failed => format!(
+                "· failed {}",
+                state
+                    .path_node(id)
+                    .and_then(|n| n.last_errno)
+                    .map(errno_name)
+                    .unwrap_or_default()
+            ),
+            Class::Branch => {
+                if super::decision::never_whole(&state.tree.node(id).path, home).is_some()
+                    && state.tree.node(id).observed
+                {
+                    "· never granted whole".into()
+                } else {
+                    String::new()
+                }
+            }
+            Class::Unknown => "…".into(),
+            Class::Allowed | Class::Denied => String::new(),
+        },
+    };
+    (text, class)
+}
+
+fn decided_text(d: &Decision, home: &Path, via: bool) -> String {
+    let rule = rule_text(&d.rule, home);
+    let bypass = d
+        .path_rule()
+        .is_some_and(|r| r.bypass.is_some() && d.verdict == Verdict::Allow);
+    match (d.verdict, via) {
+        (Verdict::Allow, false) if bypass => format!("✓ {rule} ⚠ BYPASS"),
+        (Verdict::Allow, false) => format!("✓ {rule}"),
+        (Verdict::Allow, true) => format!("✓ via {rule}"),
+        (Verdict::Deny, false) => format!("✗ deny {rule}"),
+        (Verdict::Deny, true) => format!("✗ via {rule}"),
+        (Verdict::Pending, _) => format!("? {rule} (shaped, undecided)"),
+    }
+}
+
+/// `rwxcds`: a letter for each need seen, in capitals when it only ever failed.
+fn badges(node: &PathNode) -> String {
+    [
+        Need::Read,
+        Need::Write,
+        Need::Exec,
+        Need::Create,
+        Need::Delete,
+        Need::Lookup,
+    ]
+    .iter()
+    .map(|&need| {
+        if node.ok.contains(need) {
+            need.badge()
+        } else if node.failed.contains(need) {
+            need.badge().to_ascii_uppercase()
+        } else {
+            '-'
+        }
+    })
+    .collect()
+}
+
+fn files(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) {
+    let focused = state.focus == Focus::Main;
+    let title = format!(
+        " Files — {} paths{} ",
+        state.learn.files.len(),
+        if state.filter == Filter::All {
+            String::new()
+        } else {
+            format!(", {} shown", state.filter.name())
+        }
+    );
+    let block = pane(title, focused, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let width = inner.width as usize;
+    let height = inner.height as usize;
+    if state.rows.is_empty() {
+        let text = if state.learn.files.is_empty() {
+            "waiting for the command to touch files…"
+        } else {
+            "no rows match the filter (F shows all)"
+        };
+        frame.render_widget(
+            Paragraph::new(Span::styled(text, theme.fg(Color::DarkGray))),
+            inner,
+        );
+        return;
+    }
+    let status_w = (width * 45 / 100).clamp(12, 60);
+    let count_w = 6;
+    let badge_w = 7;
+    let name_w = width.saturating_sub(status_w + count_w + badge_w);
+    let offset = state.offset[0];
+    let mut lines = Vec::with_capacity(height);
+    for (i, row) in state.rows.iter().enumerate().skip(offset).take(height) {
+        let node = state.tree.node(row.node);
+        let branch = node.is_branch();
+        let marker = if !branch {
+            "  "
+        } else if state.is_folded(row.node) {
+            "▸ "
+        } else {
+            "▾ "
+        };
+        let mut label = state.tree.label(row);
+        let pn = state.path_node(row.node);
+        if (branch || pn.is_some_and(|n| n.dir)) && !label.ends_with('/') {
+            label.push('/');
+        }
+        let indent = "  ".repeat(row.depth as usize);
+        let name = fit(&format!("{indent}{marker}{label}"), name_w);
+        let (badge, count) = match pn {
+            Some(n) => (badges(n), format!("{}×", n.ok_count + n.failed_count)),
+            None => (String::new(), format!("({})", node.observed_below)),
+        };
+        let (mut text, class) = row_status(state, row.node);
+        if text.is_empty() && branch && state.is_folded(row.node) {
+            text = "· nothing to decide inside".into();
+        }
+        let sensitive = state.is_sensitive(row.node);
+        let style = if sensitive {
+            theme.class(Class::Sensitive)
+        } else {
+            theme.class(class)
+        };
+        let mut spans = vec![
+            Span::raw(name),
+            Span::styled(fit(&badge, badge_w), theme.fg(Color::Gray)),
+            Span::styled(format!("{count:>5} "), theme.fg(Color::DarkGray)),
+            Span::styled(fit(&text, status_w), style),
+        ];
+        if sensitive {
+            spans[0].style = theme.fg(Color::Red);
+        }
+        let mut line = Line::from(spans);
+        if i == state.cursor[0] && focused {
+            line = line.style(theme.selected());
+        } else if i == state.cursor[0] {
+            line = line.style(Style::default().add_modifier(Modifier::UNDERLINED));
+        }
+        lines.push(line);
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn host_status(state: &ReviewState, host: &str) -> (String, Class) {
+    match state
+        .decisions
+        .get(&super::decision::ItemKey::Host(host.to_string()))
+    {
+        Some(d) => (
+            decided_text(d, &state.learn.ctx.home, false),
+            match d.verdict {
+                Verdict::Allow => Class::Allowed,
+                Verdict::Deny => Class::Denied,
+                Verdict::Pending => Class::Pending,
+            },
+        ),
+        None => match state.host_suggestion(host) {
+            Some(s) => (format!("? allow_domain — {}", s.reason), Class::Pending),
+            None => ("· not suggested (local name)".into(), Class::Lookup),
+        },
+    }
+}
+
+fn network(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) {
+    let focused = state.focus == Focus::Main;
+    let block = pane(
+        format!(
+            " Network — {} hosts, {} socket peers ",
+            state.learn.hosts.len(),
+            state.learn.sockets.len()
+        ),
+        focused,
+        theme,
+    );
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let width = inner.width as usize;
+    let height = inner.height as usize;
+    if state.row_count() == 0 {
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                "no host names or connections seen yet",
+                theme.fg(Color::DarkGray),
+            )),
+            inner,
+        );
+        return;
+    }
+    let status_w = (width * 38 / 100).clamp(12, 60);
+    let name_w = width.saturating_sub(status_w + 18);
+    let hosts = state.learn.hosts.len();
+    let offset = state.offset[1];
+    let mut lines = Vec::new();
+    for i in offset..(offset + height).min(state.row_count()) {
+        let (name, via, count, text, class) = if i < hosts {
+            let Some((host, node)) = state.learn.hosts.iter().nth(i) else {
+                continue;
+            };
+            let via: Vec<&str> = node
+                .sources
+                .iter()
+                .map(|s| match s {
+                    HostSource::Dns => "DNS",
+                    HostSource::Proxy => "proxy",
+                })
+                .collect();
+            let ports: Vec<String> = node.ports.iter().map(u16::to_string).collect();
+            let name = if ports.is_empty() {
+                host.clone()
+            } else {
+                format!("{host}:{}", ports.join(","))
+            };
+            let (text, class) = host_status(state, host);
+            (name, via.join("+"), node.count, text, class)
+        } else {
+            let Some((peer, node)) = state.learn.sockets.iter().nth(i - hosts) else {
+                continue;
+            };
+            let text = if node.failed > 0 {
+                format!("· {} ok, {} failed", node.ok, node.failed)
+            } else {
+                format!("· {} ok (socket peer)", node.ok)
+            };
+            (
+                peer.clone(),
+                "socket".into(),
+                node.ok + node.failed,
+                text,
+                Class::Lookup,
+            )
+        };
+        let mut line = Line::from(vec![
+            Span::raw(fit(&format!(" {name}"), name_w)),
+            Span::styled(fit(&via, 10), theme.fg(Color::Gray)),
+            Span::styled(format!("{:>5}× ", count), theme.fg(Color::DarkGray)),
+            Span::styled(fit(&text, status_w), theme.class(class)),
+        ]);
+        if i == state.cursor[1] && focused {
+            line = line.style(theme.selected());
+        }
+        lines.push(line);
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn execs(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) {
+    let focused = state.focus == Focus::Main;
+    let block = pane(
+        format!(" Exec — {} programs ", state.learn.execs.len()),
+        focused,
+        theme,
+    );
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let width = inner.width as usize;
+    let height = inner.height as usize;
+    if state.learn.execs.is_empty() {
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                "no programs run yet",
+                theme.fg(Color::DarkGray),
+            )),
+            inner,
+        );
+        return;
+    }
+    let status_w = (width * 40 / 100).clamp(12, 50);
+    let name_w = width.saturating_sub(status_w + 12);
+    let offset = state.offset[2];
+    let mut lines = Vec::new();
+    for (i, (path, node)) in state
+        .learn
+        .execs
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(height)
+    {
+        let (text, class) = match state.tree.find(path) {
+            Some(id) => row_status(state, id),
+            None => ("· not observed as a file".into(), Class::Lookup),
+        };
+        let failed = if node.failed > 0 {
+            format!("{}!", node.failed)
+        } else {
+            String::new()
+        };
+        let mut line = Line::from(vec![
+            Span::raw(fit(&format!(" {}", path.display()), name_w)),
+            Span::styled(
+                format!("{:>5}× {:>4} ", node.count, failed),
+                theme.fg(Color::Gray),
+            ),
+            Span::styled(fit(&text, status_w), theme.class(class)),
+        ]);
+        if i == state.cursor[2] && focused {
+            line = line.style(theme.selected());
+        }
+        lines.push(line);
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn field<'a>(theme: Theme, name: &'a str, value: String) -> Line<'a> {
+    Line::from(vec![
+        Span::styled(format!("{name:<10}"), theme.fg(Color::Gray)),
+        Span::raw(value),
+    ])
+}
+
+fn list<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
+    let v: Vec<String> = items.map(|i| i.to_string()).collect();
+    if v.is_empty() {
+        "—".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+fn node_detail<'a>(state: &'a ReviewState, theme: Theme, id: NodeId, lines: &mut Vec<Line<'a>>) {
+    let home = &state.learn.ctx.home;
+    let node = state.tree.node(id);
+    let pn = state.path_node(id);
+    let kind = if node.is_branch() || pn.is_some_and(|n| n.dir) {
+        "directory"
+    } else {
+        "file"
+    };
+    lines.push(Line::from(vec![Span::styled(
+        display(&node.path, home),
+        Style::default().add_modifier(Modifier::BOLD),
+    )]));
+    if let Some(s) = state.sensitive(id) {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "⚠ SENSITIVE: denied by {} ({})",
+                s.label,
+                display(&s.path, home)
+            ),
+            theme.fg(Color::Red).add_modifier(Modifier::BOLD),
+        )));
+    }
+    let (text, class) = row_status(state, id);
+    let decision = match state.governor(id) {
+        Governor::Own(_) => Some("on this row".to_string()),
+        Governor::Rule { anchor, .. } => Some(display(anchor, home)),
+        Governor::Workdir(_) => Some("the working directory".into()),
+        Governor::Group(_) => Some("the group".into()),
+        Governor::None => None,
+    };
+    if !text.is_empty() {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{:<10}", "status"), theme.fg(Color::Gray)),
+            Span::styled(text, theme.class(class)),
+        ]));
+    }
+    if let Some(on) = decision {
+        lines.push(field(theme, "decided", on));
+    }
+    if let Some(s) = state.suggestion(id) {
+        lines.push(field(theme, "suggested", suggestion_text(s)));
+        lines.push(field(theme, "reason", s.reason.clone()));
+    }
+    match pn {
+        Some(n) => {
+            lines.push(field(theme, "needs", format!("{kind} {}", badges(n))));
+            lines.push(field(
+                theme,
+                "accesses",
+                format!(
+                    "{} ok, {} failed{}",
+                    n.ok_count,
+                    n.failed_count,
+                    n.last_errno
+                        .map(|e| format!(" (last {})", errno_name(e)))
+                        .unwrap_or_default()
+                ),
+            ));
+            lines.push(field(theme, "pids", list(n.pids.iter())));
+            lines.push(field(
+                theme,
+                "programs",
+                list(n.exes.iter().map(|p| p.display())),
+            ));
+            if !n.entries.is_empty() {
+                lines.push(field(
+                    theme,
+                    "entries",
+                    list(n.entries.iter().map(|p| {
+                        p.file_name()
+                            .map(|f| f.to_string_lossy().into_owned())
+                            .unwrap_or_default()
+                    })),
+                ));
+            }
+        }
+        None => lines.push(field(
+            theme,
+            "below",
+            format!("{kind}: {} observed path(s)", node.observed_below),
+        )),
+    }
+}
+
+fn detail(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) {
+    if area.height == 0 {
+        return;
+    }
+    let block = pane(" Details ".into(), false, theme);
+    let mut lines: Vec<Line<'_>> = Vec::new();
+    match state.tab {
+        Tab::Files => match state.current_node() {
+            Some(id) => node_detail(state, theme, id, &mut lines),
+            None => lines.push(Line::from("nothing selected")),
+        },
+        Tab::Exec => {
+            if let Some((path, e)) = state.learn.execs.iter().nth(state.cursor[2]) {
+                lines.push(Line::from(Span::styled(
+                    path.display().to_string(),
+                    Style::default().add_modifier(Modifier::BOLD),
+                )));
+                lines.push(field(
+                    theme,
+                    "runs",
+                    format!("{} ({} failed)", e.count, e.failed),
+                ));
+                lines.push(field(theme, "argv", e.argv.join(" ")));
+                if let Some(id) = state.tree.find(path) {
+                    let mut more = Vec::new();
+                    node_detail(state, theme, id, &mut more);
+                    lines.extend(more.into_iter().skip(1));
+                }
+            }
+        }
+        Tab::Network => {
+            let hosts = state.learn.hosts.len();
+            let i = state.cursor[1];
+            if let Some((host, node)) = state.host_row(i) {
+                lines.push(Line::from(Span::styled(
+                    host.clone(),
+                    Style::default().add_modifier(Modifier::BOLD),
+                )));
+                let (text, class) = host_status(state, host);
+                lines.push(Line::from(vec![
+                    Span::styled(format!("{:<10}", "status"), theme.fg(Color::Gray)),
+                    Span::styled(text, theme.class(class)),
+                ]));
+                lines.push(field(
+                    theme,
+                    "source",
+                    list(node.sources.iter().map(|s| match s {
+                        HostSource::Dns => "DNS question",
+                        HostSource::Proxy => "proxy CONNECT",
+                    })),
+                ));
+                lines.push(field(theme, "records", list(node.qtypes.iter())));
+                lines.push(field(theme, "ports", list(node.ports.iter())));
+                lines.push(field(theme, "seen", format!("{} time(s)", node.count)));
+                lines.push(field(
+                    theme,
+                    "rule",
+                    "network.allow_domain (+ widens to *.parent)".into(),
+                ));
+            } else if let Some((peer, node)) = state.learn.sockets.iter().nth(i - hosts.min(i)) {
+                lines.push(Line::from(Span::styled(
+                    peer.clone(),
+                    Style::default().add_modifier(Modifier::BOLD),
+                )));
+                lines.push(field(theme, "kind", node.kind.clone()));
+                lines.push(field(
+                    theme,
+                    "result",
+                    format!("{} ok, {} failed", node.ok, node.failed),
+                ));
+                lines.push(field(
+                    theme,
+                    "note",
+                    "under nono run the command reaches the network through the proxy, by host name".into(),
+                ));
+            }
+        }
+    }
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        area,
+    );
+}
+
+fn output(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) {
+    let focused = state.focus == Focus::Output;
+    let title = match (focused, state.output.closed) {
+        (_, true) => " Output — closed ".to_string(),
+        (true, false) => " Output — keys go to the command (Tab: back, Ctrl-T: a tab) ".to_string(),
+        (false, false) => " Output — Tab to type into the command ".to_string(),
+    };
+    let block = pane(title, focused, theme);
+    let mut cursor = Cursor::default();
+    if !focused {
+        cursor.hide();
+    }
+    frame.render_widget(
+        PseudoTerminal::new(state.output.screen())
+            .block(block)
+            .cursor(cursor),
+        area,
+    );
+}
+
+/// The key hints of the status line, by context, most useful first.
+fn hints(state: &ReviewState) -> Vec<(&'static str, &'static str)> {
+    if state.focus == Focus::Output {
+        return vec![("Tab", "back to the review"), ("^T", "send a Tab")];
+    }
+    match state.tab {
+        Tab::Network => vec![
+            ("y", "allow"),
+            ("d", "deny"),
+            ("+/-", "widen/narrow"),
+            ("u", "undo"),
+            ("s", "save"),
+            ("j/k", "move"),
+        ],
+        _ => vec![
+            ("y", "accept"),
+            ("r/w", "read/rw"),
+            ("d", "deny"),
+            ("+/-", "widen/narrow"),
+            ("e", "edit"),
+            ("s", "save"),
+            ("u", "undo"),
+            ("A", "all safe"),
+            ("/", "search"),
+            ("f", "filter"),
+            ("h/l", "fold"),
+        ],
+    }
+}
+
+fn status(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) {
+    let line = if let Overlay::Search { input, .. } = &state.overlay {
+        Line::from(vec![
+            Span::styled("/", theme.key()),
+            Span::raw(input.clone()),
+            Span::styled("█", Style::default()),
+            Span::styled("   Enter keep · Esc cancel", theme.fg(Color::DarkGray)),
+        ])
+    } else if let Some(s) = &state.status {
+        let style = if s.error {
+            theme.fg(Color::Red).add_modifier(Modifier::BOLD)
+        } else {
+            theme.fg(Color::Green)
+        };
+        Line::from(Span::styled(format!(" {}", s.text), style))
+    } else {
+        // `? help` and `q quit` always show; the others as long as they fit.
+        let always: &[(&str, &str)] = if state.focus == Focus::Output {
+            &[]
+        } else {
+            &[("?", "help"), ("q", "quit")]
+        };
+        let width = |(k, w): &(&str, &str)| k.chars().count() + w.chars().count() + 3;
+        let mut room = (area.width as usize).saturating_sub(always.iter().map(width).sum());
+        let mut shown = Vec::new();
+        for hint in hints(state) {
+            if width(&hint) > room {
+                break;
+            }
+            room -= width(&hint);
+            shown.push(hint);
+        }
+        shown.extend_from_slice(always);
+        let mut spans = Vec::new();
+        for (key, what) in shown {
+            spans.push(Span::styled(format!(" {key}"), theme.key()));
+            spans.push(Span::styled(format!(" {what} "), theme.fg(Color::Gray)));
+        }
+        Line::from(spans)
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+/// A rectangle of `w`×`h` (clamped) in the middle of `area`.
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+/// Every key, by section, for the help overlay.
+pub const KEYS: &[(&str, &[(&str, &str)])] = &[
+    (
+        "Moving",
+        &[
+            ("j k ↓ ↑", "down / up"),
+            ("g G Home End", "first / last row"),
+            ("PgDn PgUp ^d ^u", "a page down / up"),
+            ("h ←", "fold the directory, or go to its parent"),
+            ("l →", "unfold the directory, or go into it"),
+            ("space", "fold / unfold"),
+            ("C E", "fold all / unfold all"),
+            (
+                "1 2 3 [ ]",
+                "Files / Network / Exec tab; previous / next tab",
+            ),
+            ("Tab", "type into the command's terminal (Tab again: back)"),
+            ("^T", "(in the terminal) send a Tab to the command"),
+            ("z", "zoom the focused pane"),
+            ("/ n N", "search paths; next / previous match"),
+            (
+                "f F",
+                "cycle the filter: pending, allowed, denied, sensitive, failed; all",
+            ),
+        ],
+    ),
+    (
+        "Deciding (on the selected row's rule)",
+        &[
+            ("y Enter", "accept the suggestion"),
+            ("r", "allow read-only"),
+            ("w", "allow read-write"),
+            ("d", "deny (carves it out of an allowed directory above)"),
+            (
+                "+ =",
+                "widen the rule one directory up (stops below / and $HOME)",
+            ),
+            ("-", "narrow it back towards the observed path"),
+            (
+                "e",
+                "edit the rule's path (must still cover what was observed)",
+            ),
+            ("i", "include the suggested group"),
+            ("A", "accept every safe suggestion (never sensitive paths)"),
+            ("u", "undo the last decision"),
+        ],
+    ),
+    (
+        "Saving and leaving",
+        &[
+            (
+                "s ^S",
+                "save: shows the profile as a diff, asks for a name or path",
+            ),
+            (
+                "q ^C",
+                "quit (asks when decisions are unsaved or the command runs)",
+            ),
+            ("?", "this help (any other key closes it)"),
+        ],
+    ),
+    (
+        "Notes",
+        &[
+            (
+                "globs",
+                "nono profiles have no globs, so there is no *.ext step:",
+            ),
+            ("", "widening goes to the whole directory instead."),
+            (
+                "sensitive",
+                "paths the base profile denies (red) are allowed only after",
+            ),
+            (
+                "",
+                "typing `grant`; they go into filesystem.bypass_protection.",
+            ),
+            (
+                "badges",
+                "r read  w write  x exec  c create  d delete (CAPITALS: failed)",
+            ),
+        ],
+    ),
+];
+
+fn help(theme: Theme, frame: &mut Frame<'_>, scroll: u16) {
+    let area = centered(frame.area(), 84, frame.area().height.saturating_sub(2));
+    frame.render_widget(Clear, area);
+    let mut lines: Vec<Line<'_>> = Vec::new();
+    for (section, keys) in KEYS {
+        lines.push(Line::from(Span::styled(
+            format!(" {section}"),
+            Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
+        )));
+        for (k, what) in *keys {
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {k:<17}"), theme.key()),
+                Span::raw(*what),
+            ]));
+        }
+    }
+    frame.render_widget(
+        Paragraph::new(lines).scroll((scroll, 0)).block(pane(
+            " Keys — any key closes, j/k scroll ".into(),
+            true,
+            theme,
+        )),
+        area,
+    );
+}
+
+fn input_line<'a>(theme: Theme, label: &'a str, input: &str) -> Line<'a> {
+    Line::from(vec![
+        Span::styled(label, theme.fg(Color::Gray)),
+        Span::styled(
+            format!("{input}█"),
+            Style::default().add_modifier(Modifier::BOLD),
+        ),
+    ])
+}
+
+fn edit(theme: Theme, frame: &mut Frame<'_>, input: &str, error: Option<&str>) {
+    let area = centered(frame.area(), 76, if error.is_some() { 7 } else { 6 });
+    frame.render_widget(Clear, area);
+    let mut lines = vec![
+        Line::from("The rule must still cover the observed path. A trailing / makes it"),
+        Line::from("a directory rule; ~ and $HOME, $WORKDIR are expanded."),
+        Line::from(""),
+        input_line(theme, "path: ", input),
+    ];
+    if let Some(e) = error {
+        lines.push(Line::from(Span::styled(
+            e.to_string(),
+            theme.fg(Color::Red).add_modifier(Modifier::BOLD),
+        )));
+    }
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(pane(
+            " Edit rule — Enter apply · Esc cancel ".into(),
+            true,
+            theme,
+        )),
+        area,
+    );
+}
+
+fn confirm(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, c: &super::model::Confirm) {
+    let home = &state.learn.ctx.home;
+    let area = centered(frame.area(), 80, if c.error.is_some() { 9 } else { 8 });
+    frame.render_widget(Clear, area);
+    let red = theme.fg(Color::Red).add_modifier(Modifier::BOLD);
+    let mut lines = vec![
+        Line::from(Span::styled(
+            format!(
+                "⚠ {}{} is SENSITIVE: denied by {}.",
+                display(&c.rule.path, home),
+                if c.rule.dir { "/" } else { "" },
+                c.label
+            ),
+            red,
+        )),
+        Line::from(format!(
+            "Allowing {} access lifts the denial of {}",
+            c.rule.access.name(),
+            display(&c.denied, home)
+        )),
+        Line::from("(filesystem.bypass_protection) and grants only this rule inside it."),
+        Line::from(""),
+        Line::from(vec![
+            Span::raw("Type "),
+            Span::styled(CONFIRM_WORD, red),
+            Span::raw(" and press Enter to allow it; Esc keeps it denied."),
+        ]),
+        input_line(theme, "> ", &c.input),
+    ];
+    if let Some(e) = &c.error {
+        lines.push(Line::from(Span::styled(e.clone(), red)));
+    }
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(red)
+        .title(Span::styled(" Sensitive path ", red));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        area,
+    );
+}
+
+fn save(theme: Theme, frame: &mut Frame<'_>, d: &SaveDialog) {
+    let outer = frame.area();
+    let area = centered(
+        outer,
+        outer.width.saturating_sub(4).min(110),
+        outer.height.saturating_sub(2),
+    );
+    frame.render_widget(Clear, area);
+    let block = pane(
+        " Save profile — Enter save · Esc cancel · ↑/↓ scroll ".into(),
+        true,
+        theme,
+    );
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let mut head = vec![input_line(theme, "name or path: ", &d.input)];
+    head.push(match &d.target {
+        Ok(p) => Line::from(vec![
+            Span::styled("writes:       ", theme.fg(Color::Gray)),
+            Span::raw(p.display().to_string()),
+            Span::styled(
+                if d.existing.is_some() {
+                    "  (exists: Enter overwrites)"
+                } else {
+                    ""
+                },
+                theme.fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            ),
+        ]),
+        Err(e) if e.is_empty() => Line::from(""),
+        Err(e) => Line::from(Span::styled(e.clone(), theme.fg(Color::Red))),
+    });
+    head.push(match &d.error {
+        Some(e) => Line::from(Span::styled(
+            e.clone(),
+            theme.fg(Color::Red).add_modifier(Modifier::BOLD),
+        )),
+        None => Line::from(Span::styled(
+            format!("diff against {}", d.against),
+            theme.fg(Color::Gray),
+        )),
+    });
+    let [top, body] = Layout::vertical([
+        Constraint::Length(head.len() as u16 + 1),
+        Constraint::Min(0),
+    ])
+    .areas(inner);
+    frame.render_widget(Paragraph::new(head), top);
+    let lines: Vec<Line<'_>> = d
+        .diff
+        .iter()
+        .skip(d.scroll as usize)
+        .take(body.height as usize)
+        .map(|l| {
+            let style = match l.sign {
+                '+' if l.text.contains("bypass_protection") || l.text.contains("BYPASSES") => {
+                    theme.fg(Color::Red).add_modifier(Modifier::BOLD)
+                }
+                '+' => theme.fg(Color::Green),
+                '-' => theme.fg(Color::Red),
+                _ => theme.fg(Color::Gray),
+            };
+            Line::from(Span::styled(format!("{}{}", l.sign, l.text), style))
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), body);
+}
+
+fn quit(theme: Theme, frame: &mut Frame<'_>, unsaved: bool, running: bool) {
+    let area = centered(
+        frame.area(),
+        64,
+        4 + u16::from(unsaved) + u16::from(running),
+    );
+    frame.render_widget(Clear, area);
+    let mut lines = Vec::new();
+    if unsaved {
+        lines.push(Line::from("Your decisions are not saved."));
+    }
+    if running {
+        lines.push(Line::from(
+            "The command is still running; quitting stops it.",
+        ));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(vec![
+        Span::styled(" y ", theme.key()),
+        Span::raw("quit   "),
+        Span::styled(" s ", theme.key()),
+        Span::raw("save first   "),
+        Span::styled(" n Esc ", theme.key()),
+        Span::raw("stay"),
+    ]));
+    frame.render_widget(
+        Paragraph::new(lines).block(pane(" Quit? ".into(), true, theme)),
+        area,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use ratatui::crossterm::event::{KeyCode, KeyEvent};
+
+    use super::*;
+    use crate::review::fixture::{self, select};
+    use crate::review::update::{Msg, update};
+
+    /// The screen as text, one line per row (trailing blanks trimmed).
+    fn render(state: &ReviewState, width: u16, height: u16) -> String {
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        terminal
+            .draw(|frame| view(state, frame))
+            .expect("drawing on a TestBackend");
+        let buffer = terminal.backend().buffer();
+        let mut out = String::new();
+        for y in 0..height {
+            let line: String = (0..width).map(|x| buffer[(x, y)].symbol()).collect();
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+
+    fn keys(state: &mut ReviewState, keys: &str) {
+        for c in keys.chars() {
+            update(state, Msg::Key(KeyEvent::from(KeyCode::Char(c))));
+        }
+    }
+
+    #[test]
+    fn files_tab() {
+        let s = fixture::state();
+        insta::assert_snapshot!("files_tab", render(&s, 100, 30));
+    }
+
+    #[test]
+    fn network_tab() {
+        let mut s = fixture::state();
+        keys(&mut s, "2j");
+        insta::assert_snapshot!("network_tab", render(&s, 100, 30));
+    }
+
+    #[test]
+    fn exec_tab() {
+        let mut s = fixture::state();
+        keys(&mut s, "3");
+        insta::assert_snapshot!("exec_tab", render(&s, 100, 30));
+    }
+
+    #[test]
+    fn help_overlay() {
+        let mut s = fixture::state();
+        keys(&mut s, "?");
+        insta::assert_snapshot!("help_overlay", render(&s, 100, 30));
+    }
+
+    #[test]
+    fn save_dialog_with_diff() {
+        let mut s = fixture::state();
+        select(&mut s, "/data/set/a.csv");
+        keys(&mut s, "y");
+        select(&mut s, "/data/other.txt");
+        keys(&mut s, "d");
+        select(&mut s, "/srv/out");
+        keys(&mut s, "y");
+        keys(&mut s, "s");
+        insta::assert_snapshot!("save_dialog", render(&s, 100, 30));
+    }
+
+    #[test]
+    fn sensitive_confirmation_prompt() {
+        let mut s = fixture::state();
+        select(&mut s, "/home/u/.ssh/id_rsa");
+        keys(&mut s, "ynope");
+        update(&mut s, Msg::Key(KeyEvent::from(KeyCode::Enter)));
+        insta::assert_snapshot!("sensitive_prompt", render(&s, 100, 30));
+    }
+
+    #[test]
+    fn works_at_80x24_and_survives_any_size() {
+        let s = fixture::state_at((80, 24));
+        let text = render(&s, 80, 24);
+        for needed in ["nono learn", "Files", "Details", "Output", "? help"] {
+            assert!(text.contains(needed), "{needed} missing at 80×24:\n{text}");
+        }
+        let mut s = fixture::state();
+        for (w, h) in [(1, 1), (20, 6), (60, 10), (80, 24), (200, 60)] {
+            update(
+                &mut s,
+                Msg::Resize {
+                    width: w,
+                    height: h,
+                },
+            );
+            keys(&mut s, "jjjz");
+            render(&s, w, h);
+            keys(&mut s, "z?");
+            render(&s, w, h);
+            keys(&mut s, "x");
+        }
+    }
+
+    #[test]
+    fn only_the_visible_rows_are_drawn_and_the_selection_stays_in_view() {
+        let mut s = fixture::state();
+        keys(&mut s, "E");
+        keys(&mut s, "G");
+        let text = render(&s, 100, 30);
+        let selected = s.tree.label(s.current_row().unwrap());
+        assert!(
+            text.contains(&selected),
+            "the selected row `{selected}` is off screen:\n{text}"
+        );
+    }
+}
