@@ -25,7 +25,13 @@ impl Tmux {
             .output()
             .is_ok_and(|o| o.status.success());
         found.then(|| Tmux {
-            socket: format!("nono-test-{}", std::process::id()),
+            // One server per test: tests run in parallel and one kills its server.
+            socket: {
+                static NEXT: std::sync::atomic::AtomicUsize =
+                    std::sync::atomic::AtomicUsize::new(0);
+                let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                format!("nono-test-{}-{n}", std::process::id())
+            },
             socket_path: None,
         })
     }
