@@ -223,10 +223,9 @@ pub fn normalize(path: &Path) -> PathBuf {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn vars() -> PathVars {
+impl PathVars {
+    /// Fixed values for tests: `$HOME` is `/home/u`, `$WORKDIR` `/work/p`, uid 1000.
+    pub(crate) fn fixture() -> PathVars {
         PathVars {
             home: "/home/u".into(),
             workdir: "/work/p".into(),
@@ -238,6 +237,15 @@ mod tests {
             xdg_state_home: "/home/u/.local/state".into(),
             xdg_runtime_dir: "/run/user/1000".into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars() -> PathVars {
+        PathVars::fixture()
     }
 
     #[test]

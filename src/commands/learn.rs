@@ -215,25 +215,7 @@ pub fn run(args: LearnArgs) -> CmdResult {
     session
         .finish(Some(outcome.exit_code))
         .context("cannot record the session")?;
-    if let Some(e) = record_error {
-        eprintln!(
-            "{} events were not all recorded: {e}",
-            style.warn("nono: warning:")
-        );
-    }
-    if outcome.timed_out {
-        eprintln!(
-            "{} the command was stopped after --timeout",
-            style.warn("nono:")
-        );
-    }
-    if outcome.dropped > 0 {
-        eprintln!(
-            "{} {} events were lost; the suggestions may be incomplete",
-            style.warn("nono: warning:"),
-            outcome.dropped
-        );
-    }
+    warn_after_trace(&style, record_error.map(|e| e.to_string()), &outcome);
 
     // Suggestions and outputs.
     let suggestions = suggest(&model);
@@ -463,26 +445,14 @@ impl Review {
         let (session_dir, outcome, record_error) = feeder
             .join()
             .map_err(|_| anyhow!("the event thread panicked"))?;
-        if let Some(e) = record_error {
+        if let Some(e) = &record_error {
             eprintln!(
                 "{} events were not all recorded: {e}",
                 style.warn("nono: warning:")
             );
         }
         let outcome = outcome.map_err(|e| anyhow!(e))?;
-        if outcome.timed_out {
-            eprintln!(
-                "{} the command was stopped after --timeout",
-                style.warn("nono:")
-            );
-        }
-        if outcome.dropped > 0 {
-            eprintln!(
-                "{} {} events were lost; the suggestions may be incomplete",
-                style.warn("nono: warning:"),
-                outcome.dropped
-            );
-        }
+        warn_after_trace(&style, None, &outcome);
         if let Some(file) = &args.report {
             let suggestions = suggest(learn);
             let approved = output::auto_approved(&suggestions);
@@ -507,6 +477,30 @@ impl Review {
         eprintln!("session: {}", session_dir.display());
         let code = if stopped { 130 } else { outcome.exit_code };
         Ok(ExitCode::from(code.clamp(0, 255) as u8))
+    }
+}
+
+/// What a person must know once tracing ended: events that could not be recorded,
+/// a timeout, events the tracer lost.
+fn warn_after_trace(style: &Style, record_error: Option<String>, outcome: &ptrace::TraceOutcome) {
+    if let Some(e) = record_error {
+        eprintln!(
+            "{} events were not all recorded: {e}",
+            style.warn("nono: warning:")
+        );
+    }
+    if outcome.timed_out {
+        eprintln!(
+            "{} the command was stopped after --timeout",
+            style.warn("nono:")
+        );
+    }
+    if outcome.dropped > 0 {
+        eprintln!(
+            "{} {} events were lost; the suggestions may be incomplete",
+            style.warn("nono: warning:"),
+            outcome.dropped
+        );
     }
 }
 

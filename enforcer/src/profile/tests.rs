@@ -14,17 +14,7 @@ fn parse_str(text: &str) -> Result<Profile, ProfileError> {
 }
 
 fn vars() -> PathVars {
-    PathVars {
-        home: "/home/u".into(),
-        workdir: "/work/p".into(),
-        tmpdir: "/tmp".into(),
-        uid: 1000,
-        xdg_config_home: "/home/u/.config".into(),
-        xdg_cache_home: "/home/u/.cache".into(),
-        xdg_data_home: "/home/u/.local/share".into(),
-        xdg_state_home: "/home/u/.local/state".into(),
-        xdg_runtime_dir: "/run/user/1000".into(),
-    }
+    PathVars::fixture()
 }
 
 fn empty_store() -> ProfileStore {
