@@ -419,6 +419,9 @@ impl Child {
                         self.pid
                     };
                     let _ = kill(target, Signal::SIGKILL);
+                    // And the child itself, should the group not (yet) exist: a
+                    // blocking wait below must never wait out the command.
+                    let _ = kill(self.pid, Signal::SIGKILL);
                     killed = true;
                     outcome.timed_out = exited.is_none();
                     if exited.is_none() {
