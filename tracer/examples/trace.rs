@@ -1,7 +1,8 @@
-//! Traces a command with the ptrace backend and writes its events as JSON lines.
+//! Traces a command with the ptrace backend (or, with `--ebpf`, the eBPF backend) and
+//! writes its events as JSON lines.
 //!
 //! ```text
-//! cargo run -p nono-tracer --example trace -- [--out FILE] PROGRAM [ARGS...]
+//! cargo run -p nono-tracer --example trace -- [--ebpf] [--out FILE] PROGRAM [ARGS...]
 //! ```
 //!
 //! Events go to FILE (default: discarded, only the summary is printed); a summary goes to
@@ -21,13 +22,17 @@ fn main() -> ExitCode {
     use nono_tracer::ptrace::{self, TraceCommand};
 
     let mut args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let ebpf = args.first().is_some_and(|a| a == "--ebpf");
+    if ebpf {
+        args.remove(0);
+    }
     let mut out = None;
     if args.first().is_some_and(|a| a == "--out") && args.len() > 1 {
         out = Some(PathBuf::from(args.remove(1)));
         args.remove(0);
     }
     let Some(program) = args.first().and_then(|p| resolve(Path::new(p))) else {
-        eprintln!("usage: trace [--out FILE] PROGRAM [ARGS...]");
+        eprintln!("usage: trace [--ebpf] [--out FILE] PROGRAM [ARGS...]");
         return ExitCode::from(2);
     };
     let cmd = TraceCommand::new(program, args);
@@ -50,7 +55,12 @@ fn main() -> ExitCode {
         }
         Ok(count)
     });
-    let outcome = match ptrace::trace(cmd, sink) {
+    let outcome = if ebpf {
+        nono_tracer::ebpf::trace(cmd, sink).map_err(|e| e.to_string())
+    } else {
+        ptrace::trace(cmd, sink).map_err(|e| e.to_string())
+    };
+    let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(err) => {
             eprintln!("trace: {err}");

@@ -13,10 +13,16 @@
 //! - [`support`]: the probes `nono setup --check` uses to report whether ptrace and eBPF
 //!   tracing can work on this machine.
 //!
-//! The eBPF backend follows (see DESIGN.md).
+//! - [`ebpf`] (Linux): the privileged backend, eBPF programs in the kernel, the same
+//!   events without stopping the traced programs.
 #![deny(missing_docs)]
 
 pub mod dns;
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+pub mod ebpf;
 pub mod event;
 #[cfg(all(
     target_os = "linux",
@@ -24,3 +30,9 @@ pub mod event;
 ))]
 pub mod ptrace;
 pub mod support;
+
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+pub use ptrace::{TraceCommand, TraceOutcome};

@@ -121,10 +121,10 @@
 mod decode;
 mod filter;
 mod mem;
-mod paths;
-mod sockaddr;
-mod sys;
-mod syscalls;
+pub(crate) mod paths;
+pub(crate) mod sockaddr;
+pub(crate) mod sys;
+pub(crate) mod syscalls;
 mod tracer;
 
 use std::ffi::{CString, OsString};
@@ -335,17 +335,17 @@ pub fn trace(cmd: TraceCommand, sink: Sender<Event>) -> Result<TraceOutcome, Tra
 }
 
 /// The `execve` arguments, built before the fork so the child allocates nothing.
-struct ExecArgs {
-    program: CString,
-    cwd: CString,
+pub(crate) struct ExecArgs {
+    pub(crate) program: CString,
+    pub(crate) cwd: CString,
     /// Owns the strings `argv` and `envp` point into.
     _strings: Vec<CString>,
-    argv: Vec<*const libc::c_char>,
-    envp: Vec<*const libc::c_char>,
+    pub(crate) argv: Vec<*const libc::c_char>,
+    pub(crate) envp: Vec<*const libc::c_char>,
 }
 
 impl ExecArgs {
-    fn new(cmd: &TraceCommand) -> Result<Self, TraceError> {
+    pub(crate) fn new(cmd: &TraceCommand) -> Result<Self, TraceError> {
         fn c_string(what: &'static str, bytes: Vec<u8>) -> Result<CString, TraceError> {
             CString::new(bytes).map_err(|err| TraceError::NulByte {
                 what,
@@ -425,7 +425,8 @@ fn run(mut cmd: TraceCommand, sink: Sender<Event>) -> Result<TraceOutcome, Trace
             argv: &args.argv,
             envp: &args.envp,
             cwd: &args.cwd,
-            filter: &program,
+            start: sys::Start::Sigstop,
+            filter: Some(&program),
             error_pipe: error_write.as_fd(),
             pre_exec: hook
                 .as_deref_mut()
@@ -495,7 +496,7 @@ fn run(mut cmd: TraceCommand, sink: Sender<Event>) -> Result<TraceOutcome, Trace
 
 /// The failure the child reported through the error pipe, if any. Call it only once the
 /// child has ended (so the report, if any, is complete).
-fn child_error(pid: pid_t, cmd: &TraceCommand, pipe: OwnedFd) -> Option<TraceError> {
+pub(crate) fn child_error(pid: pid_t, cmd: &TraceCommand, pipe: OwnedFd) -> Option<TraceError> {
     let mut report = [0u8; 8];
     let mut file = std::fs::File::from(pipe);
     // The write end is closed (exec or exit) unless a grandchild forked by the hook holds

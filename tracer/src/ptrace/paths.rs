@@ -9,7 +9,7 @@ use std::path::{Component, Path, PathBuf};
 /// `/..` is `/`). Symbolic links are not resolved, so `/link/..` becomes `/` even when
 /// `link` points elsewhere: the result names what the program asked for, not where the
 /// kernel went. An empty `raw` yields `base`.
-pub(super) fn absolute(base: &Path, raw: &[u8]) -> PathBuf {
+pub(crate) fn absolute(base: &Path, raw: &[u8]) -> PathBuf {
     let raw = Path::new(OsStr::from_bytes(raw));
     let joined;
     let path = if raw.is_absolute() {
@@ -22,7 +22,7 @@ pub(super) fn absolute(base: &Path, raw: &[u8]) -> PathBuf {
 }
 
 /// Folds `.` and `..` of a path lexically; see [`absolute`].
-pub(super) fn normalize(path: &Path) -> PathBuf {
+pub(crate) fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for component in path.components() {
         match component {

@@ -8,13 +8,13 @@ use std::path::PathBuf;
 use crate::event::SockAddr;
 
 /// `sizeof(struct sockaddr_storage)`: no address is longer.
-pub(super) const MAX_LEN: usize = 128;
+pub(crate) const MAX_LEN: usize = 128;
 
 /// Decodes a socket address of `bytes.len()` bytes (the `addrlen` the process passed,
 /// capped at [`MAX_LEN`]). Returns `None` when the bytes are too short for their family.
 ///
 /// A Unix path is returned as written; the caller makes a relative one absolute.
-pub(super) fn decode(bytes: &[u8]) -> Option<SockAddr> {
+pub(crate) fn decode(bytes: &[u8]) -> Option<SockAddr> {
     let family = u16::from_ne_bytes(bytes.get(..2)?.try_into().ok()?);
     let rest = &bytes[2..];
     match i32::from(family) {

@@ -13,7 +13,7 @@ use libc::{c_int, c_long, c_uint, c_ulong, c_void, pid_t};
 
 /// `PTRACE_EVENT_STOP` (`include/uapi/linux/ptrace.h`): a group-stop or a
 /// `PTRACE_INTERRUPT`/attach stop of a tracee attached with `PTRACE_SEIZE`.
-pub(super) const PTRACE_EVENT_STOP: c_int = 128;
+pub(crate) const PTRACE_EVENT_STOP: c_int = 128;
 
 /// `PTRACE_SYSCALL_INFO_*` values of `ptrace_syscall_info.op`.
 const PTRACE_SYSCALL_INFO_ENTRY: u8 = 1;
@@ -34,7 +34,7 @@ struct KernelSigaction {
 }
 
 /// The ptrace options the tracer seizes its child with.
-pub(super) const TRACE_OPTIONS: c_int = libc::PTRACE_O_TRACESYSGOOD
+pub(crate) const TRACE_OPTIONS: c_int = libc::PTRACE_O_TRACESYSGOOD
     | libc::PTRACE_O_TRACESECCOMP
     | libc::PTRACE_O_TRACEFORK
     | libc::PTRACE_O_TRACEVFORK
@@ -46,7 +46,7 @@ pub(super) const TRACE_OPTIONS: c_int = libc::PTRACE_O_TRACESYSGOOD
 /// step and the errno, as two native-endian `u32`s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u32)]
-pub(super) enum ChildStep {
+pub(crate) enum ChildStep {
     /// Waiting to be seized: the tracer died or went away.
     Stop = 1,
     /// `chdir` to the command's working directory.
@@ -61,7 +61,7 @@ pub(super) enum ChildStep {
 
 impl ChildStep {
     /// Decodes the step written by [`report_and_exit`].
-    pub(super) fn from_raw(raw: u32) -> Option<Self> {
+    pub(crate) fn from_raw(raw: u32) -> Option<Self> {
         [
             Self::Stop,
             Self::Chdir,
@@ -76,7 +76,7 @@ impl ChildStep {
 
 /// Everything the child needs between `fork` and `execve`, prepared beforehand so that the
 /// child allocates nothing.
-pub(super) struct ChildPlan<'a> {
+pub(crate) struct ChildPlan<'a> {
     /// The program to execute.
     pub program: &'a CStr,
     /// NULL-terminated argument vector; the pointers borrow strings that outlive the plan.
@@ -85,19 +85,30 @@ pub(super) struct ChildPlan<'a> {
     pub envp: &'a [*const c_char],
     /// The working directory.
     pub cwd: &'a CStr,
-    /// The seccomp program.
-    pub filter: &'a [libc::sock_filter],
+    /// How the child waits for the tracer before it goes on.
+    pub start: Start,
+    /// The seccomp program, if any.
+    pub filter: Option<&'a [libc::sock_filter]>,
     /// The write end of the close-on-exec error pipe.
     pub error_pipe: BorrowedFd<'a>,
     /// The caller's hook, run right before `execve`.
     pub pre_exec: Option<&'a mut (dyn FnMut() -> Result<(), i32> + Send)>,
 }
 
-/// Forks a child that stops itself with SIGSTOP and, once the tracer has seized and
-/// resumed it, installs the seccomp filter, runs the pre-exec hook and executes the
-/// program (see [`child_main`]). Returns the child's pid; the child is stopped or about to
+/// How a forked child waits until the tracer is ready for it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Start {
+    /// Stop with SIGSTOP, to be seized with ptrace and resumed with SIGCONT.
+    Sigstop,
+    /// Block reading this pipe until one byte arrives (end of file means the tracer gave
+    /// up: the child exits).
+    Pipe(RawFd),
+}
+
+/// Forks a child that waits for the tracer (see [`Start`]) and then installs the seccomp
+/// filter, if any, runs the pre-exec hook and executes the program (see [`child_main`]). Returns the child's pid; the child is stopped or about to
 /// stop.
-pub(super) fn fork_child(plan: &mut ChildPlan<'_>) -> io::Result<pid_t> {
+pub(crate) fn fork_child(plan: &mut ChildPlan<'_>) -> io::Result<pid_t> {
     let parent = getpid();
     // SAFETY: the child branch runs `child_main`, which only makes async-signal-safe system
     // calls on memory prepared before the fork, allocates nothing, cannot unwind (it ends
@@ -150,39 +161,59 @@ fn child_main(plan: &mut ChildPlan<'_>, parent: pid_t) -> ! {
                 );
             }
         }
-        // Wait to be seized: the tracer waits for this stop, attaches with PTRACE_SEIZE
-        // and sends SIGCONT.
-        libc::raise(libc::SIGSTOP);
-        // From now on PTRACE_O_EXITKILL ends us if the tracer dies; the program must not
-        // inherit a parent-death signal.
+        match plan.start {
+            // Wait to be seized: the tracer waits for this stop, attaches with
+            // PTRACE_SEIZE and sends SIGCONT.
+            Start::Sigstop => {
+                libc::raise(libc::SIGSTOP);
+            }
+            // Wait until the tracer has marked us as traced.
+            Start::Pipe(fd) => {
+                let mut byte = 0u8;
+                loop {
+                    let n = libc::read(fd, (&raw mut byte).cast(), 1);
+                    if n == 1 {
+                        break;
+                    }
+                    if n == 0 || errno() != libc::EINTR {
+                        report_and_exit(pipe, ChildStep::Stop, libc::ESRCH);
+                    }
+                }
+                libc::close(fd);
+            }
+        }
+        // From now on PTRACE_O_EXITKILL ends us if the tracer dies (ptrace); the program
+        // must not inherit a parent-death signal.
         libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0);
         if libc::chdir(plan.cwd.as_ptr()) != 0 {
             report_and_exit(pipe, ChildStep::Chdir, errno());
         }
-        let program = libc::sock_fprog {
-            len: plan.filter.len() as u16,
-            filter: plan.filter.as_ptr().cast_mut(),
-        };
-        let mut installed = libc::syscall(
-            libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
-            0 as c_uint,
-            &program as *const libc::sock_fprog,
-        );
-        if installed != 0 && errno() == libc::EACCES {
-            // Without CAP_SYS_ADMIN a filter needs no_new_privs. Under ptrace an
-            // unprivileged tracer's tracee gains no privileges from set-uid programs
-            // anyway.
-            libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-            installed = libc::syscall(
+        if let Some(filter) = plan.filter {
+            let program = libc::sock_fprog {
+                len: filter.len() as u16,
+                filter: filter.as_ptr().cast_mut(),
+            };
+            let mut installed = libc::syscall(
                 libc::SYS_seccomp,
                 libc::SECCOMP_SET_MODE_FILTER,
                 0 as c_uint,
                 &program as *const libc::sock_fprog,
             );
-        }
-        if installed != 0 {
-            report_and_exit(pipe, ChildStep::Seccomp, errno());
+            if installed != 0 && errno() == libc::EACCES {
+                // Without CAP_SYS_ADMIN a filter needs no_new_privs. Under ptrace an
+                // unprivileged tracer's tracee gains no privileges from set-uid programs
+                // anyway.
+                libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+                installed = libc::syscall(
+                    libc::SYS_seccomp,
+                    libc::SECCOMP_SET_MODE_FILTER,
+                    0 as c_uint,
+                    &program as *const libc::sock_fprog,
+                );
+            }
+            if installed != 0 {
+                report_and_exit(pipe, ChildStep::Seccomp, errno());
+            }
         }
         if let Some(hook) = plan.pre_exec.as_mut() {
             if let Err(errno) = hook() {
@@ -222,14 +253,14 @@ fn report_and_exit(pipe: RawFd, step: ChildStep, errno: c_int) -> ! {
 }
 
 /// The pid of the calling process.
-pub(super) fn getpid() -> pid_t {
+pub(crate) fn getpid() -> pid_t {
     // SAFETY: getpid has no arguments and cannot fail.
     unsafe { libc::getpid() }
 }
 
 /// `waitpid(pid, WUNTRACED | __WNOTHREAD)` for our own child until it stops or ends,
 /// retrying on EINTR. Returns the raw status.
-pub(super) fn wait_child(pid: pid_t) -> io::Result<c_int> {
+pub(crate) fn wait_child(pid: pid_t) -> io::Result<c_int> {
     loop {
         let mut status: c_int = 0;
         // SAFETY: `status` is a valid writable c_int for the duration of the call.
@@ -247,7 +278,7 @@ pub(super) fn wait_child(pid: pid_t) -> io::Result<c_int> {
 /// `waitpid(-1, __WALL | __WNOTHREAD)`: the next stop or death of any tracee of this
 /// thread (or child of this thread). `__WNOTHREAD` keeps the tracer from reaping children
 /// that other threads of the process started. EINTR is returned as an error.
-pub(super) fn wait_any() -> io::Result<(pid_t, c_int)> {
+pub(crate) fn wait_any() -> io::Result<(pid_t, c_int)> {
     let mut status: c_int = 0;
     // SAFETY: `status` is a valid writable c_int for the duration of the call.
     let pid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL | libc::__WNOTHREAD) };
@@ -276,28 +307,28 @@ fn ptrace_raw(request: c_uint, pid: pid_t, addr: usize, data: usize) -> io::Resu
 }
 
 /// `PTRACE_SEIZE` with [`TRACE_OPTIONS`].
-pub(super) fn seize(pid: pid_t) -> io::Result<()> {
+pub(crate) fn seize(pid: pid_t) -> io::Result<()> {
     ptrace_raw(libc::PTRACE_SEIZE, pid, 0, TRACE_OPTIONS as usize).map(drop)
 }
 
 /// `PTRACE_CONT`, delivering `signal` (0 for none).
-pub(super) fn cont(pid: pid_t, signal: c_int) -> io::Result<()> {
+pub(crate) fn cont(pid: pid_t, signal: c_int) -> io::Result<()> {
     ptrace_raw(libc::PTRACE_CONT, pid, 0, signal as usize).map(drop)
 }
 
 /// `PTRACE_SYSCALL`: resume and stop at the next system-call boundary (after a seccomp
 /// stop, that is the exit of the system call).
-pub(super) fn syscall(pid: pid_t, signal: c_int) -> io::Result<()> {
+pub(crate) fn syscall(pid: pid_t, signal: c_int) -> io::Result<()> {
     ptrace_raw(libc::PTRACE_SYSCALL, pid, 0, signal as usize).map(drop)
 }
 
 /// `PTRACE_LISTEN`: leave a tracee in its group-stop but report when it changes.
-pub(super) fn listen(pid: pid_t) -> io::Result<()> {
+pub(crate) fn listen(pid: pid_t) -> io::Result<()> {
     ptrace_raw(libc::PTRACE_LISTEN, pid, 0, 0).map(drop)
 }
 
 /// `PTRACE_GETEVENTMSG`: the new tid of a fork/clone event, the former tid of an exec.
-pub(super) fn event_message(pid: pid_t) -> io::Result<c_ulong> {
+pub(crate) fn event_message(pid: pid_t) -> io::Result<c_ulong> {
     let mut message: c_ulong = 0;
     // SAFETY: PTRACE_GETEVENTMSG writes one unsigned long to `data`, which points to a
     // live local of that type.
@@ -317,7 +348,7 @@ pub(super) fn event_message(pid: pid_t) -> io::Result<c_ulong> {
 
 /// The system call a tracee is stopped in, from `PTRACE_GET_SYSCALL_INFO` (Linux 5.3+).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum SyscallStop {
+pub(crate) enum SyscallStop {
     /// A `PTRACE_EVENT_SECCOMP` stop (before the system call runs).
     Seccomp {
         /// `AUDIT_ARCH_*` of the system call.
@@ -358,7 +389,7 @@ struct RawSyscallInfo {
 }
 
 /// Reads the system-call information of a stopped tracee.
-pub(super) fn syscall_info(pid: pid_t) -> io::Result<SyscallStop> {
+pub(crate) fn syscall_info(pid: pid_t) -> io::Result<SyscallStop> {
     let mut info = RawSyscallInfo {
         op: 0,
         reserved: 0,
@@ -405,7 +436,7 @@ pub(super) fn syscall_info(pid: pid_t) -> io::Result<SyscallStop> {
 
 /// Copies `buf.len()` bytes at `addr` in the tracee into `buf` with `process_vm_readv`.
 /// Returns how many bytes were copied (fewer when the range ends in unmapped memory).
-pub(super) fn read_memory(pid: pid_t, addr: u64, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn read_memory(pid: pid_t, addr: u64, buf: &mut [u8]) -> io::Result<usize> {
     let local = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
@@ -426,7 +457,7 @@ pub(super) fn read_memory(pid: pid_t, addr: u64, buf: &mut [u8]) -> io::Result<u
 
 /// Reads one word at `addr` in the tracee with `PTRACE_PEEKDATA` (the fallback where
 /// `process_vm_readv` is not allowed).
-pub(super) fn peek_word(pid: pid_t, addr: u64) -> io::Result<[u8; size_of::<c_long>()]> {
+pub(crate) fn peek_word(pid: pid_t, addr: u64) -> io::Result<[u8; size_of::<c_long>()]> {
     // PEEKDATA returns the word, so -1 is ambiguous: errno tells.
     // SAFETY: __errno_location returns a valid pointer to the calling thread's errno.
     unsafe { *libc::__errno_location() = 0 };
@@ -447,7 +478,7 @@ pub(super) fn peek_word(pid: pid_t, addr: u64) -> io::Result<[u8; size_of::<c_lo
 
 /// `kill(pid, signal)`. Only call it for a pid that cannot have been recycled (a tracee
 /// whose death this thread has not yet collected).
-pub(super) fn kill(pid: pid_t, signal: c_int) -> io::Result<()> {
+pub(crate) fn kill(pid: pid_t, signal: c_int) -> io::Result<()> {
     // SAFETY: kill takes no pointers.
     if unsafe { libc::kill(pid, signal) } != 0 {
         return Err(io::Error::last_os_error());
@@ -457,7 +488,7 @@ pub(super) fn kill(pid: pid_t, signal: c_int) -> io::Result<()> {
 
 /// `pidfd_open(pid, 0)` (Linux 5.3+): a handle that keeps referring to this process even
 /// after its pid is reused.
-pub(super) fn pidfd_open(pid: pid_t) -> io::Result<OwnedFd> {
+pub(crate) fn pidfd_open(pid: pid_t) -> io::Result<OwnedFd> {
     // SAFETY: pidfd_open takes no pointers.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0 as c_uint) };
     if fd < 0 {
@@ -470,7 +501,7 @@ pub(super) fn pidfd_open(pid: pid_t) -> io::Result<OwnedFd> {
 
 /// `pidfd_send_signal(pidfd, signal, NULL, 0)`: signals the process the pidfd refers to,
 /// or fails with ESRCH if it is gone; never another process.
-pub(super) fn pidfd_kill(pidfd: BorrowedFd<'_>, signal: c_int) -> io::Result<()> {
+pub(crate) fn pidfd_kill(pidfd: BorrowedFd<'_>, signal: c_int) -> io::Result<()> {
     // SAFETY: the siginfo argument is NULL, so no pointer is dereferenced; the fd is a
     // live pidfd borrowed for the call.
     let ret = unsafe {

@@ -7,16 +7,16 @@ use libc::c_long;
 
 /// `AUDIT_ARCH_*` of this build's native system calls (`include/uapi/linux/audit.h`).
 #[cfg(target_arch = "x86_64")]
-pub(super) const AUDIT_ARCH: u32 = 0xC000_003E;
+pub(crate) const AUDIT_ARCH: u32 = 0xC000_003E;
 /// `AUDIT_ARCH_*` of this build's native system calls (`include/uapi/linux/audit.h`).
 #[cfg(target_arch = "aarch64")]
-pub(super) const AUDIT_ARCH: u32 = 0xC000_00B7;
+pub(crate) const AUDIT_ARCH: u32 = 0xC000_00B7;
 
 macro_rules! syscalls {
     ($($variant:ident => $number:ident,)*) => {
         /// A traced system call.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub(super) enum Syscall {
+        pub(crate) enum Syscall {
             $(
                 #[doc = concat!("`", stringify!($number), "`")]
                 $variant,
@@ -25,10 +25,10 @@ macro_rules! syscalls {
 
         impl Syscall {
             /// Every traced system call, in index order.
-            pub(super) const ALL: &'static [Syscall] = &[$(Syscall::$variant),*];
+            pub(crate) const ALL: &'static [Syscall] = &[$(Syscall::$variant),*];
 
             /// The system call number on this architecture, if it has one.
-            pub(super) fn number(self) -> Option<c_long> {
+            pub(crate) fn number(self) -> Option<c_long> {
                 match self {
                     $(Syscall::$variant => numbers::$number,)*
                 }
@@ -76,7 +76,7 @@ syscalls! {
 
 impl Syscall {
     /// The position in [`Syscall::ALL`], which the filter returns as `SECCOMP_RET_DATA`.
-    pub(super) fn index(self) -> u32 {
+    pub(crate) fn index(self) -> u32 {
         Self::ALL
             .iter()
             .position(|&syscall| syscall == self)
@@ -84,13 +84,13 @@ impl Syscall {
     }
 
     /// The system call for a filter's `ret_data`.
-    pub(super) fn from_index(index: u32) -> Option<Self> {
+    pub(crate) fn from_index(index: u32) -> Option<Self> {
         Self::ALL.get(index as usize).copied()
     }
 
     /// The traced system call with this number.
     #[cfg(test)]
-    pub(super) fn from_number(nr: i64) -> Option<Self> {
+    pub(crate) fn from_number(nr: i64) -> Option<Self> {
         Self::ALL
             .iter()
             .copied()
@@ -100,7 +100,7 @@ impl Syscall {
     /// For `newfstatat` and `statx`, which argument holds the flags: with
     /// `AT_EMPTY_PATH` they inspect a file descriptor, not a path, and the filter lets them
     /// through without a stop.
-    pub(super) fn empty_path_flags_arg(self) -> Option<u32> {
+    pub(crate) fn empty_path_flags_arg(self) -> Option<u32> {
         match self {
             Syscall::Newfstatat => Some(3),
             Syscall::Statx => Some(2),
@@ -116,7 +116,7 @@ mod numbers {
 
     macro_rules! generic {
         ($($name:ident = $sys:ident),* $(,)?) => {
-            $(pub(super) const $name: Option<c_long> = Some(libc::$sys);)*
+            $(pub(crate) const $name: Option<c_long> = Some(libc::$sys);)*
         };
     }
 
@@ -162,7 +162,7 @@ mod numbers {
     }
 
     #[cfg(target_arch = "aarch64")]
-    pub(super) use self::absent::*;
+    pub(crate) use self::absent::*;
 
     #[cfg(target_arch = "aarch64")]
     mod absent {

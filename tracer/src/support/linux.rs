@@ -45,15 +45,25 @@ pub(super) fn probe() -> TraceSupport {
                 tracer_pid: status.as_deref().and_then(parse_tracer_pid),
             },
         ),
-        ebpf: ebpf_support(&EbpfFacts {
-            btf: Path::new(VMLINUX_BTF).exists(),
-            caps,
-            euid_root: nix::unistd::geteuid().is_root(),
-            unprivileged_bpf_disabled: read_number(UNPRIVILEGED_BPF_DISABLED),
-            load: sys::load_trivial_bpf_program(),
-            lockdown: fs::read_to_string(LOCKDOWN).ok(),
-        }),
+        ebpf: probe_ebpf_with(caps),
     }
+}
+
+/// The eBPF half of [`probe`] alone.
+pub(super) fn probe_ebpf() -> EbpfSupport {
+    let caps = thread_status().as_deref().and_then(parse_cap_eff);
+    probe_ebpf_with(caps)
+}
+
+fn probe_ebpf_with(caps: Option<u64>) -> EbpfSupport {
+    ebpf_support(&EbpfFacts {
+        btf: Path::new(VMLINUX_BTF).exists(),
+        caps,
+        euid_root: nix::unistd::geteuid().is_root(),
+        unprivileged_bpf_disabled: read_number(UNPRIVILEGED_BPF_DISABLED),
+        load: sys::load_trivial_bpf_program(),
+        lockdown: fs::read_to_string(LOCKDOWN).ok(),
+    })
 }
 
 /// Whether the kernel offers `SECCOMP_RET_TRACE`, from `actions_avail` or, when that file

@@ -123,3 +123,15 @@ pub struct EbpfSupport {
 pub fn probe() -> TraceSupport {
     platform::probe()
 }
+
+/// The eBPF half of [`probe`] alone (no ptrace test child).
+pub fn probe_ebpf() -> EbpfSupport {
+    #[cfg(target_os = "linux")]
+    {
+        linux::probe_ebpf()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        platform::probe().ebpf
+    }
+}

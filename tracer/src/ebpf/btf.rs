@@ -1,0 +1,297 @@
+//! Just enough of the kernel's BTF (`/sys/kernel/btf/vmlinux`) to find where a field
+//! sits in a kernel structure and how many arguments a tracepoint passes.
+//!
+//! nono's eBPF programs are Rust, and rustc does not emit CO-RE relocations, so the
+//! programs cannot have field offsets fixed up by the loader. Instead the tracer reads
+//! the few offsets the programs need from the running kernel's BTF and hands them over
+//! as read-only globals, which the verifier treats as constants. The format is the one
+//! documented in the kernel's `Documentation/bpf/btf.rst`.
+
+use std::collections::HashMap;
+use std::fmt;
+
+/// A parse or look-up failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BtfError(pub String);
+
+impl fmt::Display for BtfError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BtfError {}
+
+const KIND_INT: u32 = 1;
+const KIND_PTR: u32 = 2;
+const KIND_ARRAY: u32 = 3;
+const KIND_STRUCT: u32 = 4;
+const KIND_UNION: u32 = 5;
+const KIND_ENUM: u32 = 6;
+const KIND_TYPEDEF: u32 = 8;
+const KIND_VOLATILE: u32 = 9;
+const KIND_CONST: u32 = 10;
+const KIND_RESTRICT: u32 = 11;
+const KIND_FUNC_PROTO: u32 = 13;
+const KIND_VAR: u32 = 14;
+const KIND_DATASEC: u32 = 15;
+const KIND_DECL_TAG: u32 = 17;
+const KIND_TYPE_TAG: u32 = 18;
+const KIND_ENUM64: u32 = 19;
+
+/// One type: its kind, name, `size_or_type` word and members (struct, union and
+/// function-prototype parameters: name, type, bit offset).
+#[derive(Debug, Clone)]
+struct Type {
+    kind: u32,
+    name: u32,
+    kind_flag: bool,
+    size_or_type: u32,
+    members: Vec<(u32, u32, u32)>,
+}
+
+/// Parsed BTF.
+#[derive(Debug)]
+pub struct Btf {
+    strings: Vec<u8>,
+    /// Index 0 is the implicit `void`.
+    types: Vec<Type>,
+    by_name: HashMap<Vec<u8>, Vec<u32>>,
+}
+
+impl Btf {
+    /// Reads the running kernel's BTF.
+    pub fn kernel() -> Result<Btf, BtfError> {
+        let path = "/sys/kernel/btf/vmlinux";
+        let data = std::fs::read(path)
+            .map_err(|e| BtfError(format!("cannot read the kernel's BTF ({path}): {e}")))?;
+        Btf::parse(&data)
+    }
+
+    /// Parses raw BTF (little- or big-endian, as the magic says).
+    pub fn parse(data: &[u8]) -> Result<Btf, BtfError> {
+        let bad = |what: &str| BtfError(format!("malformed BTF: {what}"));
+        let magic = data.get(..2).ok_or_else(|| bad("too short"))?;
+        let big = match magic {
+            [0x9f, 0xeb] => false,
+            [0xeb, 0x9f] => true,
+            _ => return Err(bad("bad magic")),
+        };
+        let u32_at = |at: usize| -> Result<u32, BtfError> {
+            let bytes: [u8; 4] = data
+                .get(at..at + 4)
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| bad("truncated"))?;
+            Ok(if big {
+                u32::from_be_bytes(bytes)
+            } else {
+                u32::from_le_bytes(bytes)
+            })
+        };
+        let hdr_len = u32_at(4)? as usize;
+        let type_off = u32_at(8)? as usize;
+        let type_len = u32_at(12)? as usize;
+        let str_off = u32_at(16)? as usize;
+        let str_len = u32_at(20)? as usize;
+        let strings_at = hdr_len
+            .checked_add(str_off)
+            .ok_or_else(|| bad("string section"))?;
+        let strings = data
+            .get(strings_at..strings_at.saturating_add(str_len))
+            .ok_or_else(|| bad("string section out of range"))?
+            .to_vec();
+        let mut types = vec![Type {
+            kind: 0,
+            name: 0,
+            kind_flag: false,
+            size_or_type: 0,
+            members: Vec::new(),
+        }];
+        let mut at = hdr_len
+            .checked_add(type_off)
+            .ok_or_else(|| bad("type section"))?;
+        let end = at.saturating_add(type_len);
+        if end > data.len() {
+            return Err(bad("type section out of range"));
+        }
+        while at < end {
+            let name = u32_at(at)?;
+            let info = u32_at(at + 4)?;
+            let size_or_type = u32_at(at + 8)?;
+            at += 12;
+            let kind = (info >> 24) & 0x1f;
+            let vlen = (info & 0xffff) as usize;
+            let mut members = Vec::new();
+            match kind {
+                KIND_INT | KIND_VAR | KIND_DECL_TAG => at += 4,
+                KIND_ARRAY => at += 12,
+                KIND_STRUCT | KIND_UNION => {
+                    for _ in 0..vlen {
+                        members.push((u32_at(at)?, u32_at(at + 4)?, u32_at(at + 8)?));
+                        at += 12;
+                    }
+                }
+                KIND_ENUM => at += 8 * vlen,
+                KIND_FUNC_PROTO => {
+                    for _ in 0..vlen {
+                        members.push((u32_at(at)?, u32_at(at + 4)?, 0));
+                        at += 8;
+                    }
+                }
+                KIND_DATASEC | KIND_ENUM64 => at += 12 * vlen,
+                _ => {}
+            }
+            types.push(Type {
+                kind,
+                name,
+                kind_flag: info >> 31 != 0,
+                size_or_type,
+                members,
+            });
+        }
+        let mut btf = Btf {
+            strings,
+            types,
+            by_name: HashMap::new(),
+        };
+        for id in 1..btf.types.len() {
+            let name = btf.string(btf.types[id].name).to_vec();
+            if !name.is_empty() {
+                btf.by_name.entry(name).or_default().push(id as u32);
+            }
+        }
+        Ok(btf)
+    }
+
+    fn string(&self, offset: u32) -> &[u8] {
+        let tail = self.strings.get(offset as usize..).unwrap_or_default();
+        &tail[..tail.iter().position(|&b| b == 0).unwrap_or(tail.len())]
+    }
+
+    fn named(&self, name: &str, kind: u32) -> Option<&Type> {
+        self.by_name
+            .get(name.as_bytes())?
+            .iter()
+            .map(|&id| &self.types[id as usize])
+            .find(|t| t.kind == kind)
+    }
+
+    /// Skips typedefs and qualifiers.
+    fn resolve(&self, mut id: u32) -> Option<&Type> {
+        for _ in 0..32 {
+            let t = self.types.get(id as usize)?;
+            match t.kind {
+                KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | KIND_TYPE_TAG => {
+                    id = t.size_or_type
+                }
+                _ => return Some(t),
+            }
+        }
+        None
+    }
+
+    /// The byte offset of `field` in `struct name`, looking through anonymous struct and
+    /// union members.
+    pub fn offset(&self, name: &str, field: &str) -> Result<u32, BtfError> {
+        let missing = || BtfError(format!("the kernel's BTF has no field `{name}.{field}`"));
+        let t = self.named(name, KIND_STRUCT).ok_or_else(missing)?;
+        let bits = self
+            .find_member(t, field.as_bytes(), 0)
+            .ok_or_else(missing)?;
+        if bits % 8 != 0 {
+            return Err(BtfError(format!("`{name}.{field}` is a bit field")));
+        }
+        Ok(bits / 8)
+    }
+
+    fn find_member(&self, t: &Type, field: &[u8], base: u32) -> Option<u32> {
+        for &(name, ty, offset) in &t.members {
+            // With kind_flag, the low 24 bits are the offset, the high 8 the bit size.
+            let offset = base
+                + if t.kind_flag {
+                    offset & 0xff_ffff
+                } else {
+                    offset
+                };
+            let member = self.string(name);
+            if member == field {
+                return Some(offset);
+            }
+            if member.is_empty()
+                && let Some(inner) = self.resolve(ty)
+                && matches!(inner.kind, KIND_STRUCT | KIND_UNION)
+                && let Some(found) = self.find_member(inner, field, offset)
+            {
+                return Some(found);
+            }
+        }
+        None
+    }
+
+    /// How many arguments the raw tracepoint `name` passes to a program (the parameters
+    /// of `btf_trace_<name>` but its leading context pointer).
+    pub fn tracepoint_args(&self, name: &str) -> Result<usize, BtfError> {
+        let missing = || BtfError(format!("the kernel's BTF has no tracepoint `{name}`"));
+        let typedef = self
+            .named(&format!("btf_trace_{name}"), KIND_TYPEDEF)
+            .ok_or_else(missing)?;
+        let ptr = self
+            .types
+            .get(typedef.size_or_type as usize)
+            .filter(|t| t.kind == KIND_PTR)
+            .ok_or_else(missing)?;
+        let proto = self
+            .types
+            .get(ptr.size_or_type as usize)
+            .filter(|t| t.kind == KIND_FUNC_PROTO)
+            .ok_or_else(missing)?;
+        Ok(proto.members.len().saturating_sub(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_offsets_from_this_kernel() {
+        let Ok(btf) = Btf::kernel() else {
+            assert!(
+                std::env::var_os("NONO_TEST_STRICT").is_none(),
+                "no kernel BTF here, and NONO_TEST_STRICT is set"
+            );
+            eprintln!("skipped: this kernel has no /sys/kernel/btf/vmlinux");
+            return;
+        };
+        let pid = btf.offset("task_struct", "pid").unwrap();
+        let tgid = btf.offset("task_struct", "tgid").unwrap();
+        assert_eq!(tgid, pid + 4, "tgid follows pid in task_struct");
+        assert!(btf.offset("file", "f_path").is_ok());
+        assert!(btf.offset("file", "f_flags").is_ok());
+        assert!(btf.offset("file", "f_mode").is_ok());
+        assert_eq!(
+            btf.offset("pt_regs", "di").ok(),
+            if cfg!(target_arch = "x86_64") {
+                Some(112)
+            } else {
+                None
+            },
+            "pt_regs.di is at 112 on x86-64"
+        );
+        assert!(btf.offset("task_struct", "no_such_field").is_err());
+        assert_eq!(btf.tracepoint_args("sys_enter").unwrap(), 2);
+        assert_eq!(btf.tracepoint_args("sched_process_fork").unwrap(), 2);
+        assert!((1..=2).contains(&btf.tracepoint_args("sched_process_exit").unwrap()));
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        assert!(Btf::parse(b"").is_err());
+        assert!(Btf::parse(b"\x9f\xeb\x01\x00\xff\xff\xff\xff").is_err());
+        let mut header = vec![0x9f, 0xeb, 1, 0];
+        for word in [24u32, 0, 1_000_000, 0, 0] {
+            header.extend_from_slice(&word.to_le_bytes());
+        }
+        assert!(Btf::parse(&header).is_err(), "type section past the end");
+    }
+}

@@ -1,0 +1,486 @@
+//! The eBPF backend: traces a command and every process it starts with eBPF programs in
+//! the kernel instead of ptrace stops. Needs root (or `CAP_BPF` and `CAP_PERFMON`) and a
+//! kernel with BTF; emits the same [`Event`]s as [`crate::ptrace`].
+//!
+//! ```no_run
+//! use std::sync::mpsc;
+//! use nono_tracer::{ebpf, TraceCommand};
+//!
+//! let (sink, events) = mpsc::channel();
+//! let outcome = ebpf::trace(TraceCommand::new("/bin/cat", ["cat", "/etc/hostname"]), sink)?;
+//! println!("{} events, {} dropped", events.try_iter().count(), outcome.dropped);
+//! # Ok::<(), nono_tracer::ebpf::EbpfError>(())
+//! ```
+//!
+//! # How it works
+//!
+//! The programs (`ebpf/src/main.rs`) are loaded and attached before the command starts:
+//! raw tracepoints on `sys_enter`, `sys_exit`, `sched_process_fork` and
+//! `sched_process_exit`, and `io_uring_submit_req` and `io_uring_complete` (one
+//! attachment each, no tracefs needed). The tracer forks the command, which waits on a pipe; its pid
+//! goes into the programs' `TRACED` map, and only then is it let go. From there the
+//! kernel follows the tree itself: a fork of a traced process adds the child before the
+//! child first runs, and the last thread's exit removes it. Only the system calls of
+//! the `SPECS` table (the ptrace backend's list) are copied, at their exit, with their
+//! result; the tracer turns the records into events ([`state`]).
+//!
+//! The reader drains the ring buffer, sleeping in `poll` between batches (the programs
+//! wake it only when a quarter of a megabyte waits, or when a process exits). A record
+//! that does not fit is counted by the kernel and reported in
+//! [`TraceOutcome::dropped`], never lost silently.
+//!
+//! # Compared with ptrace
+//!
+//! - The traced programs never stop: the cost is the programs' work in the kernel.
+//! - Opens submitted through io_uring (`IORING_OP_OPENAT`, `IORING_OP_OPENAT2`) are
+//!   seen, with the kernel's copy of the path and the completion's result.
+//! - Paths come from the program's memory at system call exit, made absolute against
+//!   the working directory and directory descriptors this tracer follows (see
+//!   [`state`]), lexically: a directory opened through a symbolic link is followed by
+//!   the name it was opened with, where ptrace reads the link's target from `/proc`.
+//! - Why not fentry/fexit or LSM programs (which would give kernel-resolved paths
+//!   through `bpf_d_path`)? Some kernels refuse `BPF_PROG_TYPE_TRACING` and
+//!   `BPF_PROG_TYPE_LSM` loads by policy (nono's CI machines do, with `EPERM` even for
+//!   an empty program); raw tracepoints load wherever eBPF tracing is allowed at all.
+//! - `execve` arguments are cut to 16 arguments of 255 bytes (ptrace: 4,096 and
+//!   256 KiB).
+//! - The tracer must run in the initial PID namespace (the programs see global pids).
+//!
+//! # Security model
+//!
+//! Like the ptrace backend, tracing observes and enforces nothing. Strings are read by
+//! the kernel at system call exit, so a thread of the program that rewrites a path
+//! during the call can make the record disagree with what the kernel did; the file-open
+//! hook's path is the kernel's own.
+
+mod btf;
+mod specs;
+mod state;
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::mpsc::Sender;
+use std::time::{Duration, Instant};
+
+use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
+use aya::programs::RawTracePoint;
+use aya::{Ebpf, EbpfLoader};
+use nono_ebpf_common::{KernelOffsets, SYSCALL_TABLE_LEN, SyscallSpec};
+
+pub use btf::BtfError;
+
+use crate::event::Event;
+use crate::ptrace::{ExecArgs, TraceCommand, TraceError, TraceOutcome, child_error, sys};
+use state::{Record, State};
+
+/// The compiled programs, empty when this build has none (see `tracer/build.rs`).
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/nono-ebpf"));
+
+/// How to get the programs into a build that lacks them.
+pub const HOW_TO_BUILD: &str = "install the eBPF toolchain with scripts/install-ebpf-toolchain.sh \
+     (a nightly Rust with rust-src, and bpf-linker) and rebuild nono";
+
+/// Whether this build includes the eBPF programs.
+pub fn built() -> bool {
+    !OBJECT.is_empty()
+}
+
+/// The default size of the ring buffer; `NONO_EBPF_RING_KIB` overrides it (a power of
+/// two, at least 4).
+const RING_BYTES: u32 = 16 * 1024 * 1024;
+
+/// Why the eBPF backend could not trace.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EbpfError {
+    /// This build has no eBPF programs.
+    #[error("this nono was built without its eBPF programs; {HOW_TO_BUILD}")]
+    NotBuilt,
+    /// Loading needs privileges this process lacks.
+    #[error("eBPF tracing needs CAP_BPF and CAP_PERFMON (run as root): {0}")]
+    Privileges(String),
+    /// The tracer is in a PID namespace other than the initial one.
+    #[error(
+        "the eBPF backend must run in the initial PID namespace (it sees the kernel's global \
+         process ids); use --backend ptrace inside containers"
+    )]
+    PidNamespace,
+    /// The kernel's type information could not be used.
+    #[error(transparent)]
+    Btf(#[from] BtfError),
+    /// The kernel refused a program or map.
+    #[error("the kernel refused nono's eBPF programs: {0}")]
+    Load(String),
+    /// The command could not be started.
+    #[error(transparent)]
+    Launch(#[from] TraceError),
+    /// Reading the records failed.
+    #[error("reading the eBPF ring buffer failed")]
+    Ring(#[source] io::Error),
+}
+
+/// Loaded and attached programs; detached and unloaded on drop.
+struct Programs {
+    ebpf: Ebpf,
+}
+
+fn load_error(what: &str, err: impl std::fmt::Debug + std::fmt::Display) -> EbpfError {
+    let text = format!("{what}: {err}");
+    let debug = format!("{err:?}");
+    if debug.contains("Os { code: 1,") || debug.contains("PermissionDenied") {
+        let support = crate::support::probe_ebpf();
+        if !support.privileged {
+            return EbpfError::Privileges(support.detail);
+        }
+    }
+    // Verifier logs are long; keep their end, which says what was refused.
+    let detail = if debug.len() > 2000 {
+        format!("{text} (… {})", &debug[debug.len() - 2000..])
+    } else if debug.contains("verifier") {
+        format!("{text} ({debug})")
+    } else {
+        text
+    };
+    EbpfError::Load(detail)
+}
+
+/// The offsets the programs need, from the running kernel's BTF.
+fn kernel_offsets() -> Result<KernelOffsets, EbpfError> {
+    let btf = btf::Btf::kernel()?;
+    let regs_args = if cfg!(target_arch = "x86_64") {
+        let mut out = [0u32; 6];
+        for (slot, name) in out.iter_mut().zip(["di", "si", "dx", "r10", "r8", "r9"]) {
+            *slot = btf.offset("pt_regs", name)?;
+        }
+        out
+    } else {
+        // aarch64: regs[0..6] open the structure; x0 still holds the first argument at
+        // entry.
+        [0, 8, 16, 24, 32, 40]
+    };
+    let regs_nr = if cfg!(target_arch = "x86_64") {
+        btf.offset("pt_regs", "orig_ax")?
+    } else {
+        btf.offset("pt_regs", "syscallno")?
+    };
+    let mut offsets = KernelOffsets {
+        task_pid: btf.offset("task_struct", "pid")?,
+        task_tgid: btf.offset("task_struct", "tgid")?,
+        task_exit_code: btf.offset("task_struct", "exit_code")?,
+        task_files: btf.offset("task_struct", "files")?,
+        files_fdt: btf.offset("files_struct", "fdt")?,
+        fdtable_fd: btf.offset("fdtable", "fd")?,
+        file_mode: btf.offset("file", "f_mode")?,
+        regs_args,
+        regs_nr,
+        exit_has_group_dead: u32::from(btf.tracepoint_args("sched_process_exit")? >= 2),
+        ..KernelOffsets::default()
+    };
+    // io_uring opens: only where the structures and tracepoints are as expected (the
+    // request's command data, an `io_open`, opens the `io_kiocb`).
+    let uring = (|| -> Result<(), BtfError> {
+        if btf.offset("io_kiocb", "cmd")? != 0
+            || btf.tracepoint_args("io_uring_submit_req")? != 1
+            || btf.tracepoint_args("io_uring_complete")? != 3
+        {
+            return Err(BtfError("unexpected io_uring layout".into()));
+        }
+        offsets.kiocb_opcode = btf.offset("io_kiocb", "opcode")?;
+        offsets.open_dfd = btf.offset("io_open", "dfd")?;
+        offsets.open_filename = btf.offset("io_open", "filename")?;
+        offsets.open_how = btf.offset("io_open", "how")?;
+        offsets.filename_name = btf.offset("filename", "name")?;
+        offsets.cqe_res = btf.offset("io_uring_cqe", "res")?;
+        Ok(())
+    })();
+    offsets.uring = u32::from(uring.is_ok());
+    Ok(offsets)
+}
+
+fn ring_bytes() -> u32 {
+    std::env::var("NONO_EBPF_RING_KIB")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .filter(|kib| *kib >= 4 && kib.is_power_of_two())
+        .map_or(RING_BYTES, |kib| kib * 1024)
+}
+
+impl Programs {
+    fn load() -> Result<Programs, EbpfError> {
+        if !built() {
+            return Err(EbpfError::NotBuilt);
+        }
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        if let Some(nspid) = status.lines().find_map(|l| l.strip_prefix("NSpid:"))
+            && nspid.split_whitespace().count() > 1
+        {
+            return Err(EbpfError::PidNamespace);
+        }
+        let offsets = kernel_offsets()?;
+        let mut ebpf = EbpfLoader::new()
+            .override_global("OFFSETS", &offsets, true)
+            .map_max_entries("EVENTS", ring_bytes())
+            .load(OBJECT)
+            .map_err(|e| load_error("loading", e))?;
+        {
+            let mut specs: Array<_, SyscallSpec> = ebpf
+                .map_mut("SPECS")
+                .ok_or_else(|| EbpfError::Load("no SPECS map".into()))?
+                .try_into()
+                .map_err(|e| load_error("SPECS", e))?;
+            for (nr, call) in specs::table() {
+                if nr < SYSCALL_TABLE_LEN {
+                    specs
+                        .set(nr, specs::spec(call), 0)
+                        .map_err(|e| load_error("SPECS", e))?;
+                }
+            }
+        }
+        // The tree-following programs first, then io_uring, then the system calls.
+        let mut attach = vec![
+            ("process_fork", "sched_process_fork"),
+            ("process_exit", "sched_process_exit"),
+        ];
+        if offsets.uring != 0 {
+            attach.push(("uring_submit", "io_uring_submit_req"));
+            attach.push(("uring_complete", "io_uring_complete"));
+        }
+        for (name, tracepoint) in attach {
+            attach_raw(&mut ebpf, name, tracepoint)?;
+        }
+        for (name, tracepoint) in [("sys_exit", "sys_exit"), ("sys_enter", "sys_enter")] {
+            attach_raw(&mut ebpf, name, tracepoint)?;
+        }
+        Ok(Programs { ebpf })
+    }
+
+    fn traced(&mut self) -> Result<BpfHashMap<&mut MapData, u32, u8>, EbpfError> {
+        self.ebpf
+            .map_mut("TRACED")
+            .ok_or_else(|| EbpfError::Load("no TRACED map".into()))?
+            .try_into()
+            .map_err(|e| load_error("TRACED", e))
+    }
+
+    fn dropped(&self) -> u64 {
+        let Some(map) = self.ebpf.map("DROPPED") else {
+            return 0;
+        };
+        let Ok(array) = PerCpuArray::<_, u64>::try_from(map) else {
+            return 0;
+        };
+        array.get(&0, 0).map_or(0, |values| values.iter().sum())
+    }
+}
+
+fn attach_raw(ebpf: &mut Ebpf, name: &str, tracepoint: &str) -> Result<(), EbpfError> {
+    let program: &mut RawTracePoint = ebpf
+        .program_mut(name)
+        .ok_or_else(|| EbpfError::Load(format!("no {name} program")))?
+        .try_into()
+        .map_err(|e| load_error(name, e))?;
+    program
+        .load()
+        .map_err(|e| load_error(&format!("loading {name}"), e))?;
+    program
+        .attach(tracepoint)
+        .map_err(|e| load_error(&format!("attaching to {tracepoint}"), e))?;
+    Ok(())
+}
+
+/// Our child, killed and reaped on drop unless it was reaped.
+struct Child {
+    pid: i32,
+    reaped: bool,
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if !self.reaped {
+            let _ = sys::kill(self.pid, libc::SIGKILL);
+            let _ = sys::wait_child(self.pid);
+        }
+    }
+}
+
+/// `CLOCK_MONOTONIC` in nanoseconds, the clock of `bpf_ktime_get_ns`.
+fn monotonic_ns() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid timespec to write; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
+}
+
+/// Traces `cmd` and every process it starts until the last of them has ended, sending
+/// each [`Event`] to `sink` as it is read. Blocks the calling thread.
+///
+/// The programs are loaded before the command is started, so a machine that cannot run
+/// them returns an error before anything ran. On timeout every traced process is killed
+/// with SIGKILL and the outcome says so.
+pub fn trace(mut cmd: TraceCommand, sink: Sender<Event>) -> Result<TraceOutcome, EbpfError> {
+    let mut programs = Programs::load()?;
+    let mut ring = RingBuf::try_from(
+        programs
+            .ebpf
+            .take_map("EVENTS")
+            .ok_or_else(|| EbpfError::Load("no EVENTS map".into()))?,
+    )
+    .map_err(|e| load_error("EVENTS", e))?;
+
+    let args = ExecArgs::new(&cmd)?;
+    let (error_read, error_write) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| TraceError::Pipe(e.into()))?;
+    let (go_read, go_write): (OwnedFd, OwnedFd) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| TraceError::Pipe(e.into()))?;
+    let mut hook = cmd.pre_exec.take();
+    let start = Instant::now();
+    let start_ns = monotonic_ns();
+    let pid = {
+        let mut plan = sys::ChildPlan {
+            program: &args.program,
+            argv: &args.argv,
+            envp: &args.envp,
+            cwd: &args.cwd,
+            start: sys::Start::Pipe(go_read.as_raw_fd()),
+            filter: None,
+            error_pipe: error_write.as_fd(),
+            pre_exec: hook
+                .as_deref_mut()
+                .map(|hook| hook as &mut (dyn FnMut() -> Result<(), i32> + Send)),
+        };
+        sys::fork_child(&mut plan).map_err(TraceError::Fork)?
+    };
+    drop(error_write);
+    drop(go_read);
+    let mut child = Child { pid, reaped: false };
+    programs
+        .traced()?
+        .insert(pid as u32, 1, 0)
+        .map_err(|e| load_error("TRACED", e))?;
+    let mut state = State::new(pid, sys::getpid(), cmd.cwd.clone(), start_ns);
+    nix::unistd::write(&go_write, &[1]).map_err(|e| TraceError::Pipe(e.into()))?;
+    drop(go_write);
+
+    let deadline = cmd.timeout.map(|t| start + t);
+    let mut timed_out = false;
+    let mut root_status = None;
+    let mut sent = 0u64;
+    let mut lost = 0u64;
+    let mut last_sweep = Instant::now();
+    let mut send = |state: &mut State| {
+        for event in state.out.drain(..) {
+            if sink.send(event).is_ok() {
+                sent += 1;
+            } else {
+                lost += 1;
+            }
+        }
+    };
+    loop {
+        while let Some(item) = ring.next() {
+            if let Some(record) = Record::parse(&item) {
+                state.record(record);
+            }
+        }
+        send(&mut state);
+        if root_status.is_none() {
+            match nix::sys::wait::waitpid(
+                nix::unistd::Pid::from_raw(pid),
+                Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+            ) {
+                Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => root_status = Some(code),
+                Ok(nix::sys::wait::WaitStatus::Signaled(_, signal, _)) => {
+                    root_status = Some(128 + signal as i32)
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(EbpfError::Launch(TraceError::Wait {
+                        pid,
+                        source: e.into(),
+                    }));
+                }
+            }
+            if root_status.is_some() {
+                child.reaped = true;
+            }
+        }
+        if let Some(deadline) = deadline
+            && !timed_out
+            && Instant::now() >= deadline
+        {
+            timed_out = true;
+            let _ = sys::kill(pid, libc::SIGKILL);
+            for other in state.live().collect::<Vec<_>>() {
+                let _ = sys::kill(other, libc::SIGKILL);
+            }
+        }
+        // A process whose exit record was dropped would be waited for forever: every so
+        // often, forget traced processes that are gone (their records, written before
+        // they were gone, have been read by now).
+        if root_status.is_some() && last_sweep.elapsed() >= Duration::from_millis(200) {
+            last_sweep = Instant::now();
+            let gone: Vec<i32> = state
+                .live()
+                .filter(|&p| sys::kill(p, 0).is_err_and(|e| e.raw_os_error() == Some(libc::ESRCH)))
+                .collect();
+            if !gone.is_empty() {
+                while let Some(item) = ring.next() {
+                    if let Some(record) = Record::parse(&item) {
+                        state.record(record);
+                    }
+                }
+                for p in gone {
+                    let code = if p == pid {
+                        root_status.unwrap_or(0)
+                    } else {
+                        0
+                    };
+                    state.vanished(p, code);
+                }
+                send(&mut state);
+            }
+        }
+        if root_status.is_some() && state.live().next().is_none() {
+            break;
+        }
+        let mut fds = [libc::pollfd {
+            fd: ring.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        let wait_ms = if root_status.is_some() { 5 } else { 20 };
+        // SAFETY: one valid pollfd for the duration of the call.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), 1, wait_ms) };
+        if ready < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(EbpfError::Ring(err));
+            }
+        }
+    }
+    if let Some(err) = child_error(pid, &cmd, error_read) {
+        return Err(err.into());
+    }
+    let kernel_dropped = programs.dropped();
+    drop(programs);
+    Ok(TraceOutcome {
+        exit_code: root_status.unwrap_or(128 + libc::SIGKILL),
+        events: sent,
+        dropped: lost + kernel_dropped,
+        duration: start.elapsed(),
+        timed_out,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_object_is_built_when_ci_requires_it() {
+        if std::env::var("NONO_EBPF").as_deref() == Ok("required") {
+            assert!(super::built(), "NONO_EBPF=required but the object is empty");
+        }
+    }
+}
