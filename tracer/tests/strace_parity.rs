@@ -19,35 +19,8 @@ fn skip(why: &str) {
     eprintln!("SKIP: {why}");
 }
 
-const FIXTURE: &str = r#"
-import ctypes, os, socket, sys, threading
-T = sys.argv[1]; port = int(sys.argv[2])
-libc = ctypes.CDLL(None, use_errno=True)
-os.chdir(T)
-d = os.open(T, os.O_RDONLY | os.O_DIRECTORY)
-for i in range(3):
-    fd = os.open("rel%d.txt" % i, os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=d); os.close(fd)
-os.mkdir("sub", dir_fd=d)
-# renameat2(dirfd, old, dirfd, new, RENAME_NOREPLACE)
-assert libc.renameat2(d, b"rel0.txt", d, b"sub/moved.txt", 1) == 0, ctypes.get_errno()
-os.unlink("rel1.txt", dir_fd=d)
-try:
-    os.open("missing.txt", os.O_RDONLY, dir_fd=d)
-except FileNotFoundError:
-    pass
-def worker(n):
-    for j in range(5):
-        with open(os.path.join(T, "rel2.txt")) as f:
-            f.read()
-threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
-for t in threads: t.start()
-for t in threads: t.join()
-pid = os.posix_spawn("/usr/bin/true", ["true"], os.environ)
-os.waitpid(pid, 0)
-q = bytes.fromhex("abcd01000001000000000000076578616d706c65036f72670000010001")
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(q, ("127.0.0.1", 53)); s.close()
-c = socket.create_connection(("127.0.0.1", port)); c.close()
-"#;
+/// The fixture (shared with the eBPF backend's parity test).
+const FIXTURE: &str = include_str!("fixtures/parity.py");
 
 /// strace's syscall names grouped the way nono's events are.
 fn strace_kind(name: &str) -> Option<&'static str> {

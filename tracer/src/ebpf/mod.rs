@@ -85,8 +85,7 @@ pub fn built() -> bool {
     !OBJECT.is_empty()
 }
 
-/// The default size of the ring buffer; `NONO_EBPF_RING_KIB` overrides it (a power of
-/// two, at least 4).
+/// The default size of the ring buffer.
 const RING_BYTES: u32 = 16 * 1024 * 1024;
 
 /// Why the eBPF backend could not trace.
@@ -197,16 +196,17 @@ fn kernel_offsets() -> Result<KernelOffsets, EbpfError> {
     Ok(offsets)
 }
 
-fn ring_bytes() -> u32 {
-    std::env::var("NONO_EBPF_RING_KIB")
-        .ok()
-        .and_then(|v| v.parse::<u32>().ok())
-        .filter(|kib| *kib >= 4 && kib.is_power_of_two())
-        .map_or(RING_BYTES, |kib| kib * 1024)
+/// Settings of an eBPF trace.
+#[derive(Debug, Clone, Default)]
+pub struct EbpfOptions {
+    /// The ring buffer's size in bytes (a power of two, at least a page); `None` for the
+    /// default of 16 MiB. Smaller rings drop records sooner (each system call record
+    /// takes about 9.5 KiB).
+    pub ring_bytes: Option<u32>,
 }
 
 impl Programs {
-    fn load() -> Result<Programs, EbpfError> {
+    fn load(options: &EbpfOptions) -> Result<Programs, EbpfError> {
         if !built() {
             return Err(EbpfError::NotBuilt);
         }
@@ -219,7 +219,7 @@ impl Programs {
         let offsets = kernel_offsets()?;
         let mut ebpf = EbpfLoader::new()
             .override_global("OFFSETS", &offsets, true)
-            .map_max_entries("EVENTS", ring_bytes())
+            .map_max_entries("EVENTS", options.ring_bytes.unwrap_or(RING_BYTES))
             .load(OBJECT)
             .map_err(|e| load_error("loading", e))?;
         {
@@ -320,8 +320,17 @@ fn monotonic_ns() -> u64 {
 /// The programs are loaded before the command is started, so a machine that cannot run
 /// them returns an error before anything ran. On timeout every traced process is killed
 /// with SIGKILL and the outcome says so.
-pub fn trace(mut cmd: TraceCommand, sink: Sender<Event>) -> Result<TraceOutcome, EbpfError> {
-    let mut programs = Programs::load()?;
+pub fn trace(cmd: TraceCommand, sink: Sender<Event>) -> Result<TraceOutcome, EbpfError> {
+    trace_with(cmd, sink, &EbpfOptions::default())
+}
+
+/// [`trace`] with settings.
+pub fn trace_with(
+    mut cmd: TraceCommand,
+    sink: Sender<Event>,
+    options: &EbpfOptions,
+) -> Result<TraceOutcome, EbpfError> {
+    let mut programs = Programs::load(options)?;
     let mut ring = RingBuf::try_from(
         programs
             .ebpf
