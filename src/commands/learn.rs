@@ -14,7 +14,8 @@ use nono_enforcer::policy::Policy;
 use nono_enforcer::sandbox::{self, SandboxOptions};
 use nono_enforcer::session::{self, Session, SessionKind};
 use nono_enforcer::{env, exec};
-use nono_tracer::ptrace::{self, TraceCommand};
+use nono_tracer::ptrace::{self, TraceCommand, TraceOutcome};
+use nono_tracer::{ebpf, support};
 use nono_tui::learn::model::{Coverage, GroupInfo, LearnContext, SensitivePath};
 use nono_tui::learn::observe::{self, Resolved};
 use nono_tui::learn::{LearnModel, Msg, output, suggest};
@@ -28,11 +29,6 @@ use crate::{CmdResult, Failure, usage};
 /// Runs `nono learn`.
 pub fn run(args: LearnArgs) -> CmdResult {
     let style = Style::stderr();
-    if args.backend == Backend::Ebpf {
-        return Err(usage(anyhow!(
-            "--backend ebpf: the eBPF tracing backend is not part of this build yet; use --backend ptrace"
-        )));
-    }
     if let Some(output) = &args.output
         && output.exists()
         && !args.force
@@ -42,6 +38,7 @@ pub fn run(args: LearnArgs) -> CmdResult {
             output.display()
         )));
     }
+    let tracer = Tracer::choose(args.backend, &style)?;
     let cwd = context::current_dir()?;
     let workdir = match &args.workdir {
         Some(dir) => cwd.join(dir),
@@ -156,7 +153,7 @@ pub fn run(args: LearnArgs) -> CmdResult {
     )
     .context("cannot record the session")?;
     session.info.profile = Some(profile.name.clone());
-    session.info.backend = Some("ptrace".into());
+    session.info.backend = Some(tracer.name().into());
     session.info.enforcement = enforcement;
     session.save().context("cannot record the session")?;
     if let Some(master) = pty {
@@ -166,13 +163,13 @@ pub fn run(args: LearnArgs) -> CmdResult {
             cwd,
             command,
         };
-        return review.run(trace_cmd, session, ctx, master, &args, style);
+        return review.run(tracer, trace_cmd, session, ctx, master, &args, style);
     }
 
     let (tx, rx) = std::sync::mpsc::channel();
     let tracer = std::thread::Builder::new()
         .name("nono-tracer".into())
-        .spawn(move || ptrace::trace(trace_cmd, tx))
+        .spawn(move || tracer.trace(trace_cmd, tx))
         .context("cannot start the tracer thread")?;
     let mut model = LearnModel::new(ctx);
     let mut cache: HashMap<PathBuf, Resolved> = HashMap::new();
@@ -305,8 +302,10 @@ impl Review {
     /// profile from there. The tracer's events are recorded and classified on a
     /// thread of their own (which does the file-system look-ups), so the screen only
     /// applies them.
+    #[allow(clippy::too_many_arguments)]
     fn run(
         self,
+        tracer: Tracer,
         trace_cmd: TraceCommand,
         mut session: Session,
         ctx: LearnContext,
@@ -316,9 +315,10 @@ impl Review {
     ) -> CmdResult {
         let started = Instant::now();
         let (tx, rx) = mpsc::channel();
+        let backend = tracer.name();
         let tracer = std::thread::Builder::new()
             .name("nono-tracer".into())
-            .spawn(move || ptrace::trace(trace_cmd, tx))
+            .spawn(move || tracer.trace(trace_cmd, tx))
             .context("cannot start the tracer thread")?;
         let (ui_tx, ui_rx) = mpsc::channel::<Input>();
         let feeder = {
@@ -390,7 +390,7 @@ impl Review {
             .unwrap_or_default();
         let config = ReviewConfig {
             command: review::view::shell_words(&self.command),
-            backend: "ptrace".into(),
+            backend: backend.into(),
             base_profile: self.base.clone(),
             description: format!("Learned from `{}`", self.command.join(" ")),
             profiles_dir: self.profiles_dir.clone(),
@@ -482,7 +482,78 @@ impl Review {
 
 /// What a person must know once tracing ended: events that could not be recorded,
 /// a timeout, events the tracer lost.
-fn warn_after_trace(style: &Style, record_error: Option<String>, outcome: &ptrace::TraceOutcome) {
+/// The tracing backend of this run.
+enum Tracer {
+    Ptrace,
+    /// Loaded and attached before the command starts.
+    Ebpf(Box<ebpf::EbpfTracer>),
+}
+
+impl Tracer {
+    /// Picks the backend `--backend` asks for and says which it is; with `auto`, eBPF
+    /// when its programs load here and ptrace otherwise (with the reason).
+    fn choose(backend: Backend, style: &Style) -> Result<Tracer, Failure> {
+        if backend == Backend::Ptrace {
+            return Ok(Tracer::Ptrace);
+        }
+        let loaded = if !ebpf::built() {
+            Err(ebpf::EbpfError::NotBuilt.to_string())
+        } else {
+            let support = support::probe_ebpf();
+            if support.privileged {
+                ebpf::EbpfTracer::load(&ebpf::EbpfOptions::default()).map_err(|e| e.to_string())
+            } else {
+                Err(ebpf::EbpfError::Privileges(support.detail).to_string())
+            }
+        };
+        match (loaded, backend) {
+            (Ok(tracer), _) => {
+                eprintln!(
+                    "{}",
+                    style.dim(&format!(
+                        "nono: tracing with eBPF (programs loaded in {} ms)",
+                        tracer.load_time().as_millis()
+                    ))
+                );
+                Ok(Tracer::Ebpf(Box::new(tracer)))
+            }
+            (Err(why), Backend::Ebpf) => Err(Failure {
+                code: 1,
+                error: anyhow!("--backend ebpf: {why}"),
+            }),
+            (Err(why), _) => {
+                eprintln!(
+                    "{}",
+                    style.dim(&format!(
+                        "nono: tracing with ptrace (eBPF is not available: {why})"
+                    ))
+                );
+                Ok(Tracer::Ptrace)
+            }
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Tracer::Ptrace => "ptrace",
+            Tracer::Ebpf(_) => "ebpf",
+        }
+    }
+
+    /// Traces on the calling thread.
+    fn trace(
+        self,
+        cmd: TraceCommand,
+        sink: mpsc::Sender<nono_tracer::event::Event>,
+    ) -> Result<TraceOutcome, String> {
+        match self {
+            Tracer::Ptrace => ptrace::trace(cmd, sink).map_err(|e| e.to_string()),
+            Tracer::Ebpf(tracer) => tracer.trace(cmd, sink).map_err(|e| e.to_string()),
+        }
+    }
+}
+
+fn warn_after_trace(style: &Style, record_error: Option<String>, outcome: &TraceOutcome) {
     if let Some(e) = record_error {
         eprintln!(
             "{} events were not all recorded: {e}",

@@ -7,7 +7,6 @@
 //! as read-only globals, which the verifier treats as constants. The format is the one
 //! documented in the kernel's `Documentation/bpf/btf.rst`.
 
-use std::collections::HashMap;
 use std::fmt;
 
 /// A parse or look-up failure.
@@ -39,24 +38,29 @@ const KIND_DECL_TAG: u32 = 17;
 const KIND_TYPE_TAG: u32 = 18;
 const KIND_ENUM64: u32 = 19;
 
-/// One type: its kind, name, `size_or_type` word and members (struct, union and
-/// function-prototype parameters: name, type, bit offset).
-#[derive(Debug, Clone)]
+/// One type: its kind, name, `size_or_type` word and where its members (struct, union
+/// and function-prototype parameters) start in the data.
+#[derive(Debug, Clone, Copy)]
 struct Type {
     kind: u32,
     name: u32,
     kind_flag: bool,
+    vlen: u32,
     size_or_type: u32,
-    members: Vec<(u32, u32, u32)>,
+    members_at: usize,
 }
 
-/// Parsed BTF.
+/// Parsed BTF: the type headers are indexed once; names and members are read from the
+/// data when asked for (the kernel's BTF has over 100,000 types, and nono asks about a
+/// dozen).
 #[derive(Debug)]
 pub struct Btf {
-    strings: Vec<u8>,
+    data: Vec<u8>,
+    big: bool,
+    strings_at: usize,
+    strings_len: usize,
     /// Index 0 is the implicit `void`.
     types: Vec<Type>,
-    by_name: HashMap<Vec<u8>, Vec<u32>>,
 }
 
 impl Btf {
@@ -65,115 +69,119 @@ impl Btf {
         let path = "/sys/kernel/btf/vmlinux";
         let data = std::fs::read(path)
             .map_err(|e| BtfError(format!("cannot read the kernel's BTF ({path}): {e}")))?;
-        Btf::parse(&data)
+        Btf::parse(data)
     }
 
     /// Parses raw BTF (little- or big-endian, as the magic says).
-    pub fn parse(data: &[u8]) -> Result<Btf, BtfError> {
+    pub fn parse(data: Vec<u8>) -> Result<Btf, BtfError> {
         let bad = |what: &str| BtfError(format!("malformed BTF: {what}"));
-        let magic = data.get(..2).ok_or_else(|| bad("too short"))?;
-        let big = match magic {
-            [0x9f, 0xeb] => false,
-            [0xeb, 0x9f] => true,
-            _ => return Err(bad("bad magic")),
+        let big = match data.get(..2) {
+            Some([0x9f, 0xeb]) => false,
+            Some([0xeb, 0x9f]) => true,
+            Some(_) => return Err(bad("bad magic")),
+            None => return Err(bad("too short")),
         };
-        let u32_at = |at: usize| -> Result<u32, BtfError> {
-            let bytes: [u8; 4] = data
-                .get(at..at + 4)
-                .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| bad("truncated"))?;
-            Ok(if big {
-                u32::from_be_bytes(bytes)
-            } else {
-                u32::from_le_bytes(bytes)
-            })
+        let mut btf = Btf {
+            data,
+            big,
+            strings_at: 0,
+            strings_len: 0,
+            types: Vec::new(),
         };
-        let hdr_len = u32_at(4)? as usize;
-        let type_off = u32_at(8)? as usize;
-        let type_len = u32_at(12)? as usize;
-        let str_off = u32_at(16)? as usize;
-        let str_len = u32_at(20)? as usize;
-        let strings_at = hdr_len
-            .checked_add(str_off)
-            .ok_or_else(|| bad("string section"))?;
-        let strings = data
-            .get(strings_at..strings_at.saturating_add(str_len))
-            .ok_or_else(|| bad("string section out of range"))?
-            .to_vec();
-        let mut types = vec![Type {
+        let u32_at = |btf: &Btf, at: usize| btf.u32_at(at).ok_or_else(|| bad("truncated"));
+        let hdr_len = u32_at(&btf, 4)? as usize;
+        let type_off = u32_at(&btf, 8)? as usize;
+        let type_len = u32_at(&btf, 12)? as usize;
+        let str_off = u32_at(&btf, 16)? as usize;
+        let str_len = u32_at(&btf, 20)? as usize;
+        btf.strings_at = hdr_len.saturating_add(str_off);
+        btf.strings_len = str_len;
+        if btf.strings_at.saturating_add(str_len) > btf.data.len() {
+            return Err(bad("string section out of range"));
+        }
+        let mut at = hdr_len.saturating_add(type_off);
+        let end = at.saturating_add(type_len);
+        if end > btf.data.len() {
+            return Err(bad("type section out of range"));
+        }
+        let mut types = Vec::with_capacity(type_len / 16);
+        types.push(Type {
             kind: 0,
             name: 0,
             kind_flag: false,
+            vlen: 0,
             size_or_type: 0,
-            members: Vec::new(),
-        }];
-        let mut at = hdr_len
-            .checked_add(type_off)
-            .ok_or_else(|| bad("type section"))?;
-        let end = at.saturating_add(type_len);
-        if end > data.len() {
-            return Err(bad("type section out of range"));
-        }
+            members_at: 0,
+        });
         while at < end {
-            let name = u32_at(at)?;
-            let info = u32_at(at + 4)?;
-            let size_or_type = u32_at(at + 8)?;
+            let name = u32_at(&btf, at)?;
+            let info = u32_at(&btf, at + 4)?;
+            let size_or_type = u32_at(&btf, at + 8)?;
             at += 12;
             let kind = (info >> 24) & 0x1f;
-            let vlen = (info & 0xffff) as usize;
-            let mut members = Vec::new();
-            match kind {
-                KIND_INT | KIND_VAR | KIND_DECL_TAG => at += 4,
-                KIND_ARRAY => at += 12,
-                KIND_STRUCT | KIND_UNION => {
-                    for _ in 0..vlen {
-                        members.push((u32_at(at)?, u32_at(at + 4)?, u32_at(at + 8)?));
-                        at += 12;
-                    }
-                }
-                KIND_ENUM => at += 8 * vlen,
-                KIND_FUNC_PROTO => {
-                    for _ in 0..vlen {
-                        members.push((u32_at(at)?, u32_at(at + 4)?, 0));
-                        at += 8;
-                    }
-                }
-                KIND_DATASEC | KIND_ENUM64 => at += 12 * vlen,
-                _ => {}
-            }
+            let vlen = info & 0xffff;
+            let members_at = at;
+            at += match kind {
+                KIND_INT | KIND_VAR | KIND_DECL_TAG => 4,
+                KIND_ARRAY => 12,
+                KIND_STRUCT | KIND_UNION | KIND_DATASEC | KIND_ENUM64 => 12 * vlen as usize,
+                KIND_ENUM | KIND_FUNC_PROTO => 8 * vlen as usize,
+                _ => 0,
+            };
             types.push(Type {
                 kind,
                 name,
                 kind_flag: info >> 31 != 0,
+                vlen,
                 size_or_type,
-                members,
+                members_at,
             });
         }
-        let mut btf = Btf {
-            strings,
-            types,
-            by_name: HashMap::new(),
-        };
-        for id in 1..btf.types.len() {
-            let name = btf.string(btf.types[id].name).to_vec();
-            if !name.is_empty() {
-                btf.by_name.entry(name).or_default().push(id as u32);
-            }
+        if at > end {
+            return Err(bad("a type runs past the type section"));
         }
+        btf.types = types;
         Ok(btf)
     }
 
+    fn u32_at(&self, at: usize) -> Option<u32> {
+        let bytes: [u8; 4] = self.data.get(at..at + 4)?.try_into().ok()?;
+        Some(if self.big {
+            u32::from_be_bytes(bytes)
+        } else {
+            u32::from_le_bytes(bytes)
+        })
+    }
+
     fn string(&self, offset: u32) -> &[u8] {
-        let tail = self.strings.get(offset as usize..).unwrap_or_default();
+        let strings = &self.data[self.strings_at..self.strings_at + self.strings_len];
+        let tail = strings.get(offset as usize..).unwrap_or_default();
         &tail[..tail.iter().position(|&b| b == 0).unwrap_or(tail.len())]
     }
 
     fn named(&self, name: &str, kind: u32) -> Option<&Type> {
-        self.by_name
-            .get(name.as_bytes())?
+        self.types
             .iter()
-            .map(|&id| &self.types[id as usize])
-            .find(|t| t.kind == kind)
+            .find(|t| t.kind == kind && self.string(t.name) == name.as_bytes())
+    }
+
+    /// The members of a struct, union or function prototype: (name, type, offset).
+    fn members(&self, t: &Type) -> impl Iterator<Item = (u32, u32, u32)> + '_ {
+        let (stride, with_offset) = match t.kind {
+            KIND_STRUCT | KIND_UNION => (12, true),
+            KIND_FUNC_PROTO => (8, false),
+            _ => (0, false),
+        };
+        let count = if stride == 0 { 0 } else { t.vlen as usize };
+        let at = t.members_at;
+        (0..count).filter_map(move |i| {
+            let m = at + i * stride;
+            Some((
+                self.u32_at(m)?,
+                self.u32_at(m + 4)?,
+                if with_offset { self.u32_at(m + 8)? } else { 0 },
+            ))
+        })
     }
 
     /// Skips typedefs and qualifiers.
@@ -196,7 +204,7 @@ impl Btf {
         let missing = || BtfError(format!("the kernel's BTF has no field `{name}.{field}`"));
         let t = self.named(name, KIND_STRUCT).ok_or_else(missing)?;
         let bits = self
-            .find_member(t, field.as_bytes(), 0)
+            .find_member(t, field.as_bytes(), 0, 0)
             .ok_or_else(missing)?;
         if bits % 8 != 0 {
             return Err(BtfError(format!("`{name}.{field}` is a bit field")));
@@ -204,8 +212,11 @@ impl Btf {
         Ok(bits / 8)
     }
 
-    fn find_member(&self, t: &Type, field: &[u8], base: u32) -> Option<u32> {
-        for &(name, ty, offset) in &t.members {
+    fn find_member(&self, t: &Type, field: &[u8], base: u32, depth: u32) -> Option<u32> {
+        if depth > 8 {
+            return None;
+        }
+        for (name, ty, offset) in self.members(t) {
             // With kind_flag, the low 24 bits are the offset, the high 8 the bit size.
             let offset = base
                 + if t.kind_flag {
@@ -220,7 +231,7 @@ impl Btf {
             if member.is_empty()
                 && let Some(inner) = self.resolve(ty)
                 && matches!(inner.kind, KIND_STRUCT | KIND_UNION)
-                && let Some(found) = self.find_member(inner, field, offset)
+                && let Some(found) = self.find_member(inner, field, offset, depth + 1)
             {
                 return Some(found);
             }
@@ -245,7 +256,7 @@ impl Btf {
             .get(ptr.size_or_type as usize)
             .filter(|t| t.kind == KIND_FUNC_PROTO)
             .ok_or_else(missing)?;
-        Ok(proto.members.len().saturating_sub(1))
+        Ok((proto.vlen as usize).saturating_sub(1))
     }
 }
 
@@ -286,12 +297,12 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        assert!(Btf::parse(b"").is_err());
-        assert!(Btf::parse(b"\x9f\xeb\x01\x00\xff\xff\xff\xff").is_err());
+        assert!(Btf::parse(b"".to_vec()).is_err());
+        assert!(Btf::parse(b"\x9f\xeb\x01\x00\xff\xff\xff\xff".to_vec()).is_err());
         let mut header = vec![0x9f, 0xeb, 1, 0];
         for word in [24u32, 0, 1_000_000, 0, 0] {
             header.extend_from_slice(&word.to_le_bytes());
         }
-        assert!(Btf::parse(&header).is_err(), "type section past the end");
+        assert!(Btf::parse(header).is_err(), "type section past the end");
     }
 }

@@ -95,8 +95,9 @@ pub enum EbpfError {
     /// This build has no eBPF programs.
     #[error("this nono was built without its eBPF programs; {HOW_TO_BUILD}")]
     NotBuilt,
-    /// Loading needs privileges this process lacks.
-    #[error("eBPF tracing needs CAP_BPF and CAP_PERFMON (run as root): {0}")]
+    /// Loading needs privileges this process lacks (the text names them: CAP_BPF and
+    /// CAP_PERFMON).
+    #[error("{0}")]
     Privileges(String),
     /// The tracer is in a PID namespace other than the initial one.
     #[error(
@@ -216,12 +217,38 @@ impl Programs {
         {
             return Err(EbpfError::PidNamespace);
         }
-        let offsets = kernel_offsets()?;
-        let mut ebpf = EbpfLoader::new()
+        let timing = std::env::var_os("NONO_TIMING").is_some_and(|v| v == "1");
+        let phase = |what: &str, since: Instant| {
+            if timing {
+                eprintln!(
+                    "nono timing: ebpf {what}: {:.2} ms",
+                    since.elapsed().as_secs_f64() * 1e3
+                );
+            }
+        };
+        // Two parses of the kernel's BTF, at the same time: ours for the offsets, and
+        // the one aya's loader always makes when it is created.
+        let t = Instant::now();
+        let offsets = std::thread::Builder::new()
+            .name("nono-btf".into())
+            .spawn(kernel_offsets)
+            .map_err(|e| EbpfError::Load(format!("cannot start a thread: {e}")))?;
+        let mut loader = EbpfLoader::new();
+        phase("aya's BTF parse", t);
+        let offsets = offsets
+            .join()
+            .map_err(|_| EbpfError::Load("reading the kernel's BTF panicked".into()))??;
+        phase("offsets from BTF (in parallel)", t);
+        let t = Instant::now();
+        // No CO-RE relocations to apply (the offsets come as globals).
+        let mut ebpf = loader
+            .btf(None)
             .override_global("OFFSETS", &offsets, true)
             .map_max_entries("EVENTS", options.ring_bytes.unwrap_or(RING_BYTES))
             .load(OBJECT)
             .map_err(|e| load_error("loading", e))?;
+        phase("loading the object", t);
+        let t = Instant::now();
         {
             let mut specs: Array<_, SyscallSpec> = ebpf
                 .map_mut("SPECS")
@@ -251,6 +278,7 @@ impl Programs {
         for (name, tracepoint) in [("sys_exit", "sys_exit"), ("sys_enter", "sys_enter")] {
             attach_raw(&mut ebpf, name, tracepoint)?;
         }
+        phase("verifying and attaching", t);
         Ok(Programs { ebpf })
     }
 
@@ -326,19 +354,66 @@ pub fn trace(cmd: TraceCommand, sink: Sender<Event>) -> Result<TraceOutcome, Ebp
 
 /// [`trace`] with settings.
 pub fn trace_with(
-    mut cmd: TraceCommand,
+    cmd: TraceCommand,
     sink: Sender<Event>,
     options: &EbpfOptions,
 ) -> Result<TraceOutcome, EbpfError> {
-    let mut programs = Programs::load(options)?;
-    let mut ring = RingBuf::try_from(
-        programs
-            .ebpf
-            .take_map("EVENTS")
-            .ok_or_else(|| EbpfError::Load("no EVENTS map".into()))?,
-    )
-    .map_err(|e| load_error("EVENTS", e))?;
+    EbpfTracer::load(options)?.trace(cmd, sink)
+}
 
+/// The programs, loaded and attached, ready to trace one command. Loading first lets a
+/// caller fall back to ptrace before anything ran. Dropping it detaches them.
+pub struct EbpfTracer {
+    programs: Programs,
+    ring: RingBuf<MapData>,
+    load_time: Duration,
+}
+
+impl std::fmt::Debug for EbpfTracer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EbpfTracer")
+            .field("load_time", &self.load_time)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EbpfTracer {
+    /// Loads and attaches the programs.
+    pub fn load(options: &EbpfOptions) -> Result<EbpfTracer, EbpfError> {
+        let started = Instant::now();
+        let mut programs = Programs::load(options)?;
+        let ring = RingBuf::try_from(
+            programs
+                .ebpf
+                .take_map("EVENTS")
+                .ok_or_else(|| EbpfError::Load("no EVENTS map".into()))?,
+        )
+        .map_err(|e| load_error("EVENTS", e))?;
+        Ok(EbpfTracer {
+            programs,
+            ring,
+            load_time: started.elapsed(),
+        })
+    }
+
+    /// How long loading and attaching took.
+    pub fn load_time(&self) -> Duration {
+        self.load_time
+    }
+
+    /// Traces `cmd`; see [`trace`].
+    pub fn trace(self, cmd: TraceCommand, sink: Sender<Event>) -> Result<TraceOutcome, EbpfError> {
+        let EbpfTracer { programs, ring, .. } = self;
+        run(programs, ring, cmd, sink)
+    }
+}
+
+fn run(
+    mut programs: Programs,
+    mut ring: RingBuf<MapData>,
+    mut cmd: TraceCommand,
+    sink: Sender<Event>,
+) -> Result<TraceOutcome, EbpfError> {
     let args = ExecArgs::new(&cmd)?;
     let (error_read, error_write) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| TraceError::Pipe(e.into()))?;
