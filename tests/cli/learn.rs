@@ -25,11 +25,26 @@ fn script(w: &World) -> String {
 
 #[test]
 fn learned_profile_lets_the_command_run_again_and_nothing_more() {
+    round_trip("ptrace");
+}
+
+#[test]
+fn learned_profile_round_trip_with_the_ebpf_backend() {
+    if !nix_is_root() {
+        skip("the eBPF backend needs root");
+        return;
+    }
+    round_trip("ebpf");
+}
+
+fn round_trip(backend: &str) {
     let w = World::new();
     fixture(&w);
     let profile = w.dir.path().join("learned.json");
     let out = w.run(&[
         "learn",
+        "--backend",
+        backend,
         "--output",
         p(&profile),
         "--",
@@ -240,21 +255,13 @@ fn learn_works_unprivileged() {
         return;
     }
     let w = World::new();
-    let bin = w.dir.path().join("nono");
-    std::fs::copy(env!("CARGO_BIN_EXE_nono"), &bin).unwrap();
-    let shell = format!(
-        "chmod -R a+rwX {root} && cd {work} && setpriv --reuid=65534 --regid=65534 --clear-groups env HOME={home} {bin} learn --report {root}/r.json -- sh -c 'echo hi > f; cat f'",
-        root = w.dir.path().display(),
-        work = w.work().display(),
-        home = w.home().display(),
-        bin = bin.display()
+    let out = run_as_nobody(
+        &w,
+        &format!(
+            "learn --report {}/r.json -- sh -c 'echo hi > f; cat f'",
+            w.dir.path().display()
+        ),
     );
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(w.dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-    let out = std::process::Command::new("sh")
-        .args(["-c", &shell])
-        .output()
-        .unwrap();
     assert_code(&out, 0, "learn as uid 65534");
     assert_eq!(stdout(&out), "hi\n");
     let report: serde_json::Value =
@@ -271,15 +278,84 @@ fn nix_is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// Runs `nono ARGS` as uid 65534 from a copy of the binary nobody can read.
+fn run_as_nobody(w: &World, args: &str) -> std::process::Output {
+    let bin = w.dir.path().join("nono");
+    std::fs::copy(env!("CARGO_BIN_EXE_nono"), &bin).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(w.dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let shell = format!(
+        "chmod -R a+rwX {root} && cd {work} && setpriv --reuid=65534 --regid=65534 --clear-groups env HOME={home} {bin} {args}",
+        root = w.dir.path().display(),
+        work = w.work().display(),
+        home = w.home().display(),
+        bin = bin.display()
+    );
+    std::process::Command::new("sh")
+        .args(["-c", &shell])
+        .output()
+        .unwrap()
+}
+
 #[test]
-fn ebpf_backend_says_it_is_not_built() {
+fn unprivileged_ebpf_names_the_capability_and_auto_falls_back_to_ptrace() {
+    if !nix_is_root() {
+        skip("needs root to switch to an unprivileged user");
+        return;
+    }
     let w = World::new();
-    let out = w.run(&["learn", "--backend", "ebpf", "--", "true"]);
-    assert_code(&out, 2, "ebpf backend");
+    let out = run_as_nobody(&w, "learn --no-tui --backend ebpf -- true");
+    assert_code(&out, 1, "--backend ebpf as uid 65534");
     assert!(
-        stderr(&out).contains("--backend ptrace"),
-        "{}",
+        stderr(&out).contains("CAP_BPF") && stderr(&out).contains("CAP_PERFMON"),
+        "the missing capability is named: {}",
         stderr(&out)
+    );
+    let out = run_as_nobody(&w, "learn --no-tui -- sh -c 'echo traced'");
+    assert_code(&out, 0, "--backend auto as uid 65534");
+    assert_eq!(stdout(&out), "traced\n");
+    assert!(
+        stderr(&out).contains("tracing with ptrace (eBPF is not available: ")
+            && stderr(&out).contains("CAP_BPF"),
+        "auto says it fell back, and why: {}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn auto_uses_ebpf_where_it_can_and_says_so() {
+    let w = World::new();
+    let report = w.dir.path().join("r.json");
+    let out = w.run(&[
+        "learn",
+        "--no-tui",
+        "--report",
+        p(&report),
+        "--",
+        "cat",
+        "/etc/hostname",
+    ]);
+    assert_code(&out, 0, "learn");
+    let err = stderr(&out);
+    if err.contains("tracing with ptrace (eBPF is not available") {
+        skip(&format!("eBPF tracing is not available here: {err}"));
+        return;
+    }
+    assert!(err.contains("nono: tracing with eBPF"), "{err}");
+    let report = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        report.contains("/etc/hostname"),
+        "the read was traced: {report}"
+    );
+    let sessions = w.home().join(".local/state/nono/sessions");
+    let info = std::fs::read_dir(&sessions)
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("session.json")).ok())
+        .next()
+        .expect("a session was recorded");
+    assert!(
+        info.contains("\"ebpf\""),
+        "the session names its backend: {info}"
     );
 }
 
