@@ -63,6 +63,7 @@ fn probe_ebpf_with(caps: Option<u64>) -> EbpfSupport {
         unprivileged_bpf_disabled: read_number(UNPRIVILEGED_BPF_DISABLED),
         load: sys::load_trivial_bpf_program(),
         lockdown: fs::read_to_string(LOCKDOWN).ok(),
+        built: crate::ebpf::built(),
     })
 }
 
@@ -238,6 +239,8 @@ struct EbpfFacts {
     load: io::Result<()>,
     /// The contents of `/sys/kernel/security/lockdown`, if present.
     lockdown: Option<String>,
+    /// This build includes nono's eBPF programs.
+    built: bool,
 }
 
 /// Whether a capability set allows loading and attaching tracing programs: CAP_BPF with
@@ -264,6 +267,12 @@ fn lockdown_mode(listing: &str) -> Option<&str> {
 fn ebpf_support(facts: &EbpfFacts) -> EbpfSupport {
     let privileged = ebpf_privileged(facts.caps, facts.euid_root);
     let mut missing = Vec::new();
+    if !facts.built {
+        missing.push(format!(
+            "nono's eBPF programs (this build has none: {})",
+            crate::ebpf::HOW_TO_BUILD
+        ));
+    }
     if !facts.btf {
         missing.push(format!(
             "kernel BTF ({VMLINUX_BTF}; a kernel built with CONFIG_DEBUG_INFO_BTF)"
@@ -296,8 +305,8 @@ fn ebpf_support(facts: &EbpfFacts) -> EbpfSupport {
     }
     let available = missing.is_empty();
     let mut detail = if available {
-        "the kernel can run nono's eBPF tracing: kernel BTF is present, this process holds \
-         CAP_BPF and CAP_PERFMON, and a test program loaded"
+        "nono can trace with eBPF here: its programs are built in, kernel BTF is present, \
+         this process holds CAP_BPF and CAP_PERFMON, and a test program loaded"
             .to_owned()
     } else {
         format!(
@@ -357,6 +366,7 @@ mod tests {
             unprivileged_bpf_disabled: Some(2),
             load,
             lockdown: None,
+            built: true,
         }
     }
 
@@ -408,6 +418,16 @@ mod tests {
             unprivileged.missing,
             ["CAP_BPF and CAP_PERFMON (run as root)"],
             "EPERM without privilege is explained by the capabilities alone"
+        );
+
+        let unbuilt = ebpf_support(&EbpfFacts {
+            built: false,
+            ..facts(true, Some(ALL_CAPS), Ok(()))
+        });
+        assert!(!unbuilt.available, "{unbuilt:?}");
+        assert!(
+            unbuilt.missing[0].contains("install-ebpf-toolchain.sh"),
+            "says how to get the programs: {unbuilt:?}"
         );
 
         let denied = ebpf_support(&facts(true, Some(ALL_CAPS), eperm()));

@@ -112,7 +112,7 @@ pub fn run<B: Backend>(
                 let mut n = 0u32;
                 while !state.quit {
                     n = n.wrapping_add(1);
-                    if n % 256 == 0 && Instant::now() >= deadline {
+                    if n.is_multiple_of(256) && Instant::now() >= deadline {
                         break;
                     }
                     match inputs.try_recv() {

@@ -307,7 +307,7 @@ fn restarted_calls_are_recorded_once() {
 fn garbage_records_are_refused() {
     assert!(Record::parse(&[]).is_none());
     assert!(Record::parse(&[0u8; 7]).is_none());
-    let mut bytes = vec![0u64; 8];
+    let mut bytes = [0u64; 8];
     bytes[0] = 77; // unknown kind
     // SAFETY: viewing u64s as bytes.
     let raw = unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<u8>(), 64) };
