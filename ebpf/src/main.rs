@@ -1,15 +1,16 @@
 //! nono's eBPF programs: what a traced process tree does, as records in a ring buffer.
 //!
-//! - `sys_enter` / `sys_exit` (raw tracepoints, one attachment each for every system
-//!   call): for processes in `TRACED` and system calls the `SPECS` table marks, the
-//!   arguments are kept at entry and the record is written at exit, with the result and
-//!   the strings the arguments point to (read at exit, when the kernel has just read them
-//!   itself, so they are paged in). `execve` is copied at entry instead: after a
-//!   successful exec the caller's memory is gone.
+//! - `sys_exit` (a raw tracepoint, one attachment for every system call): for processes
+//!   in `TRACED` and system calls the `SPECS` table marks, a record with the arguments
+//!   (still in the saved registers at exit), the result, and the strings they point to
+//!   (read at exit, when the kernel has just read them itself, so they are paged in).
 //!   A successful open also reports the new file's `f_mode`, read through the task's
-//!   descriptor table, so the tracer knows whether it created the file.
-//! - `io_uring_submit_req` / `io_uring_complete` (raw tracepoints): opens submitted
-//!   through io_uring, which no system call of the program shows.
+//!   descriptor table, so the tracer knows whether it created the file. A failed exec
+//!   reports its program and arguments from the caller's memory.
+//! - `sched_process_exec`: a successful exec's program (the kernel's copy) and
+//!   arguments (from the new program's memory, where exec put them).
+//! - `io_uring_submit_req` / `io_uring_complete`: opens submitted through io_uring,
+//!   which no system call of the program shows.
 //! - `sched_process_fork` / `sched_process_exit` (raw tracepoints): the tree is followed
 //!   in the kernel, before the child first runs.
 //!

@@ -39,6 +39,9 @@ static OFFSETS: KernelOffsets = KernelOffsets {
     open_how: 0,
     filename_name: 0,
     cqe_res: 0,
+    binprm_filename: 0,
+    task_mm: 0,
+    mm_arg_start: 0,
 };
 
 /// Processes (thread-group ids) being traced.
@@ -48,19 +51,6 @@ static TRACED: HashMap<u32, u8> = HashMap::with_max_entries(32768, 0);
 /// What to do with each system call number.
 #[map]
 static SPECS: Array<SyscallSpec> = Array::with_max_entries(SYSCALL_TABLE_LEN, 0);
-
-/// A system call in progress in a traced thread.
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct Pending {
-    nr: u32,
-    flags: u32,
-    args: [u64; 6],
-}
-
-/// Per thread id. LRU, so a thread that never returns (killed in a call) cannot fill it.
-#[map]
-static PENDING: LruHashMap<u32, Pending> = LruHashMap::with_max_entries(65536, 0);
 
 /// Sockets connected to port 53: `tgid << 32 | fd`.
 #[map]
@@ -204,43 +194,10 @@ fn dns_socket(tgid: u32, fd: u64) -> bool {
     unsafe { DNS_SOCKETS.get(&key).is_some() }
 }
 
-#[raw_tracepoint(tracepoint = "sys_enter")]
-pub fn sys_enter(ctx: RawTracePointContext) -> i32 {
-    let pid_tgid = bpf_get_current_pid_tgid();
-    if !traced((pid_tgid >> 32) as u32) {
-        return 0;
-    }
-    let nr: u64 = ctx.arg(1);
-    let Some(spec) = spec(nr as u32) else {
-        return 0;
-    };
-    let regs: u64 = ctx.arg(0);
-    let off = offsets();
-    let mut args = [0u64; 6];
-    let mut i = 0;
-    while i < 6 {
-        args[i] = kernel_u64(regs + off.regs_args[i] as u64);
-        i += 1;
-    }
-    let skip = spec.skip_arg as usize;
-    if skip < 6 && args[skip] & spec.skip_mask as u64 != 0 {
-        return 0;
-    }
-    if spec.flags & SPEC_EXEC != 0 {
-        exec_record(pid_tgid, nr as u32, &args, &spec);
-    }
-    let pending = Pending {
-        nr: nr as u32,
-        flags: spec.flags,
-        args,
-    };
-    let _ = PENDING.insert(&(pid_tgid as u32), &pending, 0);
-    0
-}
-
-/// The program and arguments of an exec about to happen.
+/// The program and arguments of a failed exec, from its caller's memory (intact, since
+/// the exec failed).
 #[inline(always)]
-fn exec_record(pid_tgid: u64, nr: u32, args: &[u64; 6], spec: &SyscallSpec) {
+fn failed_exec_record(pid_tgid: u64, nr: u32, args: &[u64; 6], spec: &SyscallSpec) {
     let Some(mut entry) = EVENTS.reserve::<ExecRecord>(0) else {
         dropped();
         return;
@@ -253,6 +210,7 @@ fn exec_record(pid_tgid: u64, nr: u32, args: &[u64; 6], spec: &SyscallSpec) {
     unsafe {
         (*record).header = header(RECORD_EXEC, pid_tgid, nr, 0);
         (*record).args = *args;
+        (*record).blob_len = 0;
         let path = if path_arg < 6 { args[path_arg] } else { 0 };
         (*record).path_len = user_path((&raw mut (*record).path).cast(), path);
         let argv = args[argv_arg];
@@ -283,6 +241,56 @@ fn exec_record(pid_tgid: u64, nr: u32, args: &[u64; 6], spec: &SyscallSpec) {
     entry.submit(submit_flags());
 }
 
+#[raw_tracepoint(tracepoint = "sched_process_exec")]
+pub fn process_exec(ctx: RawTracePointContext) -> i32 {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    if !traced((pid_tgid >> 32) as u32) {
+        return 0;
+    }
+    // TP_PROTO(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+    let bprm: u64 = ctx.arg(2);
+    let off = offsets();
+    let filename = kernel_u64(bprm + off.binprm_filename as u64);
+    // SAFETY: no preconditions.
+    let task = unsafe { bpf_get_current_task() };
+    let mm = kernel_u64(task + off.task_mm as u64);
+    let (start, end) = if mm == 0 {
+        (0, 0)
+    } else {
+        (
+            kernel_u64(mm + off.mm_arg_start as u64),
+            kernel_u64(mm + off.mm_arg_start as u64 + 8),
+        )
+    };
+    let Some(mut entry) = EVENTS.reserve::<ExecRecord>(0) else {
+        dropped();
+        return 0;
+    };
+    let record = entry.as_mut_ptr();
+    // SAFETY: `record` points to a reserved ExecRecord; every write stays inside it.
+    unsafe {
+        (*record).header = header(RECORD_EXEC, pid_tgid, 0, 0);
+        (*record).args = [0; 6];
+        (*record).argc = 0;
+        (*record).path_len = if filename == 0 {
+            -14
+        } else {
+            bpf_probe_read_kernel_str(
+                (&raw mut (*record).path).cast(),
+                PATH_MAX as u32,
+                filename as *const c_void,
+            ) as i32
+        };
+        (*record).blob_len = if start != 0 && end > start {
+            user_bytes::<PATH_MAX>(&raw mut (*record).blob, start, end - start) as u32
+        } else {
+            0
+        };
+    }
+    entry.submit(submit_flags());
+    0
+}
+
 #[raw_tracepoint(tracepoint = "sys_exit")]
 pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
     let pid_tgid = bpf_get_current_pid_tgid();
@@ -290,7 +298,6 @@ pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
     if !traced(tgid) {
         return 0;
     }
-    let tid = pid_tgid as u32;
     let regs: u64 = ctx.arg(0);
     let ret: i64 = ctx.arg(1);
     let off = offsets();
@@ -298,22 +305,26 @@ pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
     let Some(spec) = spec(nr) else {
         return 0;
     };
-    // SAFETY: copied out at once; the entry is removed below.
-    let pending = unsafe { PENDING.get(&tid).copied() };
-    let _ = PENDING.remove(&tid);
-    let pending = match pending {
-        Some(p) if p.nr == nr => p,
-        // A successful exec from a thread other than the leader returns in the leader's
-        // slot: its arguments came with the exec record.
-        _ if spec.flags & SPEC_EXEC != 0 => Pending {
-            nr,
-            flags: spec.flags,
-            args: [0; 6],
-        },
-        _ => return 0,
-    };
-    let args = pending.args;
+    // The argument registers are still as the program set them (on aarch64 the first
+    // is read from orig_x0); only a successful exec replaced them.
+    let mut args = [0u64; 6];
+    let mut i = 0;
+    while i < 6 {
+        args[i] = kernel_u64(regs + off.regs_args[i] as u64);
+        i += 1;
+    }
     let flags = spec.flags;
+    if flags & SPEC_EXEC != 0 {
+        if ret == 0 {
+            args = [0; 6];
+        } else {
+            failed_exec_record(pid_tgid, nr, &args, &spec);
+        }
+    }
+    let skip = spec.skip_arg as usize;
+    if skip < 6 && args[skip] & spec.skip_mask as u64 != 0 {
+        return 0;
+    }
 
     // Sends: only DNS is of interest.
     let mut dns_to = false;
@@ -556,7 +567,6 @@ pub fn process_exit(ctx: RawTracePointContext) -> i32 {
         return 0;
     }
     let tid = pid_tgid as u32;
-    let _ = PENDING.remove(&tid);
     let off = offsets();
     let last = if off.exit_has_group_dead != 0 {
         let group_dead: u64 = ctx.arg(1);

@@ -172,17 +172,7 @@ pub fn run(args: LearnArgs) -> CmdResult {
         .spawn(move || tracer.trace(trace_cmd, tx))
         .context("cannot start the tracer thread")?;
     let mut model = LearnModel::new(ctx);
-    let mut cache: HashMap<PathBuf, Resolved> = HashMap::new();
-    let mut canon = |p: &Path| -> Resolved {
-        if let Some(hit) = cache.get(p) {
-            return hit.clone();
-        }
-        let real = nono_enforcer::plan::RealFs;
-        let resolved = plan::canonicalize_lenient(&real, p);
-        let dir = real.kind(&resolved).is_ok_and(|k| k == EntryKind::Dir);
-        cache.insert(p.to_path_buf(), (resolved.clone(), dir));
-        (resolved, dir)
-    };
+    let mut canon = canonicalizer();
     let mut record_error = None;
     for event in rx {
         if record_error.is_none()
@@ -282,18 +272,41 @@ struct Review {
 }
 
 /// Resolves symlinks of an observed path (for a missing one, of its parent) and says
-/// whether it is a directory; remembers the answers.
+/// whether it is a directory; remembers the answers. Each directory is resolved once;
+/// a new path in it then costs one `lstat` (a full resolution only when the entry
+/// itself is a symbolic link), which keeps a trace of many files cheap.
 fn canonicalizer() -> impl FnMut(&Path) -> Resolved {
+    let real = nono_enforcer::plan::RealFs;
     let mut cache: HashMap<PathBuf, Resolved> = HashMap::new();
+    let mut dirs: HashMap<PathBuf, PathBuf> = HashMap::new();
     move |p: &Path| -> Resolved {
         if let Some(hit) = cache.get(p) {
             return hit.clone();
         }
-        let real = nono_enforcer::plan::RealFs;
-        let resolved = plan::canonicalize_lenient(&real, p);
-        let dir = real.kind(&resolved).is_ok_and(|k| k == EntryKind::Dir);
-        cache.insert(p.to_path_buf(), (resolved.clone(), dir));
-        (resolved, dir)
+        let resolved = match (p.parent(), p.file_name()) {
+            (Some(parent), Some(name)) => {
+                let dir = dirs
+                    .entry(parent.to_path_buf())
+                    .or_insert_with(|| plan::canonicalize_lenient(&real, parent));
+                let candidate = dir.join(name);
+                match std::fs::symlink_metadata(&candidate) {
+                    Ok(meta) if meta.file_type().is_symlink() => {
+                        let target = plan::canonicalize_lenient(&real, &candidate);
+                        let is_dir = real.kind(&target).is_ok_and(|k| k == EntryKind::Dir);
+                        (target, is_dir)
+                    }
+                    Ok(meta) => (candidate, meta.is_dir()),
+                    Err(_) => (candidate, false),
+                }
+            }
+            _ => {
+                let target = plan::canonicalize_lenient(&real, p);
+                let is_dir = real.kind(&target).is_ok_and(|k| k == EntryKind::Dir);
+                (target, is_dir)
+            }
+        };
+        cache.insert(p.to_path_buf(), resolved.clone());
+        resolved
     }
 }
 

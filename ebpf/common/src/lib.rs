@@ -24,8 +24,8 @@ pub const SYSCALL_TABLE_LEN: u32 = 512;
 
 /// [`SyscallSpec::flags`]: look at this system call.
 pub const SPEC_TRACE: u32 = 1;
-/// An `execve`/`execveat`: the program and arguments are copied at entry (after a
-/// successful exec the caller's memory is gone).
+/// An `execve`/`execveat`: a failed one's program and arguments are copied at exit; a
+/// successful one's come from `sched_process_exec`, out of the new program's memory.
 pub const SPEC_EXEC: u32 = 1 << 1;
 /// A `connect`: on success (or `EINPROGRESS`) to port 53, the socket is remembered so
 /// later sends on it are copied.
@@ -101,11 +101,17 @@ pub struct KernelOffsets {
     pub filename_name: u32,
     /// `io_uring_cqe.res`
     pub cqe_res: u32,
+    /// `linux_binprm.filename`
+    pub binprm_filename: u32,
+    /// `task_struct.mm`
+    pub task_mm: u32,
+    /// `mm_struct.arg_start` (`arg_end` follows it).
+    pub mm_arg_start: u32,
 }
 
 /// [`Header::kind`]: a system call returned ([`SyscallRecord`]).
 pub const RECORD_SYSCALL: u32 = 1;
-/// An `execve`/`execveat` is about to run ([`ExecRecord`]).
+/// An exec's program and arguments ([`ExecRecord`]).
 pub const RECORD_EXEC: u32 = 2;
 /// A traced process forked a new process ([`Header`] with `arg` = the child's pid).
 pub const RECORD_FORK: u32 = 3;
@@ -176,22 +182,31 @@ pub struct SyscallRecord {
     pub path2: [u8; PATH_MAX],
 }
 
-/// An exec about to happen: its program and arguments, read at entry.
+/// An exec: its program and arguments. Written by `sched_process_exec` for a
+/// successful exec (`header.nr` = 0, the arguments in `blob`, as the new program's
+/// memory holds them), or at the exit of a failed `execve`/`execveat` (`header.nr` =
+/// the call, the arguments in `argv` slots).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct ExecRecord {
     /// `kind` = [`RECORD_EXEC`].
     pub header: Header,
-    /// The arguments of the system call.
+    /// The arguments of the system call (failed execs).
     pub args: [u64; 6],
     /// Bytes of `path` read, NUL included (negative: read error).
     pub path_len: i32,
     /// Arguments found (may exceed [`ARG_SLOTS`]; only that many are copied).
     pub argc: u32,
+    /// Bytes of `blob` read.
+    pub blob_len: u32,
+    /// Padding.
+    pub _pad: u32,
     /// The program path as passed.
     pub path: [u8; PATH_MAX],
-    /// The arguments, one per slot, NUL-terminated.
+    /// The arguments, one per slot, NUL-terminated (failed execs).
     pub argv: [[u8; ARG_SLOT_LEN]; ARG_SLOTS],
+    /// The arguments as consecutive NUL-terminated strings (successful execs).
+    pub blob: [u8; PATH_MAX],
 }
 
 // SAFETY: plain `#[repr(C)]` data without padding holes that matter (every bit pattern

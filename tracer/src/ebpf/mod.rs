@@ -15,9 +15,9 @@
 //! # How it works
 //!
 //! The programs (`ebpf/src/main.rs`) are loaded and attached before the command starts:
-//! raw tracepoints on `sys_enter`, `sys_exit`, `sched_process_fork` and
-//! `sched_process_exit`, and `io_uring_submit_req` and `io_uring_complete` (one
-//! attachment each, no tracefs needed). The tracer forks the command, which waits on a pipe; its pid
+//! raw tracepoints on `sys_exit`, `sched_process_fork`, `sched_process_exec`,
+//! `sched_process_exit`, `io_uring_submit_req` and `io_uring_complete` (one attachment
+//! each, no tracefs needed; nothing runs at system call entry). The tracer forks the command, which waits on a pipe; its pid
 //! goes into the programs' `TRACED` map, and only then is it let go. From there the
 //! kernel follows the tree itself: a fork of a traced process adds the child before the
 //! child first runs, and the last thread's exit removes it. Only the system calls of
@@ -154,9 +154,9 @@ fn kernel_offsets() -> Result<KernelOffsets, EbpfError> {
         }
         out
     } else {
-        // aarch64: regs[0..6] open the structure; x0 still holds the first argument at
-        // entry.
-        [0, 8, 16, 24, 32, 40]
+        // aarch64: regs[0..6] open the structure, but x0 holds the return value at
+        // exit; the first argument stays in orig_x0.
+        [btf.offset("pt_regs", "orig_x0")?, 8, 16, 24, 32, 40]
     };
     let regs_nr = if cfg!(target_arch = "x86_64") {
         btf.offset("pt_regs", "orig_ax")?
@@ -174,8 +174,19 @@ fn kernel_offsets() -> Result<KernelOffsets, EbpfError> {
         regs_args,
         regs_nr,
         exit_has_group_dead: u32::from(btf.tracepoint_args("sched_process_exit")? >= 2),
+        binprm_filename: btf.offset("linux_binprm", "filename")?,
+        task_mm: btf.offset("task_struct", "mm")?,
+        mm_arg_start: btf.offset("mm_struct", "arg_start")?,
         ..KernelOffsets::default()
     };
+    if btf.offset("mm_struct", "arg_end")? != offsets.mm_arg_start + 8
+        || btf.tracepoint_args("sched_process_exec")? != 3
+    {
+        return Err(BtfError(
+            "unexpected layout of mm_struct.arg_start/arg_end or sched_process_exec".into(),
+        )
+        .into());
+    }
     // io_uring opens: only where the structures and tracepoints are as expected (the
     // request's command data, an `io_open`, opens the `io_kiocb`).
     let uring = (|| -> Result<(), BtfError> {
@@ -267,6 +278,7 @@ impl Programs {
         let mut attach = vec![
             ("process_fork", "sched_process_fork"),
             ("process_exit", "sched_process_exit"),
+            ("process_exec", "sched_process_exec"),
         ];
         if offsets.uring != 0 {
             attach.push(("uring_submit", "io_uring_submit_req"));
@@ -275,9 +287,7 @@ impl Programs {
         for (name, tracepoint) in attach {
             attach_raw(&mut ebpf, name, tracepoint)?;
         }
-        for (name, tracepoint) in [("sys_exit", "sys_exit"), ("sys_enter", "sys_enter")] {
-            attach_raw(&mut ebpf, name, tracepoint)?;
-        }
+        attach_raw(&mut ebpf, "sys_exit", "sys_exit")?;
         phase("verifying and attaching", t);
         Ok(Programs { ebpf })
     }
@@ -440,6 +450,9 @@ fn run(
     drop(error_write);
     drop(go_read);
     let mut child = Child { pid, reaped: false };
+    // Readable once the command has ended; without it (pidfd_open needs Linux 5.3) the
+    // loop still notices within its poll timeout.
+    let mut root_pidfd = sys::pidfd_open(pid).ok();
     programs
         .traced()?
         .insert(pid as u32, 1, 0)
@@ -489,6 +502,7 @@ fn run(
             }
             if root_status.is_some() {
                 child.reaped = true;
+                root_pidfd = None;
             }
         }
         if let Some(deadline) = deadline
@@ -530,14 +544,25 @@ fn run(
         if root_status.is_some() && state.live().next().is_none() {
             break;
         }
-        let mut fds = [libc::pollfd {
-            fd: ring.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        }];
+        // Sleep until records are waiting (the programs wake us for a batch, or when a
+        // process exits), the command ends (its pidfd turns readable), or a short
+        // timeout passes (for a batch too small to wake us).
+        let mut fds = [
+            libc::pollfd {
+                fd: ring.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: root_pidfd.as_ref().map_or(-1, |fd| fd.as_raw_fd()),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
         let wait_ms = if root_status.is_some() { 5 } else { 20 };
-        // SAFETY: one valid pollfd for the duration of the call.
-        let ready = unsafe { libc::poll(fds.as_mut_ptr(), 1, wait_ms) };
+        // SAFETY: two valid pollfds (a negative fd is ignored) for the duration of the
+        // call.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), 2, wait_ms) };
         if ready < 0 {
             let err = io::Error::last_os_error();
             if err.kind() != io::ErrorKind::Interrupted {
@@ -549,7 +574,15 @@ fn run(
         return Err(err.into());
     }
     let kernel_dropped = programs.dropped();
+    let detach = Instant::now();
     drop(programs);
+    drop(ring);
+    if std::env::var_os("NONO_TIMING").is_some_and(|v| v == "1") {
+        eprintln!(
+            "nono timing: ebpf detaching: {:.2} ms",
+            detach.elapsed().as_secs_f64() * 1e3
+        );
+    }
     Ok(TraceOutcome {
         exit_code: root_status.unwrap_or(128 + libc::SIGKILL),
         events: sent,

@@ -226,10 +226,14 @@ impl State {
         self.emit(child, h.time_ns, EventKind::ProcessStart { parent });
     }
 
+    /// An exec's program and arguments: from `sched_process_exec` (`nr` 0: it
+    /// succeeded; the arguments as the new program's memory holds them) or from a failed
+    /// call's exit (the arguments in slots).
     fn on_exec_entry(&mut self, r: &ExecRecord) {
         let pid = r.header.tgid as i32;
-        let Some(Call::Traced(call)) = self.calls.get(&r.header.nr).copied() else {
-            return;
+        let call = match self.calls.get(&r.header.nr).copied() {
+            Some(Call::Traced(call)) => call,
+            _ => Syscall::Execve,
         };
         let Some(raw) = string(&r.path, r.path_len) else {
             return;
@@ -238,18 +242,31 @@ impl State {
         let Some(path) = self.absolute(pid, dirfd, raw) else {
             return;
         };
-        let mut argv: Vec<String> = r
-            .argv
-            .iter()
-            .take((r.argc as usize).min(r.argv.len()))
-            .map(|slot| {
-                let end = slot.iter().position(|&b| b == 0).unwrap_or(ARG_SLOT_LEN);
-                String::from_utf8_lossy(&slot[..end]).into_owned()
-            })
-            .collect();
-        if r.argc as usize > r.argv.len() {
-            argv.push("…".to_owned());
-        }
+        let argv: Vec<String> = if r.header.nr == 0 {
+            let blob = &r.blob[..(r.blob_len as usize).min(r.blob.len())];
+            let blob = blob.strip_suffix(b"\0").unwrap_or(blob);
+            if blob.is_empty() {
+                Vec::new()
+            } else {
+                blob.split(|&b| b == 0)
+                    .map(|arg| String::from_utf8_lossy(arg).into_owned())
+                    .collect()
+            }
+        } else {
+            let mut argv: Vec<String> = r
+                .argv
+                .iter()
+                .take((r.argc as usize).min(r.argv.len()))
+                .map(|slot| {
+                    let end = slot.iter().position(|&b| b == 0).unwrap_or(ARG_SLOT_LEN);
+                    String::from_utf8_lossy(&slot[..end]).into_owned()
+                })
+                .collect();
+            if r.argc as usize > r.argv.len() {
+                argv.push("…".to_owned());
+            }
+            argv
+        };
         if let Some(process) = self.processes.get_mut(&pid) {
             process.exec = Some((path, argv));
         }

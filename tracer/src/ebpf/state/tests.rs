@@ -31,7 +31,24 @@ fn syscall(tgid: i32, call: Syscall, args: [u64; 6], ret: i64, path1: &[u8]) -> 
     r
 }
 
+/// What `sched_process_exec` writes for a successful exec.
 fn exec(tgid: i32, path: &[u8], argv: &[&str]) -> ExecRecord {
+    // SAFETY: as above.
+    let mut r: ExecRecord = unsafe { std::mem::zeroed() };
+    r.header = header(RECORD_EXEC, tgid, tgid, 0, 0);
+    r.path[..path.len()].copy_from_slice(path);
+    r.path_len = path.len() as i32 + 1;
+    let mut at = 0;
+    for arg in argv {
+        r.blob[at..at + arg.len()].copy_from_slice(arg.as_bytes());
+        at += arg.len() + 1;
+    }
+    r.blob_len = at as u32;
+    r
+}
+
+/// What the exit of a failed `execve` writes.
+fn failed_exec(tgid: i32, path: &[u8], argv: &[&str]) -> ExecRecord {
     // SAFETY: as above.
     let mut r: ExecRecord = unsafe { std::mem::zeroed() };
     r.header = header(RECORD_EXEC, tgid, tgid, nr(Syscall::Execve), 0);
@@ -316,4 +333,31 @@ fn garbage_records_are_refused() {
     // SAFETY: as above.
     let raw = unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<u8>(), 64) };
     assert!(Record::parse(raw).is_none(), "a short system call record");
+}
+
+#[test]
+fn failed_execs_keep_their_arguments_and_the_old_program() {
+    let mut state = started();
+    state.record(Record::Exec(&failed_exec(ROOT, b"nope", &["nope", "a"])));
+    state.record(Record::Syscall(&syscall(
+        ROOT,
+        Syscall::Execve,
+        [0; 6],
+        -2,
+        b"",
+    )));
+    let event = state.out.remove(0);
+    match &event.kind {
+        EventKind::Exec { path, argv, result } => {
+            assert_eq!(path, Path::new("/work/nope"), "relative to the cwd");
+            assert_eq!(argv, &vec!["nope".to_owned(), "a".to_owned()]);
+            assert_eq!(*result, -2);
+        }
+        other => panic!("expected the exec, got {other:?}"),
+    }
+    assert_eq!(
+        event.exe,
+        Some(PathBuf::from("/bin/prog")),
+        "still the old program"
+    );
 }
