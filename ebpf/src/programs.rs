@@ -14,8 +14,9 @@ use aya_ebpf::programs::RawTracePointContext;
 use nono_ebpf_common::{
     ADDR_MAX, ARG_SLOT_LEN, ARG_SLOTS, ExecRecord, Header, IORING_OP_OPENAT, IORING_OP_OPENAT2,
     KernelOffsets, PATH_MAX, PAYLOAD_MAX, RECORD_EXEC, RECORD_EXIT, RECORD_FORK, RECORD_SYSCALL,
-    RECORD_URING_DONE, RECORD_URING_OPEN, SPEC_CONNECT, SPEC_EXEC, SPEC_OPEN, SPEC_SENDMMSG,
-    SPEC_SENDMSG, SPEC_SENDTO, SPEC_TRACE, SYSCALL_TABLE_LEN, SyscallRecord, SyscallSpec,
+    RECORD_URING_DONE, RECORD_URING_OPEN, REGS_WINDOW, SPEC_CONNECT, SPEC_EXEC, SPEC_OPEN,
+    SPEC_SENDMMSG, SPEC_SENDMSG, SPEC_SENDTO, SPEC_TRACE, SYSCALL_TABLE_LEN, SyscallRecord,
+    SyscallSpec,
 };
 
 /// Field offsets, set by the loader from the kernel's BTF (read-only: the verifier sees
@@ -32,6 +33,8 @@ static OFFSETS: KernelOffsets = KernelOffsets {
     regs_args: [0; 6],
     regs_nr: 0,
     exit_has_group_dead: 0,
+    regs_window: 0,
+    regs_window_start: 0,
     uring: 0,
     kiocb_opcode: 0,
     open_dfd: 0,
@@ -64,6 +67,11 @@ static URING_OPENS: LruHashMap<u64, u8> = LruHashMap::with_max_entries(4096, 0);
 #[map]
 static EVENTS: RingBuf = RingBuf::with_byte_size(16 * 1024 * 1024, 0);
 
+/// Where system call records are put together before the part worth sending is copied
+/// into `EVENTS` (a record is 9.5 KiB; most need a few hundred bytes).
+#[map]
+static SCRATCH: PerCpuArray<SyscallRecord> = PerCpuArray::with_max_entries(1, 0);
+
 /// Records that did not fit.
 #[map]
 static DROPPED: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
@@ -74,6 +82,8 @@ const EINPROGRESS: i64 = 115;
 const AF_INET: u16 = 2;
 const AF_INET6: u16 = 10;
 const DNS_PORT_BE: u16 = 53u16.to_be();
+/// `O_CREAT` (the same on x86-64 and aarch64).
+const O_CREAT: u64 = 0o100;
 
 #[inline(always)]
 fn offsets() -> KernelOffsets {
@@ -110,6 +120,20 @@ fn submit_flags() -> u64 {
         BPF_RB_FORCE_WAKEUP as u64
     } else {
         BPF_RB_NO_WAKEUP as u64
+    }
+}
+
+/// Sends the used part of the record put together in `SCRATCH`.
+#[inline(always)]
+fn send_compact(record: *const SyscallRecord, flags: u64) {
+    // SAFETY: `record` is the per-CPU scratch record; `compact_len` never exceeds its
+    // size.
+    let bytes = unsafe {
+        let len = (*record).compact_len();
+        core::slice::from_raw_parts(record.cast::<u8>(), len)
+    };
+    if EVENTS.output::<[u8]>(bytes, flags).is_err() {
+        dropped();
     }
 }
 
@@ -301,16 +325,34 @@ pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
     let regs: u64 = ctx.arg(0);
     let ret: i64 = ctx.arg(1);
     let off = offsets();
-    let nr = kernel_u64(regs + off.regs_nr as u64) as u32;
+    // The argument registers are still as the program set them (on aarch64 the first
+    // is read from orig_x0); only a successful exec replaced them. On x86-64 they and
+    // the system call number lie within one window of the saved registers.
+    let mut window = [0u64; REGS_WINDOW / 8];
+    let nr = if off.regs_window != 0 {
+        // SAFETY: the helper checks the address; `window` holds REGS_WINDOW bytes.
+        unsafe {
+            bpf_probe_read_kernel(
+                window.as_mut_ptr().cast(),
+                REGS_WINDOW as u32,
+                (regs + off.regs_window_start as u64) as *const c_void,
+            )
+        };
+        window[(off.regs_nr as usize / 8) & (REGS_WINDOW / 8 - 1)] as u32
+    } else {
+        kernel_u64(regs + off.regs_nr as u64) as u32
+    };
     let Some(spec) = spec(nr) else {
         return 0;
     };
-    // The argument registers are still as the program set them (on aarch64 the first
-    // is read from orig_x0); only a successful exec replaced them.
     let mut args = [0u64; 6];
     let mut i = 0;
     while i < 6 {
-        args[i] = kernel_u64(regs + off.regs_args[i] as u64);
+        args[i] = if off.regs_window != 0 {
+            window[(off.regs_args[i] as usize / 8) & (REGS_WINDOW / 8 - 1)]
+        } else {
+            kernel_u64(regs + off.regs_args[i] as u64)
+        };
         i += 1;
     }
     let flags = spec.flags;
@@ -353,11 +395,9 @@ pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
         let _ = DNS_SOCKETS.insert(&key, &1, 0);
     }
 
-    let Some(mut entry) = EVENTS.reserve::<SyscallRecord>(0) else {
-        dropped();
+    let Some(record) = SCRATCH.get_ptr_mut(0) else {
         return 0;
     };
-    let record = entry.as_mut_ptr();
     // SAFETY: `record` points to a reserved SyscallRecord; every write stays inside it.
     unsafe {
         (*record).header = header(RECORD_SYSCALL, pid_tgid, nr, 0);
@@ -369,7 +409,9 @@ pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
         (*record).data_len = 0;
         (*record).data2_len = 0;
         (*record).file_mode = 0;
-        if flags & SPEC_OPEN != 0 && ret >= 0 {
+        let flags_arg = spec.open_flags_arg as usize;
+        let may_create = flags_arg >= 6 || args[flags_arg] & O_CREAT != 0;
+        if flags & SPEC_OPEN != 0 && ret >= 0 && may_create {
             (*record).file_mode = file_mode(ret as u64, &off);
         }
         if flags & SPEC_EXEC == 0 {
@@ -420,7 +462,7 @@ pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
             }
         }
     }
-    entry.submit(submit_flags());
+    send_compact(record, submit_flags());
     0
 }
 
@@ -472,11 +514,9 @@ pub fn uring_submit(ctx: RawTracePointContext) -> i32 {
     } else {
         kernel_u64(filename + off.filename_name as u64)
     };
-    let Some(mut entry) = EVENTS.reserve::<SyscallRecord>(0) else {
-        dropped();
+    let Some(record) = SCRATCH.get_ptr_mut(0) else {
         return 0;
     };
-    let record = entry.as_mut_ptr();
     // SAFETY: `record` points to a reserved SyscallRecord; every write stays inside it.
     unsafe {
         (*record).header = header(RECORD_URING_OPEN, pid_tgid, 0, req);
@@ -497,7 +537,7 @@ pub fn uring_submit(ctx: RawTracePointContext) -> i32 {
             ) as i32
         };
     }
-    entry.submit(submit_flags());
+    send_compact(record, submit_flags());
     let _ = URING_OPENS.insert(&req, &1, 0);
     0
 }

@@ -56,8 +56,11 @@ pub struct SyscallSpec {
     pub addr_len: i8,
     /// Argument index of flags that make the call uninteresting …
     pub skip_arg: i8,
+    /// For an open: the argument holding its flags (the new file's `f_mode` is read
+    /// only when they include `O_CREAT`); -1 to read it always (`creat`, `openat2`).
+    pub open_flags_arg: i8,
     /// Padding.
-    pub _pad: [u8; 3],
+    pub _pad: [u8; 2],
     /// … when any of these bits is set (`AT_EMPTY_PATH` for `fstat`).
     pub skip_mask: u32,
 }
@@ -87,6 +90,12 @@ pub struct KernelOffsets {
     pub regs_nr: u32,
     /// Whether `sched_process_exit` passes `group_dead` (Linux 6.16 and later).
     pub exit_has_group_dead: u32,
+    /// Whether the argument registers and the system call number all lie in the
+    /// [`REGS_WINDOW`] bytes from `regs_window_start`, so that one read gets them
+    /// (x86-64); the offsets in `regs_args`/`regs_nr` are then relative to it.
+    pub regs_window: u32,
+    /// Where that window starts in `struct pt_regs`.
+    pub regs_window_start: u32,
     /// Whether the io_uring programs may run (the offsets below were found).
     pub uring: u32,
     /// `io_kiocb.opcode`
@@ -108,6 +117,9 @@ pub struct KernelOffsets {
     /// `mm_struct.arg_start` (`arg_end` follows it).
     pub mm_arg_start: u32,
 }
+
+/// Bytes of `struct pt_regs` read at once when [`KernelOffsets::regs_window`] is set.
+pub const REGS_WINDOW: usize = 128;
 
 /// [`Header::kind`]: a system call returned ([`SyscallRecord`]).
 pub const RECORD_SYSCALL: u32 = 1;
@@ -148,6 +160,10 @@ pub struct Header {
 }
 
 /// A system call that returned, with the strings and data its arguments pointed to.
+///
+/// Most records carry one path and nothing else: those are sent *compact*, cut right
+/// after the path's NUL ([`SyscallRecord::compact_len`]); the fields after `path1` are
+/// then absent and their lengths are 0.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct SyscallRecord {
@@ -170,16 +186,40 @@ pub struct SyscallRecord {
     /// For a successful open: the new file's `f_mode` (`FMODE_CREATED` says the open
     /// created it); otherwise 0.
     pub file_mode: u32,
+    /// The first path.
+    pub path1: [u8; PATH_MAX],
+    /// The second path.
+    pub path2: [u8; PATH_MAX],
     /// A socket address.
     pub addr: [u8; ADDR_MAX],
     /// A payload.
     pub data: [u8; PAYLOAD_MAX],
     /// A second payload.
     pub data2: [u8; PAYLOAD_MAX],
-    /// The first path.
-    pub path1: [u8; PATH_MAX],
-    /// The second path.
-    pub path2: [u8; PATH_MAX],
+}
+
+/// Where `path1` starts in a [`SyscallRecord`].
+pub const SYSCALL_PATH1_OFFSET: usize = core::mem::offset_of!(SyscallRecord, path1);
+
+impl SyscallRecord {
+    /// The bytes worth sending: up to the end of `path1` when nothing follows it,
+    /// else the whole record.
+    pub fn compact_len(&self) -> usize {
+        if self.path2_len <= 0 && self.addr_len <= 0 && self.data_len <= 0 && self.data2_len <= 0 {
+            let mut path = if self.path1_len > 0 {
+                self.path1_len as u64
+            } else {
+                0
+            };
+            if path > PATH_MAX as u64 {
+                path = PATH_MAX as u64;
+            }
+            let path = path as usize;
+            SYSCALL_PATH1_OFFSET + path
+        } else {
+            core::mem::size_of::<SyscallRecord>()
+        }
+    }
 }
 
 /// An exec: its program and arguments. Written by `sched_process_exec` for a

@@ -65,7 +65,7 @@ use std::time::{Duration, Instant};
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::RawTracePoint;
 use aya::{Ebpf, EbpfLoader};
-use nono_ebpf_common::{KernelOffsets, SYSCALL_TABLE_LEN, SyscallSpec};
+use nono_ebpf_common::{KernelOffsets, SYSCALL_TABLE_LEN, SyscallRecord, SyscallSpec};
 
 pub use btf::BtfError;
 
@@ -163,6 +163,36 @@ fn kernel_offsets() -> Result<KernelOffsets, EbpfError> {
     } else {
         btf.offset("pt_regs", "syscallno")?
     };
+    // One read for all of them when they fit a window that ends with the last of them
+    // (x86-64: r10 at 56 … orig_ax at 120, read as bytes 0 to 128 of the 168), never
+    // reading past the saved registers; the offsets become relative to its start.
+    let lowest = regs_args
+        .iter()
+        .copied()
+        .chain([regs_nr])
+        .min()
+        .unwrap_or(0);
+    let end = regs_args
+        .iter()
+        .copied()
+        .chain([regs_nr])
+        .max()
+        .unwrap_or(0)
+        + 8;
+    let window_len = nono_ebpf_common::REGS_WINDOW as u32;
+    let regs_window_start = end.saturating_sub(window_len);
+    let window = end >= window_len
+        && lowest >= regs_window_start
+        && regs_args.iter().chain([&regs_nr]).all(|o| o % 8 == 0);
+    let (regs_args, regs_nr, regs_window_start) = if window {
+        (
+            regs_args.map(|o| o - regs_window_start),
+            regs_nr - regs_window_start,
+            regs_window_start,
+        )
+    } else {
+        (regs_args, regs_nr, 0)
+    };
     let mut offsets = KernelOffsets {
         task_pid: btf.offset("task_struct", "pid")?,
         task_tgid: btf.offset("task_struct", "tgid")?,
@@ -173,6 +203,8 @@ fn kernel_offsets() -> Result<KernelOffsets, EbpfError> {
         file_mode: btf.offset("file", "f_mode")?,
         regs_args,
         regs_nr,
+        regs_window: u32::from(window),
+        regs_window_start,
         exit_has_group_dead: u32::from(btf.tracepoint_args("sched_process_exit")? >= 2),
         binprm_filename: btf.offset("linux_binprm", "filename")?,
         task_mm: btf.offset("task_struct", "mm")?,
@@ -467,6 +499,8 @@ fn run(
     let mut sent = 0u64;
     let mut lost = 0u64;
     let mut last_sweep = Instant::now();
+    // SAFETY: all zeroes is a valid SyscallRecord (integers and byte arrays).
+    let mut scratch: Box<SyscallRecord> = Box::new(unsafe { std::mem::zeroed() });
     let mut send = |state: &mut State| {
         for event in state.out.drain(..) {
             if sink.send(event).is_ok() {
@@ -478,7 +512,7 @@ fn run(
     };
     loop {
         while let Some(item) = ring.next() {
-            if let Some(record) = Record::parse(&item) {
+            if let Some(record) = Record::parse(&item, &mut scratch) {
                 state.record(record);
             }
         }
@@ -526,7 +560,7 @@ fn run(
                 .collect();
             if !gone.is_empty() {
                 while let Some(item) = ring.next() {
-                    if let Some(record) = Record::parse(&item) {
+                    if let Some(record) = Record::parse(&item, &mut scratch) {
                         state.record(record);
                     }
                 }

@@ -49,7 +49,8 @@ pub(crate) fn spec(call: Call) -> SyscallSpec {
         addr: none,
         addr_len: none,
         skip_arg: none,
-        _pad: [0; 3],
+        open_flags_arg: none,
+        _pad: [0; 2],
         skip_mask: 0,
     };
     let Call::Traced(call) = call else {
@@ -61,8 +62,15 @@ pub(crate) fn spec(call: Call) -> SyscallSpec {
         spec
     };
     match call {
-        S::Open | S::Creat => with(paths(0, none), SPEC_OPEN),
-        S::Openat => with(paths(1, none), SPEC_OPEN),
+        S::Open => SyscallSpec {
+            open_flags_arg: 1,
+            ..with(paths(0, none), SPEC_OPEN)
+        },
+        S::Creat => with(paths(0, none), SPEC_OPEN),
+        S::Openat => SyscallSpec {
+            open_flags_arg: 2,
+            ..with(paths(1, none), SPEC_OPEN)
+        },
         // The struct open_how (its first word is the flags) comes as the "address".
         S::Openat2 => SyscallSpec {
             addr: 2,

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use nono_ebpf_common::{
     ARG_SLOT_LEN, ExecRecord, Header, RECORD_EXEC, RECORD_EXIT, RECORD_FORK, RECORD_SYSCALL,
-    RECORD_URING_DONE, RECORD_URING_OPEN, SyscallRecord,
+    RECORD_URING_DONE, RECORD_URING_OPEN, SYSCALL_PATH1_OFFSET, SyscallRecord,
 };
 
 use super::specs::{self, Call};
@@ -54,16 +54,49 @@ fn view<T>(bytes: &[u8]) -> Option<&T> {
     Some(unsafe { &*bytes.as_ptr().cast::<T>() })
 }
 
+/// A system call record sent compact (cut after its first path), completed into
+/// `scratch`: only the fields its lengths say are present are meaningful, and those are
+/// the ones copied.
+fn syscall_record<'a>(
+    bytes: &'a [u8],
+    scratch: &'a mut SyscallRecord,
+) -> Option<&'a SyscallRecord> {
+    if bytes.len() >= size_of::<SyscallRecord>() {
+        return view(bytes);
+    }
+    if bytes.len() < SYSCALL_PATH1_OFFSET || bytes.as_ptr().align_offset(align_of::<u64>()) != 0 {
+        return None;
+    }
+    // SAFETY: `scratch` is a plain `#[repr(C)]` record of at least `bytes.len()` bytes
+    // (checked above); any bit pattern is a valid value of it.
+    let target = unsafe {
+        std::slice::from_raw_parts_mut(
+            (scratch as *mut SyscallRecord).cast::<u8>(),
+            size_of::<SyscallRecord>(),
+        )
+    };
+    target[..bytes.len()].copy_from_slice(bytes);
+    // What a compact record leaves out is absent, whatever the scratch held before.
+    let path_room = bytes.len() - SYSCALL_PATH1_OFFSET;
+    scratch.path1_len = scratch.path1_len.min(path_room as i32);
+    scratch.path2_len = 0;
+    scratch.addr_len = 0;
+    scratch.data_len = 0;
+    scratch.data2_len = 0;
+    Some(scratch)
+}
+
 impl<'a> Record<'a> {
     /// Parses one ring buffer item; `None` for a short, misaligned or unknown one.
-    pub(crate) fn parse(bytes: &'a [u8]) -> Option<Record<'a>> {
+    /// `scratch` completes compact system call records.
+    pub(crate) fn parse(bytes: &'a [u8], scratch: &'a mut SyscallRecord) -> Option<Record<'a>> {
         let header: &Header = view(bytes)?;
         Some(match header.kind {
-            RECORD_SYSCALL => Record::Syscall(view(bytes)?),
+            RECORD_SYSCALL => Record::Syscall(syscall_record(bytes, scratch)?),
             RECORD_EXEC => Record::Exec(view(bytes)?),
             RECORD_FORK => Record::Fork(header),
             RECORD_EXIT => Record::Exit(header),
-            RECORD_URING_OPEN => Record::UringOpen(view(bytes)?),
+            RECORD_URING_OPEN => Record::UringOpen(syscall_record(bytes, scratch)?),
             RECORD_URING_DONE => Record::UringDone(header),
             _ => return None,
         })
@@ -87,21 +120,49 @@ struct Process {
     exe: Option<PathBuf>,
     cwd: PathBuf,
     /// Descriptors opened by traced calls, with the file's path.
-    fds: HashMap<i32, PathBuf>,
+    fds: PidMap<i32, PathBuf>,
     /// Sockets connected to port 53, with their peer.
-    dns_sockets: HashMap<i32, SockAddr>,
+    dns_sockets: PidMap<i32, SockAddr>,
     /// An exec whose result is still to come.
     exec: Option<(PathBuf, Vec<String>)>,
 }
 
+/// A fast hasher for process ids (a multiply, as in FxHash): the maps here are looked up
+/// once per record, and SipHash's protection against chosen keys buys nothing for pids.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct PidHasher(u64);
+
+impl std::hash::Hasher for PidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_i32(&mut self, n: i32) {
+        self.write_u64(n as u32 as u64);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+type PidMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<PidHasher>>;
+
 /// The model.
 #[derive(Debug)]
 pub(crate) struct State {
-    calls: HashMap<u32, Call>,
-    processes: HashMap<i32, Process>,
+    /// The call of each system call number (an index, not a hash).
+    calls: Vec<Option<Call>>,
+    processes: PidMap<i32, Process>,
     /// io_uring open requests waiting for their completion: the process, the path and
     /// the flags.
-    uring: HashMap<u64, (i32, PathBuf, i32)>,
+    uring: PidMap<u64, (i32, PathBuf, i32)>,
     root: i32,
     root_execed: bool,
     start_ns: u64,
@@ -115,9 +176,21 @@ impl State {
     /// `start_ns` is the `CLOCK_MONOTONIC` time the trace started.
     pub(crate) fn new(root: i32, tracer: i32, cwd: PathBuf, start_ns: u64) -> State {
         let mut state = State {
-            calls: specs::table().into_iter().collect(),
-            processes: HashMap::new(),
-            uring: HashMap::new(),
+            calls: {
+                let table = specs::table();
+                let len = table
+                    .iter()
+                    .map(|(nr, _)| *nr as usize + 1)
+                    .max()
+                    .unwrap_or(0);
+                let mut calls = vec![None; len];
+                for (nr, call) in table {
+                    calls[nr as usize] = Some(call);
+                }
+                calls
+            },
+            processes: PidMap::default(),
+            uring: PidMap::default(),
             root,
             root_execed: false,
             start_ns,
@@ -130,13 +203,17 @@ impl State {
                 ppid: tracer,
                 exe: None,
                 cwd,
-                fds: HashMap::new(),
-                dns_sockets: HashMap::new(),
+                fds: PidMap::default(),
+                dns_sockets: PidMap::default(),
                 exec: None,
             },
         );
         state.emit(root, 0, EventKind::ProcessStart { parent: tracer });
         state
+    }
+
+    fn call(&self, nr: u32) -> Option<Call> {
+        self.calls.get(nr as usize).copied().flatten()
     }
 
     /// Traced processes still alive.
@@ -231,7 +308,7 @@ impl State {
     /// call's exit (the arguments in slots).
     fn on_exec_entry(&mut self, r: &ExecRecord) {
         let pid = r.header.tgid as i32;
-        let call = match self.calls.get(&r.header.nr).copied() {
+        let call = match self.call(r.header.nr) {
             Some(Call::Traced(call)) => call,
             _ => Syscall::Execve,
         };
@@ -294,7 +371,7 @@ impl State {
 
     fn on_syscall(&mut self, r: &SyscallRecord) {
         let pid = r.header.tgid as i32;
-        let Some(call) = self.calls.get(&r.header.nr).copied() else {
+        let Some(call) = self.call(r.header.nr) else {
             return;
         };
         // -ERESTARTSYS … -ERESTART_RESTARTBLOCK: the call runs again and is recorded then.

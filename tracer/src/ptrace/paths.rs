@@ -10,6 +10,10 @@ use std::path::{Component, Path, PathBuf};
 /// `link` points elsewhere: the result names what the program asked for, not where the
 /// kernel went. An empty `raw` yields `base`.
 pub(crate) fn absolute(base: &Path, raw: &[u8]) -> PathBuf {
+    // Most paths programs pass are absolute and already clean: no folding to do.
+    if is_clean_absolute(raw) {
+        return PathBuf::from(OsStr::from_bytes(raw));
+    }
     let raw = Path::new(OsStr::from_bytes(raw));
     let joined;
     let path = if raw.is_absolute() {
@@ -19,6 +23,20 @@ pub(crate) fn absolute(base: &Path, raw: &[u8]) -> PathBuf {
         &joined
     };
     normalize(path)
+}
+
+/// Whether `raw` is absolute and has nothing [`normalize`] would change: no empty, `.`
+/// or `..` component and no trailing slash (`/` itself is clean).
+fn is_clean_absolute(raw: &[u8]) -> bool {
+    if raw.first() != Some(&b'/') {
+        return false;
+    }
+    if raw.len() == 1 {
+        return true;
+    }
+    raw[1..]
+        .split(|&b| b == b'/')
+        .all(|c| !c.is_empty() && c != b"." && c != b"..")
 }
 
 /// Folds `.` and `..` of a path lexically; see [`absolute`].
@@ -80,6 +98,34 @@ mod tests {
             assert_eq!(
                 absolute(base, raw.as_bytes()),
                 PathBuf::from(expected),
+                "{raw:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_clean_fast_path_agrees_with_folding() {
+        for raw in [
+            "/",
+            "/etc",
+            "/etc/passwd",
+            "//etc",
+            "/etc/",
+            "/etc/.",
+            "/etc/..",
+            "/./x",
+            "/a//b",
+            "/a/.hidden",
+            "/a/..b",
+            "/a/b..",
+            "/...",
+            "relative",
+            "",
+        ] {
+            let folded = normalize(&Path::new("/base").join(raw));
+            assert_eq!(
+                absolute(Path::new("/base"), raw.as_bytes()),
+                folded,
                 "{raw:?}"
             );
         }

@@ -1,4 +1,5 @@
 use super::*;
+use nono_ebpf_common::SYSCALL_PATH1_OFFSET;
 
 const ROOT: i32 = 100;
 const TRACER: i32 = 99;
@@ -320,19 +321,77 @@ fn restarted_calls_are_recorded_once() {
     assert_eq!(files(&mut state), vec![(FileOp::Read, "/fifo".into(), -2)]);
 }
 
+fn zeroed() -> Box<SyscallRecord> {
+    // SAFETY: all zeroes is valid for the record.
+    Box::new(unsafe { std::mem::zeroed() })
+}
+
+/// `bytes` copied into 8-byte-aligned memory, as the ring buffer hands them out.
+fn aligned(bytes: &[u8]) -> Vec<u64> {
+    let mut words = vec![0u64; bytes.len().div_ceil(8)];
+    // SAFETY: the words hold at least `bytes.len()` bytes.
+    unsafe {
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), words.as_mut_ptr().cast(), bytes.len())
+    };
+    words
+}
+
 #[test]
 fn garbage_records_are_refused() {
-    assert!(Record::parse(&[]).is_none());
-    assert!(Record::parse(&[0u8; 7]).is_none());
+    let mut scratch = zeroed();
+    assert!(Record::parse(&[], &mut scratch).is_none());
+    assert!(Record::parse(&[0u8; 7], &mut scratch).is_none());
     let mut bytes = [0u64; 8];
     bytes[0] = 77; // unknown kind
     // SAFETY: viewing u64s as bytes.
     let raw = unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<u8>(), 64) };
-    assert!(Record::parse(raw).is_none());
+    assert!(Record::parse(raw, &mut scratch).is_none());
     bytes[0] = u64::from(RECORD_SYSCALL);
     // SAFETY: as above.
     let raw = unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<u8>(), 64) };
-    assert!(Record::parse(raw).is_none(), "a short system call record");
+    assert!(
+        Record::parse(raw, &mut scratch).is_none(),
+        "a system call record shorter than its fixed part"
+    );
+}
+
+#[test]
+fn compact_records_are_completed_and_what_they_leave_out_is_absent() {
+    let record = syscall(
+        ROOT,
+        Syscall::Openat,
+        [AT_FDCWD, 0, 0, 0, 0, 0],
+        3,
+        b"/etc/hostname",
+    );
+    let len = record.compact_len();
+    assert_eq!(len, SYSCALL_PATH1_OFFSET + "/etc/hostname".len() + 1);
+    // SAFETY: viewing the record as bytes.
+    let bytes =
+        unsafe { std::slice::from_raw_parts((&record as *const SyscallRecord).cast::<u8>(), len) };
+    let words = aligned(bytes);
+    // SAFETY: the words hold `len` bytes.
+    let compact = unsafe { std::slice::from_raw_parts(words.as_ptr().cast::<u8>(), len) };
+    // A scratch record full of an earlier record's leftovers.
+    let mut scratch = zeroed();
+    scratch.addr_len = 16;
+    scratch.path2_len = 9;
+    let Some(Record::Syscall(parsed)) = Record::parse(compact, &mut scratch) else {
+        panic!("a compact record parses");
+    };
+    assert_eq!(parsed.path1_len, record.path1_len);
+    assert_eq!(&parsed.path1[..13], b"/etc/hostname");
+    assert_eq!(
+        (parsed.addr_len, parsed.path2_len),
+        (0, 0),
+        "leftovers are not data"
+    );
+    // A cut that falls inside the path keeps only what arrived.
+    let short = &compact[..SYSCALL_PATH1_OFFSET + 4];
+    let Some(Record::Syscall(parsed)) = Record::parse(short, &mut scratch) else {
+        panic!("a short compact record parses");
+    };
+    assert_eq!(parsed.path1_len, 4);
 }
 
 #[test]
