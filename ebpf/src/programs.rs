@@ -315,6 +315,36 @@ pub fn process_exec(ctx: RawTracePointContext) -> i32 {
     0
 }
 
+/// The system call number and the six arguments from the saved registers, `None` for
+/// a call the table does not mark (after one read on x86-64).
+#[inline(always)]
+fn registers(regs: u64, off: &KernelOffsets) -> Option<(u32, [u64; 6])> {
+    let base = regs + off.regs_window_start as u64;
+    let nr = kernel_u64(base + off.regs_nr as u64) as u32;
+    spec(nr)?;
+    if off.regs_window == 0 {
+        let arg = |i: usize| kernel_u64(base + off.regs_args[i] as u64);
+        return Some((nr, [arg(0), arg(1), arg(2), arg(3), arg(4), arg(5)]));
+    }
+    // Not zeroed first: Rust would zero it with a byte loop (a `memset` subprogram that
+    // cost as much as the rest of the program); the helper writes all of it, zeroes if
+    // the read fails.
+    let mut window = core::mem::MaybeUninit::<[u64; REGS_WINDOW / 8]>::uninit();
+    // SAFETY: the helper checks the address and writes all REGS_WINDOW bytes of
+    // `window`, so it is initialised afterwards.
+    let window = unsafe {
+        bpf_probe_read_kernel(
+            window.as_mut_ptr().cast(),
+            REGS_WINDOW as u32,
+            base as *const c_void,
+        );
+        window.assume_init()
+    };
+    let at = |offset: u32| window[(offset as usize / 8) & (REGS_WINDOW / 8 - 1)];
+    let arg = |i: usize| at(off.regs_args[i]);
+    Some((nr, [arg(0), arg(1), arg(2), arg(3), arg(4), arg(5)]))
+}
+
 #[raw_tracepoint(tracepoint = "sys_exit")]
 pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
     let pid_tgid = bpf_get_current_pid_tgid();
@@ -328,33 +358,12 @@ pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
     // The argument registers are still as the program set them (on aarch64 the first
     // is read from orig_x0); only a successful exec replaced them. On x86-64 they and
     // the system call number lie within one window of the saved registers.
-    let mut window = [0u64; REGS_WINDOW / 8];
-    let nr = if off.regs_window != 0 {
-        // SAFETY: the helper checks the address; `window` holds REGS_WINDOW bytes.
-        unsafe {
-            bpf_probe_read_kernel(
-                window.as_mut_ptr().cast(),
-                REGS_WINDOW as u32,
-                (regs + off.regs_window_start as u64) as *const c_void,
-            )
-        };
-        window[(off.regs_nr as usize / 8) & (REGS_WINDOW / 8 - 1)] as u32
-    } else {
-        kernel_u64(regs + off.regs_nr as u64) as u32
+    let Some((nr, mut args)) = registers(regs, &off) else {
+        return 0;
     };
     let Some(spec) = spec(nr) else {
         return 0;
     };
-    let mut args = [0u64; 6];
-    let mut i = 0;
-    while i < 6 {
-        args[i] = if off.regs_window != 0 {
-            window[(off.regs_args[i] as usize / 8) & (REGS_WINDOW / 8 - 1)]
-        } else {
-            kernel_u64(regs + off.regs_args[i] as u64)
-        };
-        i += 1;
-    }
     let flags = spec.flags;
     if flags & SPEC_EXEC != 0 {
         if ret == 0 {
@@ -403,12 +412,14 @@ pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
         (*record).header = header(RECORD_SYSCALL, pid_tgid, nr, 0);
         (*record).args = args;
         (*record).ret = ret;
-        (*record).path1_len = 0;
-        (*record).path2_len = 0;
-        (*record).addr_len = 0;
-        (*record).data_len = 0;
-        (*record).data2_len = 0;
-        (*record).file_mode = 0;
+        // Volatile, so the six zero stores are not merged into a call of the byte-loop
+        // `memset` the BPF target links.
+        (&raw mut (*record).path1_len).write_volatile(0);
+        (&raw mut (*record).path2_len).write_volatile(0);
+        (&raw mut (*record).addr_len).write_volatile(0);
+        (&raw mut (*record).data_len).write_volatile(0);
+        (&raw mut (*record).data2_len).write_volatile(0);
+        (&raw mut (*record).file_mode).write_volatile(0);
         let flags_arg = spec.open_flags_arg as usize;
         let may_create = flags_arg >= 6 || args[flags_arg] & O_CREAT != 0;
         if flags & SPEC_OPEN != 0 && ret >= 0 && may_create {
