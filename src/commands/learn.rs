@@ -1,6 +1,5 @@
 //! `nono learn`: trace a command and suggest the least privilege it needs.
 
-use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -18,6 +17,7 @@ use nono_tracer::ptrace::{self, TraceCommand, TraceOutcome};
 use nono_tracer::{ebpf, support};
 use nono_tui::learn::model::{Coverage, GroupInfo, LearnContext, SensitivePath};
 use nono_tui::learn::observe::{self, Resolved};
+use nono_tui::learn::paths::PathMap;
 use nono_tui::learn::{LearnModel, Msg, output, suggest};
 use nono_tui::review::{self, ReviewConfig, ReviewState, event_loop::Input};
 
@@ -277,18 +277,25 @@ struct Review {
 /// itself is a symbolic link), which keeps a trace of many files cheap.
 fn canonicalizer() -> impl FnMut(&Path) -> Resolved {
     let real = nono_enforcer::plan::RealFs;
-    let mut cache: HashMap<PathBuf, Resolved> = HashMap::new();
-    let mut dirs: HashMap<PathBuf, PathBuf> = HashMap::new();
+    // Keyed by the path's bytes with a cheap hash: this runs for every event, and
+    // `Path`'s own hashing walks components.
+    let mut cache: PathMap<Resolved> = PathMap::new();
+    let mut dirs: PathMap<PathBuf> = PathMap::new();
     move |p: &Path| -> Resolved {
         if let Some(hit) = cache.get(p) {
             return hit.clone();
         }
         let resolved = match (p.parent(), p.file_name()) {
             (Some(parent), Some(name)) => {
-                let dir = dirs
-                    .entry(parent.to_path_buf())
-                    .or_insert_with(|| plan::canonicalize_lenient(&real, parent));
-                let candidate = dir.join(name);
+                let candidate = match dirs.get(parent) {
+                    Some(dir) => dir.join(name),
+                    None => {
+                        let dir = plan::canonicalize_lenient(&real, parent);
+                        let candidate = dir.join(name);
+                        dirs.insert(parent.to_path_buf(), dir);
+                        candidate
+                    }
+                };
                 match std::fs::symlink_metadata(&candidate) {
                     Ok(meta) if meta.file_type().is_symlink() => {
                         let target = plan::canonicalize_lenient(&real, &candidate);

@@ -5,10 +5,12 @@
 //! * [`suggest`]: rules suggested from the model, each with its reason; sensitive paths
 //!   are shown but never suggested, and `/` and `$HOME` are never granted whole.
 //! * [`output`]: the human summary, the JSON report and the suggested profile.
+//! * [`paths`]: maps keyed by paths, cheap enough to look up on every event.
 
 pub mod model;
 pub mod observe;
 pub mod output;
+pub mod paths;
 pub mod suggest;
 
 pub use model::{LearnContext, LearnModel, Msg};

@@ -2,7 +2,9 @@
 //! caller classifies events (which needs the filesystem for canonical paths) before
 //! handing them over.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use nono_enforcer::capability::Access;
@@ -11,6 +13,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
 use super::observe::{Need, Observation};
+use super::paths::PathMap;
 
 /// A denied path the command must never be granted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -238,10 +241,11 @@ pub enum Msg {
 
 /// File observations by canonical path: a hash map (one lookup per event, which is
 /// what a trace of a million events needs; a tree keyed by paths pays a pointer chase
-/// per comparison), iterated and serialized in path order.
+/// per comparison), iterated and serialized in path order. Keyed by the path's bytes
+/// with a cheap hash ([`PathMap`]): `Path`'s own `Hash` walks components.
 #[derive(Debug, Clone, Default)]
 pub struct Files {
-    map: HashMap<PathBuf, PathNode>,
+    map: PathMap<PathNode>,
 }
 
 impl Files {
@@ -268,7 +272,8 @@ impl Files {
     /// Every path and its observations, in path order.
     pub fn iter(&self) -> std::vec::IntoIter<(&PathBuf, &PathNode)> {
         let mut all: Vec<(&PathBuf, &PathNode)> = self.map.iter().collect();
-        all.sort_by_cached_key(|(p, _)| order_key(p));
+        // Keys are unique, so an unstable sort gives the one order there is.
+        all.sort_unstable_by(|(a, _), (b, _)| path_order(a, b));
         all.into_iter()
     }
 
@@ -278,19 +283,37 @@ impl Files {
     }
 
     fn entry(&mut self, path: PathBuf) -> &mut PathNode {
-        self.map.entry(path).or_default()
+        self.map.entry_or_insert_with(path, PathNode::default)
     }
 }
 
-/// A sort key giving `Path`'s order (component by component) for the normalized
-/// absolute paths the model holds: the bytes with `/` ranked first, so sorting is a
-/// plain byte comparison instead of parsing components at every step.
-fn order_key(path: &Path) -> Vec<u8> {
-    path.as_os_str()
-        .as_encoded_bytes()
-        .iter()
-        .map(|&c| if c == b'/' { 0 } else { c })
-        .collect()
+/// `Path`'s order (component by component) for the normal-form paths the model holds:
+/// the bytes compared with `/` ranked first, so sorting is a byte comparison instead
+/// of parsing components at every step (and allocates nothing).
+fn path_order(a: &Path, b: &Path) -> Ordering {
+    let (a, b) = (a.as_os_str().as_bytes(), b.as_os_str().as_bytes());
+    let rank = |c: u8| if c == b'/' { 0 } else { c };
+    match first_difference(a, b) {
+        Some(i) => rank(a[i]).cmp(&rank(b[i])),
+        None => a.len().cmp(&b.len()),
+    }
+}
+
+/// Where two byte strings first differ (within the shorter one's length), comparing
+/// eight bytes at a time: sorted paths share long prefixes.
+fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
+    let n = a.len().min(b.len());
+    let word = |s: &[u8], i: usize| u64::from_le_bytes(s[i..i + 8].try_into().expect("8 bytes"));
+    let mut i = 0;
+    while i + 8 <= n {
+        let diff = word(a, i) ^ word(b, i);
+        if diff != 0 {
+            // Little-endian: the lowest set bit is in the first differing byte.
+            return Some(i + diff.trailing_zeros() as usize / 8);
+        }
+        i += 8;
+    }
+    (i..n).find(|&j| a[j] != b[j])
 }
 
 impl<'a> IntoIterator for &'a Files {
@@ -484,11 +507,17 @@ mod tests {
             "/é",
             "/a/\u{7f}",
             "/a/.hidden",
+            "/usr/share/doc/a",
+            "/usr/share/doc/a/b",
+            "/usr/share/doc-x",
+            "/usr/share/docs",
+            "/usr/share/doc.d/z",
+            "/usr/share/doc",
         ];
         for x in paths {
             for y in paths {
                 let (a, b) = (Path::new(x), Path::new(y));
-                assert_eq!(order_key(a).cmp(&order_key(b)), a.cmp(b), "{x} vs {y}");
+                assert_eq!(path_order(a, b), a.cmp(b), "{x} vs {y}");
             }
         }
         let mut files = Files::default();
