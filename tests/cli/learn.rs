@@ -323,6 +323,57 @@ fn unprivileged_ebpf_names_the_capability_and_auto_falls_back_to_ptrace() {
 }
 
 #[test]
+fn ebpf_as_a_user_given_cap_bpf_and_cap_perfmon_runs_the_command_as_that_user() {
+    if !nix_is_root() {
+        skip("needs root to give a copy of nono file capabilities and switch users");
+        return;
+    }
+    if !Path::new("/usr/sbin/setcap").exists() && !Path::new("/sbin/setcap").exists() {
+        skip("needs setcap (Debian package libcap2-bin)");
+        return;
+    }
+    let w = World::new();
+    // run_as_nobody copies the binary; give the copy the two capabilities first.
+    let bin = w.dir.path().join("nono");
+    std::fs::copy(env!("CARGO_BIN_EXE_nono"), &bin).unwrap();
+    let status = std::process::Command::new("setcap")
+        .args(["cap_bpf,cap_perfmon+ep"])
+        .arg(&bin)
+        .status()
+        .unwrap();
+    assert!(status.success(), "setcap");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(w.dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let shell = format!(
+        "chmod -R a+rwX {root} && cd {work} && setpriv --reuid=65534 --regid=65534 --clear-groups env HOME={home} {bin} learn --no-tui --backend ebpf -- sh -c 'id -u; grep CapEff /proc/self/status; cat {home}/.ssh/id_rsa 2>/dev/null || echo key-refused'",
+        root = w.dir.path().display(),
+        work = w.work().display(),
+        home = w.home().display(),
+        bin = bin.display()
+    );
+    w.write("home/.ssh/id_rsa", "PRIVATE KEY");
+    let out = std::process::Command::new("sh")
+        .args(["-c", &shell])
+        .output()
+        .unwrap();
+    assert_code(
+        &out,
+        0,
+        "learn --backend ebpf as uid 65534 with file capabilities",
+    );
+    assert!(
+        stderr(&out).contains("nono: tracing with eBPF"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        stdout(&out),
+        "65534\nCapEff:\t0000000000000000\nkey-refused\n",
+        "the command runs as the user, without capabilities, under the safety net"
+    );
+}
+
+#[test]
 fn auto_uses_ebpf_where_it_can_and_says_so() {
     let w = World::new();
     let report = w.dir.path().join("r.json");

@@ -177,14 +177,27 @@ pub fn drop_all_capabilities(last_cap: u32) -> Result<(), Errno> {
     // KEEP_CAPS must stay clear: set NOROOT and NO_SETUID_FIXUP with their locks, and
     // lock KEEP_CAPS off. SECBIT_KEEP_CAPS (bit 4) is not set in the value.
     let bits = (SECBIT_ALL_LOCKED & !0x10) | SECBIT_NO_CAP_AMBIENT_RAISE;
+    // Securebits and the bounding set need CAP_SETPCAP. A process that is not uid 0
+    // and lacks it (nono given a few file capabilities, say CAP_BPF for tracing) cannot
+    // change them, and needs not: clearing its sets below and no_new_privs, which the
+    // sandbox always sets, leave an `execve` nothing to gain.
+    // SAFETY: getuid and geteuid take no arguments and cannot fail.
+    let root = unsafe { libc::geteuid() == 0 || libc::getuid() == 0 };
     // SAFETY: prctl with integer arguments only.
-    check_int(unsafe { libc::prctl(libc::PR_SET_SECUREBITS, bits, 0, 0, 0) })?;
-    for cap in 0..=last_cap {
-        // SAFETY: prctl with integer arguments only.
-        let ret = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
-        if ret < 0 && errno() != libc::EINVAL {
-            return Err(errno());
+    let secured = check_int(unsafe { libc::prctl(libc::PR_SET_SECUREBITS, bits, 0, 0, 0) });
+    match secured {
+        Ok(_) => {
+            for cap in 0..=last_cap {
+                // SAFETY: prctl with integer arguments only.
+                let ret =
+                    unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
+                if ret < 0 && errno() != libc::EINVAL {
+                    return Err(errno());
+                }
+            }
         }
+        Err(libc::EPERM) if !root => {}
+        Err(e) => return Err(e),
     }
     // SAFETY: prctl with integer arguments only.
     check_int(unsafe {
