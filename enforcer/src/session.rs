@@ -108,6 +108,8 @@ pub struct Session {
     /// Its `session.json` contents.
     pub info: SessionInfo,
     events: Option<BufWriter<File>>,
+    /// The line being recorded (kept to reuse its allocation).
+    line: Vec<u8>,
 }
 
 fn utc_stamp(secs: u64) -> String {
@@ -178,6 +180,7 @@ impl Session {
             dir,
             info,
             events: None,
+            line: Vec::new(),
         };
         session.save()?;
         Ok(session)
@@ -189,9 +192,13 @@ impl Session {
     }
 
     /// Appends one event (any serializable value) to `events.jsonl`.
+    ///
+    /// Lines are buffered (64 KiB): a crash loses at most that much of the end of the
+    /// trace; [`Session::finish`] writes the rest.
     pub fn record(&mut self, event: &impl Serialize) -> Result<(), SessionError> {
+        let events_path = || self.dir.join("events.jsonl");
         if self.events.is_none() {
-            let path = self.dir.join("events.jsonl");
+            let path = events_path();
             let file = OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -200,13 +207,18 @@ impl Session {
                 .map_err(io_err(&path))?;
             self.events = Some(BufWriter::with_capacity(1 << 16, file));
         }
-        let path = self.dir.join("events.jsonl");
-        let writer = self.events.as_mut().expect("opened above");
-        serde_json::to_writer(&mut *writer, event).map_err(|error| SessionError::Json {
-            path: path.clone(),
+        // The line is put together in memory, then handed to the buffer in one write
+        // (serde_json writes a few dozen pieces per event).
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, event).map_err(|error| SessionError::Json {
+            path: events_path(),
             error,
         })?;
-        writer.write_all(b"\n").map_err(io_err(&path))?;
+        self.line.push(b'\n');
+        let writer = self.events.as_mut().expect("opened above");
+        writer
+            .write_all(&self.line)
+            .map_err(|error| io_err(&events_path())(error))?;
         self.info.events += 1;
         Ok(())
     }
