@@ -17,7 +17,7 @@ use nono_tracer::ptrace::{self, TraceCommand, TraceOutcome};
 use nono_tracer::{ebpf, support};
 use nono_tui::learn::model::{Coverage, GroupInfo, LearnContext, SensitivePath};
 use nono_tui::learn::observe::{self, Resolved};
-use nono_tui::learn::paths::PathMap;
+use nono_tui::learn::paths::{self, PathMap};
 use nono_tui::learn::{LearnModel, Msg, output, suggest};
 use nono_tui::review::{self, ReviewConfig, ReviewState, event_loop::Input};
 
@@ -278,42 +278,42 @@ struct Review {
 fn canonicalizer() -> impl FnMut(&Path) -> Resolved {
     let real = nono_enforcer::plan::RealFs;
     // Keyed by the path's bytes with a cheap hash: this runs for every event, and
-    // `Path`'s own hashing walks components.
-    let mut cache: PathMap<Resolved> = PathMap::new();
+    // `Path`'s own hashing walks components. Most paths resolve to themselves; those
+    // keep no second copy (`None`).
+    let mut cache: PathMap<(Option<PathBuf>, bool)> = PathMap::new();
     let mut dirs: PathMap<PathBuf> = PathMap::new();
     move |p: &Path| -> Resolved {
-        if let Some(hit) = cache.get(p) {
-            return hit.clone();
-        }
-        let resolved = match (p.parent(), p.file_name()) {
-            (Some(parent), Some(name)) => {
-                let candidate = match dirs.get(parent) {
-                    Some(dir) => dir.join(name),
-                    None => {
-                        let dir = plan::canonicalize_lenient(&real, parent);
-                        let candidate = dir.join(name);
-                        dirs.insert(parent.to_path_buf(), dir);
-                        candidate
+        let (key, (target, is_dir)) = cache.get_or_insert_with(p, |normal| {
+            // `normal` is `p` in normal form: its parent and name are found by bytes.
+            let (target, is_dir) = match paths::split_normal(normal) {
+                Some((parent, name)) => {
+                    let (_, dir) = dirs.get_or_insert_with(parent, |parent| {
+                        plan::canonicalize_lenient(&real, parent)
+                    });
+                    let mut candidate =
+                        PathBuf::with_capacity(dir.as_os_str().len() + 1 + name.len());
+                    candidate.push(dir);
+                    candidate.push(name);
+                    match std::fs::symlink_metadata(&candidate) {
+                        Ok(meta) if meta.file_type().is_symlink() => {
+                            let target = plan::canonicalize_lenient(&real, &candidate);
+                            let is_dir = real.kind(&target).is_ok_and(|k| k == EntryKind::Dir);
+                            (target, is_dir)
+                        }
+                        Ok(meta) => (candidate, meta.is_dir()),
+                        Err(_) => (candidate, false),
                     }
-                };
-                match std::fs::symlink_metadata(&candidate) {
-                    Ok(meta) if meta.file_type().is_symlink() => {
-                        let target = plan::canonicalize_lenient(&real, &candidate);
-                        let is_dir = real.kind(&target).is_ok_and(|k| k == EntryKind::Dir);
-                        (target, is_dir)
-                    }
-                    Ok(meta) => (candidate, meta.is_dir()),
-                    Err(_) => (candidate, false),
                 }
-            }
-            _ => {
-                let target = plan::canonicalize_lenient(&real, p);
-                let is_dir = real.kind(&target).is_ok_and(|k| k == EntryKind::Dir);
-                (target, is_dir)
-            }
-        };
-        cache.insert(p.to_path_buf(), resolved.clone());
-        resolved
+                None => {
+                    let target = plan::canonicalize_lenient(&real, p);
+                    let is_dir = real.kind(&target).is_ok_and(|k| k == EntryKind::Dir);
+                    (target, is_dir)
+                }
+            };
+            let itself = target.as_os_str() == normal.as_os_str();
+            ((!itself).then_some(target), is_dir)
+        });
+        (target.as_ref().unwrap_or(key).clone(), *is_dir)
     }
 }
 

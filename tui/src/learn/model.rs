@@ -397,7 +397,7 @@ impl LearnModel {
             } => {
                 self.events += 1;
                 for obs in observations {
-                    self.observe(obs);
+                    self.observe(obs, event.exe.as_deref());
                 }
                 self.event(*event);
             }
@@ -415,7 +415,8 @@ impl LearnModel {
         }
     }
 
-    fn observe(&mut self, obs: Observation) {
+    /// Records one observation of an event whose program is `exe`.
+    fn observe(&mut self, obs: Observation, exe: Option<&Path>) {
         let node = self.files.entry(obs.path);
         node.dir |= obs.dir;
         if obs.result >= 0 {
@@ -430,8 +431,12 @@ impl LearnModel {
             remember(&mut node.entries, entry);
         }
         remember(&mut node.pids, obs.pid);
-        if let Some(exe) = obs.exe {
-            remember(&mut node.exes, exe);
+        // Copied only when new: most accesses to a path are by a program seen before.
+        if let Some(exe) = exe
+            && node.exes.len() < MAX_DETAIL
+            && !node.exes.contains(exe)
+        {
+            node.exes.insert(exe.to_path_buf());
         }
     }
 

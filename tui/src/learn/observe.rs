@@ -48,7 +48,8 @@ impl Need {
     }
 }
 
-/// One access by the traced command.
+/// One access by the traced command. The program that made it is the event's
+/// ([`Event::exe`]): every observation of one event shares it, so it is not copied here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Observation {
     /// The canonical path the access is about (for create/delete: the directory).
@@ -63,8 +64,6 @@ pub struct Observation {
     pub result: i32,
     /// The process.
     pub pid: i32,
-    /// The program it ran.
-    pub exe: Option<PathBuf>,
 }
 
 fn parent(path: &Path) -> PathBuf {
@@ -88,7 +87,6 @@ pub fn classify(event: &Event, canon: &mut impl FnMut(&Path) -> Resolved) -> Vec
             need,
             result,
             pid: event.pid,
-            exe: event.exe.clone(),
         };
     match &event.kind {
         EventKind::File {

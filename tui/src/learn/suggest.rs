@@ -22,6 +22,7 @@ use serde::Serialize;
 
 use super::model::LearnModel;
 use super::observe::Need;
+use super::paths::PathMap;
 
 /// Files read in one directory before the directory is suggested instead.
 pub const COLLAPSE_SIBLINGS: usize = 4;
@@ -129,21 +130,20 @@ enum Granter {
 /// The context's denials and grants by path: a path's are found by walking up its
 /// ancestors (a few hash lookups) instead of testing every rule.
 struct Index<'a> {
-    sensitive: HashMap<&'a Path, usize>,
-    grants: HashMap<&'a Path, Vec<(Granter, &'a super::model::Coverage)>>,
+    sensitive: PathMap<usize>,
+    grants: PathMap<Vec<(Granter, &'a super::model::Coverage)>>,
 }
 
 impl<'a> Index<'a> {
     fn new(ctx: &'a super::model::LearnContext) -> Self {
-        let mut sensitive = HashMap::new();
+        let mut sensitive = PathMap::new();
         for (i, s) in ctx.sensitive.iter().enumerate() {
-            sensitive.entry(s.path.as_path()).or_insert(i);
+            sensitive.entry_or_insert_with(s.path.clone(), || i);
         }
-        let mut grants: HashMap<&Path, Vec<_>> = HashMap::new();
+        let mut grants: PathMap<Vec<_>> = PathMap::new();
         for g in &ctx.base_grants {
             grants
-                .entry(g.path.as_path())
-                .or_default()
+                .entry_or_insert_with(g.path.clone(), Vec::new)
                 .push((Granter::Base, g));
         }
         for (i, group) in ctx.groups.iter().enumerate() {
@@ -153,7 +153,9 @@ impl<'a> Index<'a> {
                 Granter::Other(i)
             };
             for g in &group.grants {
-                grants.entry(g.path.as_path()).or_default().push((who, g));
+                grants
+                    .entry_or_insert_with(g.path.clone(), Vec::new)
+                    .push((who, g));
             }
         }
         Index { sensitive, grants }
@@ -165,22 +167,23 @@ impl<'a> Index<'a> {
         ctx: &'a super::model::LearnContext,
         path: &Path,
     ) -> Option<&'a super::model::SensitivePath> {
-        path.ancestors()
-            .filter_map(|a| self.sensitive.get(a))
-            .min()
-            .map(|&i| &ctx.sensitive[i])
+        let mut first: Option<usize> = None;
+        self.sensitive.ancestors(path, |_, &i| {
+            first = Some(first.map_or(i, |f| f.min(i)));
+        });
+        first.map(|i| &ctx.sensitive[i])
     }
 
     /// Who grants `access` to `path` first, if anyone.
     fn grant(&self, path: &Path, access: Access) -> Option<Granter> {
         let mut best = None;
-        for at in path.ancestors() {
-            for (who, c) in self.grants.get(at).into_iter().flatten() {
+        self.grants.ancestors(path, |at, grants| {
+            for (who, c) in grants {
                 if c.access.covers(access) && (c.dir || at == path) {
                     best = Some(best.map_or(*who, |b: Granter| b.min(*who)));
                 }
             }
-        }
+        });
         best
     }
 }
