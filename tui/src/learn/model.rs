@@ -277,6 +277,12 @@ impl Files {
         all.into_iter()
     }
 
+    /// Every path and its observations, in no particular order (without the sort
+    /// [`Files::iter`] pays for).
+    pub fn unordered(&self) -> impl Iterator<Item = (&PathBuf, &PathNode)> {
+        self.map.iter()
+    }
+
     /// Every path, in order.
     pub fn keys(&self) -> impl Iterator<Item = &PathBuf> {
         self.iter().map(|(p, _)| p)
