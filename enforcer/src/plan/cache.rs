@@ -57,7 +57,7 @@ pub const MIN_AGE: Duration = Duration::from_secs(2);
 /// A cache file larger than this is not read.
 const MAX_FILE: u64 = 16 << 20;
 const MAGIC: &[u8; 8] = b"NONOPLAN";
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// Where a plan came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,11 +118,7 @@ impl PlanCache {
         caps: &CapabilitySet,
         options: &PlanOptions,
     ) -> Result<(Plan, Outcome), PlanError> {
-        let Some(build) = build_id() else {
-            let plan = plan_with(caps, &CachingFs::new(), options)?;
-            return Ok((plan, Outcome::NotStored("the binary cannot be identified")));
-        };
-        let key = key(&build, caps, options);
+        let key = key(caps, options);
         let name = slot_name(&key);
         if let Some(plan) = self.load(&name, &key, caps, options) {
             return Ok((plan, Outcome::Hit));
@@ -149,21 +145,14 @@ impl PlanCache {
         caps: &CapabilitySet,
         options: &PlanOptions,
     ) -> Option<Plan> {
-        let bytes = read_private(&self.dir, name)?;
-        let body = checked(&bytes)?;
-        let mut r = Reader::new(body);
-        if r.take(MAGIC.len())? != MAGIC || r.u32()? != FORMAT || r.bytes()? != key {
-            return None;
-        }
-        let journal = Journal::decode(&mut r)?;
-        if !journal.still_holds() {
-            return None;
-        }
-        let plan = decode_plan(&mut r, caps)?;
-        if !r.at_end() || !sound(&plan, options) {
-            return None;
-        }
-        Some(plan)
+        self.read_entry(name, key, |r| {
+            let journal = Journal::decode(r)?;
+            if !journal.still_holds() {
+                return None;
+            }
+            decode_plan(r, caps)
+        })
+        .filter(|plan| sound(plan, options))
     }
 
     fn store(
@@ -174,12 +163,54 @@ impl PlanCache {
         caps: &CapabilitySet,
         plan: &Plan,
     ) -> Result<(), &'static str> {
+        self.write_entry(name, key, |w| {
+            journal.encode(w);
+            encode_plan(w, caps, plan).ok_or("the plan does not refer back to its inputs")
+        })
+    }
+
+    /// How long ago a directory must have changed for its stamp to be trusted.
+    pub(crate) fn min_age(&self) -> Duration {
+        self.min_age
+    }
+
+    /// Reads the entry `name` when it is intact, private to this user, and was made
+    /// for `key` by this binary; `decode` must consume the rest exactly.
+    pub(crate) fn read_entry<T>(
+        &self,
+        name: &str,
+        key: &[u8],
+        decode: impl FnOnce(&mut Reader<'_>) -> Option<T>,
+    ) -> Option<T> {
+        let bytes = read_private(&self.dir, name)?;
+        let body = checked(&bytes)?;
+        let mut r = Reader::new(body);
+        if r.take(MAGIC.len())? != MAGIC
+            || r.u32()? != FORMAT
+            || r.bytes()? != build_id()?
+            || r.bytes()? != key
+        {
+            return None;
+        }
+        let value = decode(&mut r)?;
+        r.at_end().then_some(value)
+    }
+
+    /// Writes the entry `name` for `key` atomically (a private temporary file,
+    /// renamed), with what `encode` writes after the header.
+    pub(crate) fn write_entry(
+        &self,
+        name: &str,
+        key: &[u8],
+        encode: impl FnOnce(&mut Writer) -> Result<(), &'static str>,
+    ) -> Result<(), &'static str> {
+        let build = build_id().ok_or("the binary cannot be identified")?;
         let mut w = Writer::default();
         w.raw(MAGIC);
         w.u32(FORMAT);
+        w.bytes(build);
         w.bytes(key);
-        journal.encode(&mut w);
-        encode_plan(&mut w, caps, plan).ok_or("the plan does not refer back to its inputs")?;
+        encode(&mut w)?;
         let mut bytes = w.0;
         let sum = checksum(&bytes);
         bytes.extend_from_slice(&sum.to_le_bytes());
@@ -226,31 +257,37 @@ impl PlanCache {
 }
 
 /// The binary doing the planning: its version and its file (device, inode, size,
-/// modification time). A rebuilt planner never trusts an older one's plans.
-fn build_id() -> Option<Vec<u8>> {
-    let meta = std::fs::metadata("/proc/self/exe").ok()?;
-    let mut w = Writer::default();
-    w.bytes(env!("CARGO_PKG_VERSION").as_bytes());
-    for n in [
-        meta.dev(),
-        meta.ino(),
-        meta.size(),
-        meta.mtime() as u64,
-        meta.mtime_nsec() as u64,
-        meta.ctime() as u64,
-        meta.ctime_nsec() as u64,
-    ] {
-        w.u64(n);
-    }
-    Some(w.0)
+/// modification and change times). A rebuilt planner never trusts an older one's
+/// plans. Asked once per process.
+fn build_id() -> Option<&'static [u8]> {
+    static BUILD: std::sync::OnceLock<Option<Vec<u8>>> = std::sync::OnceLock::new();
+    BUILD
+        .get_or_init(|| {
+            let meta = std::fs::metadata("/proc/self/exe").ok()?;
+            let mut w = Writer::default();
+            w.bytes(env!("CARGO_PKG_VERSION").as_bytes());
+            for n in [
+                meta.dev(),
+                meta.ino(),
+                meta.size(),
+                meta.mtime() as u64,
+                meta.mtime_nsec() as u64,
+                meta.ctime() as u64,
+                meta.ctime_nsec() as u64,
+            ] {
+                w.u64(n);
+            }
+            Some(w.0)
+        })
+        .as_deref()
 }
 
-/// Everything the planner takes from its caller, exactly. Sources are not part of it:
+/// Everything the planner takes from its caller, exactly (the binary is checked by
+/// [`PlanCache::read_entry`]). Sources are not part of it:
 /// the planner only copies them, and a cached plan takes them from the current
 /// capability set.
-fn key(build: &[u8], caps: &CapabilitySet, options: &PlanOptions) -> Vec<u8> {
+fn key(caps: &CapabilitySet, options: &PlanOptions) -> Vec<u8> {
     let mut w = Writer::default();
-    w.bytes(build);
     w.u32(caps.grants.len() as u32);
     for g in &caps.grants {
         w.path(&g.path);
@@ -347,10 +384,11 @@ fn read_private(dir: &Path, name: &str) -> Option<Vec<u8>> {
 /// What a directory looked like: `lstat`'s device, inode, mode, owner, group, link
 /// count, size, and modification and change times.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp([u64; 11]);
+pub(crate) struct Stamp([u64; 11]);
 
 impl Stamp {
-    fn of(path: &Path) -> Option<Stamp> {
+    /// The stamp of `path` (not following a final symlink).
+    pub(crate) fn of(path: &Path) -> Option<Stamp> {
         let m = std::fs::symlink_metadata(path).ok()?;
         Some(Stamp([
             m.dev(),
@@ -365,6 +403,42 @@ impl Stamp {
             m.ctime() as u64,
             m.ctime_nsec() as u64,
         ]))
+    }
+
+    /// May a stamp taken at `now` vouch for the directory `dir`: did it last change
+    /// at least `min_age` before, on a file system whose change times are trusted?
+    /// Otherwise, why not.
+    pub(crate) fn vouches(
+        &self,
+        dir: &Path,
+        now: SystemTime,
+        min_age: Duration,
+    ) -> Result<(), &'static str> {
+        let settled = self
+            .changed()
+            .and_then(|changed| changed.checked_add(min_age))
+            .is_some_and(|settled| settled <= now);
+        if !settled {
+            Err("a listed directory changed too recently")
+        } else if !trusted_file_system(dir) {
+            Err("a listed directory is on a file system without trusted change times")
+        } else {
+            Ok(())
+        }
+    }
+
+    pub(crate) fn encode(&self, w: &mut Writer) {
+        for n in self.0 {
+            w.u64(n);
+        }
+    }
+
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Option<Stamp> {
+        let mut stamp = [0u64; 11];
+        for n in &mut stamp {
+            *n = r.u64()?;
+        }
+        Some(Stamp(stamp))
     }
 
     /// The change time, if it is after 1970.
@@ -449,17 +523,9 @@ impl Journal {
             self.unfit = Some("a listed directory cannot be stamped");
             return;
         };
-        let settled = stamp
-            .changed()
-            .and_then(|changed| changed.checked_add(self.min_age))
-            .is_some_and(|settled| settled <= now);
-        if !settled {
-            self.unfit = Some("a listed directory changed too recently");
-        } else if !trusted_file_system(dir) {
-            self.unfit =
-                Some("a listed directory is on a file system without trusted change times");
-        } else {
-            self.listings.push((dir.to_path_buf(), stamp));
+        match stamp.vouches(dir, now, self.min_age) {
+            Ok(()) => self.listings.push((dir.to_path_buf(), stamp)),
+            Err(why) => self.unfit = Some(why),
         }
     }
 
@@ -491,9 +557,7 @@ impl Journal {
         w.u32(self.listings.len() as u32);
         for (dir, stamp) in &self.listings {
             w.path(dir);
-            for n in stamp.0 {
-                w.u64(n);
-            }
+            stamp.encode(w);
         }
         w.u32(self.lookups.len() as u32);
         for (path, node) in &self.lookups {
@@ -534,11 +598,7 @@ impl Journal {
         };
         for _ in 0..r.count()? {
             let dir = r.path()?;
-            let mut stamp = [0u64; 11];
-            for n in &mut stamp {
-                *n = r.u64()?;
-            }
-            journal.listings.push((dir, Stamp(stamp)));
+            journal.listings.push((dir, Stamp::decode(r)?));
         }
         for _ in 0..r.count()? {
             let path = r.path()?;
@@ -776,32 +836,32 @@ fn sound(plan: &Plan, options: &PlanOptions) -> bool {
 // ---------------------------------------------------------------------------
 
 #[derive(Default)]
-struct Writer(Vec<u8>);
+pub(crate) struct Writer(Vec<u8>);
 
 impl Writer {
     fn raw(&mut self, bytes: &[u8]) {
         self.0.extend_from_slice(bytes);
     }
-    fn u8(&mut self, n: u8) {
+    pub(crate) fn u8(&mut self, n: u8) {
         self.0.push(n);
     }
-    fn u32(&mut self, n: u32) {
+    pub(crate) fn u32(&mut self, n: u32) {
         self.raw(&n.to_le_bytes());
     }
-    fn u64(&mut self, n: u64) {
+    pub(crate) fn u64(&mut self, n: u64) {
         self.raw(&n.to_le_bytes());
     }
-    fn bytes(&mut self, bytes: &[u8]) {
+    pub(crate) fn bytes(&mut self, bytes: &[u8]) {
         self.u32(bytes.len() as u32);
         self.raw(bytes);
     }
-    fn path(&mut self, path: &Path) {
+    pub(crate) fn path(&mut self, path: &Path) {
         self.bytes(path.as_os_str().as_bytes());
     }
 }
 
 /// Reads what [`Writer`] wrote; every method returns `None` past the end.
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     bytes: &'a [u8],
 }
 
@@ -817,26 +877,26 @@ impl<'a> Reader<'a> {
         self.bytes = rest;
         Some(head)
     }
-    fn u8(&mut self) -> Option<u8> {
+    pub(crate) fn u8(&mut self) -> Option<u8> {
         Some(self.take(1)?[0])
     }
-    fn u32(&mut self) -> Option<u32> {
+    pub(crate) fn u32(&mut self) -> Option<u32> {
         Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
     }
-    fn u64(&mut self) -> Option<u64> {
+    pub(crate) fn u64(&mut self) -> Option<u64> {
         Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
     }
     /// A count of items that each take at least one byte: no larger than what is left,
     /// so a corrupt count cannot make a huge allocation or a long loop.
-    fn count(&mut self) -> Option<usize> {
+    pub(crate) fn count(&mut self) -> Option<usize> {
         let n = self.u32()? as usize;
         (n <= self.bytes.len()).then_some(n)
     }
-    fn bytes(&mut self) -> Option<&'a [u8]> {
+    pub(crate) fn bytes(&mut self) -> Option<&'a [u8]> {
         let n = self.u32()? as usize;
         self.take(n)
     }
-    fn path(&mut self) -> Option<PathBuf> {
+    pub(crate) fn path(&mut self) -> Option<PathBuf> {
         Some(PathBuf::from(OsString::from_vec(self.bytes()?.to_vec())))
     }
     fn at_end(&self) -> bool {

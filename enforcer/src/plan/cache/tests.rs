@@ -226,7 +226,7 @@ fn a_well_formed_plan_that_grants_a_denied_path_is_refused() {
     let slot = f.stored();
     let cache = f.cache();
     let name = slot.file_name().unwrap().to_str().unwrap().to_string();
-    let key = key(&build_id().expect("build id"), &f.caps, &f.options);
+    let key = key(&f.caps, &f.options);
     let fs = CachingFs::recording(Duration::ZERO);
     let mut plan = plan_with(&f.caps, &fs, &f.options).expect("plan");
     let journal = fs.into_journal().expect("journal");
