@@ -119,7 +119,7 @@ impl PlanCache {
         options: &PlanOptions,
     ) -> Result<(Plan, Outcome), PlanError> {
         let key = key(caps, options);
-        let name = slot_name(&key);
+        let name = slot_name("plan-", &key);
         if let Some(plan) = self.load(&name, &key, caps, options) {
             return Ok((plan, Outcome::Hit));
         }
@@ -314,8 +314,12 @@ fn key(caps: &CapabilitySet, options: &PlanOptions) -> Vec<u8> {
     w.0
 }
 
-fn slot_name(key: &[u8]) -> String {
-    format!("{:016x}", checksum(key))
+/// The file for `key`, made by this binary (two versions of nono side by side keep
+/// separate entries instead of replacing each other's).
+pub(crate) fn slot_name(prefix: &str, key: &[u8]) -> String {
+    let mut named = build_id().unwrap_or_default().to_vec();
+    named.extend_from_slice(key);
+    format!("{prefix}{:016x}", checksum(&named))
 }
 
 fn checksum(bytes: &[u8]) -> u64 {

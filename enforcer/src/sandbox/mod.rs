@@ -482,10 +482,13 @@ pub fn prepare(
     // Mount view or seccomp for metadata.
     // A mount namespace of our own needs CAP_SYS_ADMIN (root); otherwise a user
     // namespace provides it (also for a root that lacks CAP_SYS_ADMIN).
-    let privileged = sys::can_mount();
+    // Read once: each read of /proc/self/status is a dozen system calls.
+    let capabilities = sys::effective_capabilities();
+    let privileged = sys::allows_mounting(capabilities);
     let mut scan_incomplete = false;
-    let userns_ok = options.single_threaded && crate::support::unprivileged_userns_likely();
-    let mounts = if options.mount_view && (privileged || userns_ok) {
+    // Asked only when needed: the sysctls are three more /proc reads.
+    let userns_ok = || options.single_threaded && crate::support::unprivileged_userns_likely();
+    let mounts = if options.mount_view && (privileged || userns_ok()) {
         let mut writable: Vec<&Path> = plan
             .rules
             .iter()
@@ -569,7 +572,7 @@ pub fn prepare(
         MetadataGuard::Off
     };
     let drop_capabilities =
-        sys::has_capabilities() || mounts.as_ref().is_some_and(|m| m.user_namespace.is_some());
+        capabilities != 0 || mounts.as_ref().is_some_and(|m| m.user_namespace.is_some());
     if drop_capabilities {
         layers.push("capabilities dropped".into());
     }

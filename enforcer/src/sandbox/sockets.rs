@@ -27,8 +27,10 @@ use crate::plan::cache::{PlanCache, Stamp, Writer};
 const ROOTS: &[(&str, usize)] = &[("/run", 4), ("/var/run", 4), ("/tmp", 2), ("/var/tmp", 2)];
 /// How many entries the socket scan looks at before it gives up (and says so).
 pub(super) const SCAN_LIMIT: usize = 5_000;
-/// The memo's entry in the plan cache.
-const MEMO: &str = "sockets";
+/// The memo's entry in the plan cache (one per binary).
+fn memo_name() -> String {
+    crate::plan::cache::slot_name("sockets-", b"")
+}
 /// At most this many directories are remembered.
 const MEMO_LIMIT: usize = 4_096;
 
@@ -151,7 +153,7 @@ struct Memo {
 impl Memo {
     fn load(cache: &PlanCache) -> Memo {
         let dirs = cache
-            .read_entry(MEMO, b"", |r| {
+            .read_entry(&memo_name(), b"", |r| {
                 let mut dirs = HashMap::new();
                 for _ in 0..r.count()? {
                     let dir = r.path()?;
@@ -206,7 +208,7 @@ impl Memo {
         if !self.changed {
             return;
         }
-        let _ = cache.write_entry(MEMO, b"", |w: &mut Writer| {
+        let _ = cache.write_entry(&memo_name(), b"", |w: &mut Writer| {
             w.u32(self.dirs.len() as u32);
             for (dir, (stamp, entries)) in &self.dirs {
                 w.path(dir);
@@ -332,7 +334,7 @@ mod tests {
         let mut memo = Memo::load(&cache);
         memo.list(&root, Duration::ZERO);
         memo.store(&cache);
-        let file = cache.dir().join(MEMO);
+        let file = cache.dir().join(memo_name());
         let mut bytes = std::fs::read(&file).expect("read");
         let middle = bytes.len() / 2;
         bytes[middle] ^= 1;
