@@ -2051,8 +2051,13 @@ fn a_cached_plan_does_not_outlive_a_new_file_under_a_read_only_grant(user: User)
         return;
     };
     let w = &scene.w;
-    let outside = scene.outside();
-    let dir = p(outside.path()).to_string();
+    // In the world's directory rather than beside it in /tmp: a second name looked up
+    // in /tmp would have the planner list /tmp, which other tests change all the time.
+    let outside = w.dir.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    set_mode(&outside, 0o777);
+    scene.give(&outside);
+    let dir = p(&outside).to_string();
     let secret = format!("{dir}/secret");
     w.write(
         "home/.config/nono/profiles/t.json",
@@ -2062,7 +2067,9 @@ fn a_cached_plan_does_not_outlive_a_new_file_under_a_read_only_grant(user: User)
     let listing = ["run", "-q", "--profile", "t", "--", "ls", &dir];
     run_until_cached(&scene, &listing);
 
-    scene.outside_file(&outside, "secret", "hunter2\n");
+    let planted = w.write("outside/secret", "hunter2\n");
+    set_mode(&planted, 0o644);
+    scene.give(&planted);
     let commands = [format!("cat {secret}")];
     assert_all_refused(&scene, &["--profile", "t"], &commands, REFUSALS);
     let out = scene.run(&listing);
