@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 use nono_enforcer::capability::{self, CapabilitySet, GrantFlag, Overrides};
+use nono_enforcer::plan::cache::PlanCache;
 use nono_enforcer::plan::{self, CachingFs, Plan};
 use nono_enforcer::{PathVars, ProfileStore};
 
@@ -73,12 +74,17 @@ fn utf8(flag: &str, value: &OsString) -> Result<String, Failure> {
 
 /// Resolves and plans the sandbox the flags describe.
 pub fn sandbox(args: &SandboxArgs) -> Result<Sandbox, Failure> {
-    sandbox_with(args, false)
+    sandbox_with(args, false, None)
 }
 
 /// Like [`sandbox`]; `mask` plans denied paths inside read-only system grants as
-/// mounts to hide (only when the sandbox will have a mount view).
-pub fn sandbox_with(args: &SandboxArgs, mask: bool) -> Result<Sandbox, Failure> {
+/// mounts to hide (only when the sandbox will have a mount view); with `cache`, the
+/// plan comes from (and goes to) that plan cache when it still holds.
+pub fn sandbox_with(
+    args: &SandboxArgs,
+    mask: bool,
+    cache: Option<&PlanCache>,
+) -> Result<Sandbox, Failure> {
     let cwd = current_dir()?;
     let workdir = match &args.workdir {
         Some(dir) => {
@@ -136,7 +142,17 @@ pub fn sandbox_with(args: &SandboxArgs, mask: bool) -> Result<Sandbox, Failure> 
         mask_system_denies: mask,
         home: Some(vars.home.clone()),
     };
-    let plan = plan::plan_with(&caps, &CachingFs::new(), &options).map_err(usage)?;
-    crate::timing::mark("rules planned");
+    let plan = match cache {
+        Some(cache) => {
+            let (plan, outcome) = cache.plan(&caps, &options).map_err(usage)?;
+            crate::timing::mark(&format!("rules planned ({outcome})"));
+            plan
+        }
+        None => {
+            let plan = plan::plan_with(&caps, &CachingFs::new(), &options).map_err(usage)?;
+            crate::timing::mark("rules planned");
+            plan
+        }
+    };
     Ok(Sandbox { caps, plan, vars })
 }

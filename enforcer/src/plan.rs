@@ -35,6 +35,8 @@ use serde::Serialize;
 
 use crate::capability::{Access, CapabilitySet, GrantFlag, PathKind, Source};
 
+pub mod cache;
+
 /// At most this many rules may come out of carving one grant.
 pub const MAX_CARVED_RULES: usize = 4096;
 
@@ -145,6 +147,10 @@ pub struct CachingFs {
     /// many single lookups each directory has had before it was worth listing.
     listed: std::cell::RefCell<FastMap<bool>>,
     identities: std::cell::RefCell<FastMap<Option<(u64, u64)>>>,
+    /// `/proc/self/mountinfo`, read once.
+    mountinfo: std::cell::OnceCell<Option<Vec<u8>>>,
+    /// Everything asked of the kernel, when recording (see [`cache`]).
+    journal: Option<std::cell::RefCell<cache::Journal>>,
 }
 
 /// A map keyed by path bytes with a cheap hash (paths here are not attacker-chosen
@@ -170,13 +176,26 @@ impl std::hash::Hasher for FxHasher {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Node {
     /// The errno of `lstat` or `readlink`.
     Missing(i32),
     Dir,
     File,
     Symlink(PathBuf),
+}
+
+/// What `lstat` (and `readlink` for a symlink) says of one path.
+fn lookup(path: &Path) -> Node {
+    match std::fs::symlink_metadata(path) {
+        Err(e) => Node::Missing(e.raw_os_error().unwrap_or(libc::EIO)),
+        Ok(meta) if meta.file_type().is_symlink() => match std::fs::read_link(path) {
+            Ok(target) => Node::Symlink(target),
+            Err(e) => Node::Missing(e.raw_os_error().unwrap_or(libc::EIO)),
+        },
+        Ok(meta) if meta.is_dir() => Node::Dir,
+        Ok(_) => Node::File,
+    }
 }
 
 /// Symlinks followed before giving up, as the kernel's `MAXSYMLINKS`.
@@ -186,6 +205,33 @@ impl CachingFs {
     /// An empty cache.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty cache that also keeps a journal of what it asked the kernel, so that a
+    /// plan made through it can be cached and its inputs checked later
+    /// ([`cache::PlanCache`]). `min_age` is how old a listed directory's change time
+    /// must be for the journal to vouch for it (see [`cache::Journal`]).
+    pub(crate) fn recording(min_age: std::time::Duration) -> Self {
+        CachingFs {
+            journal: Some(std::cell::RefCell::new(cache::Journal::new(min_age))),
+            ..Self::default()
+        }
+    }
+
+    /// The journal, when recording.
+    pub(crate) fn into_journal(self) -> Option<cache::Journal> {
+        let mountinfo = self.mountinfo.into_inner();
+        self.journal.map(|j| {
+            let mut journal = j.into_inner();
+            journal.set_mountinfo(mountinfo.flatten());
+            journal
+        })
+    }
+
+    fn mountinfo(&self) -> Option<&[u8]> {
+        self.mountinfo
+            .get_or_init(|| std::fs::read("/proc/self/mountinfo").ok())
+            .as_deref()
     }
 
     fn node(&self, path: &Path) -> Node {
@@ -218,15 +264,10 @@ impl CachingFs {
                 }
             }
         }
-        let node = match std::fs::symlink_metadata(path) {
-            Err(e) => Node::Missing(e.raw_os_error().unwrap_or(libc::EIO)),
-            Ok(meta) if meta.file_type().is_symlink() => match std::fs::read_link(path) {
-                Ok(target) => Node::Symlink(target),
-                Err(e) => Node::Missing(e.raw_os_error().unwrap_or(libc::EIO)),
-            },
-            Ok(meta) if meta.is_dir() => Node::Dir,
-            Ok(_) => Node::File,
-        };
+        let node = lookup(path);
+        if let Some(journal) = &self.journal {
+            journal.borrow_mut().looked_up(path, &node);
+        }
         self.nodes
             .borrow_mut()
             .insert(path.as_os_str().to_os_string(), node.clone());
@@ -294,11 +335,11 @@ impl FsView for CachingFs {
     }
 
     fn mount_points(&self) -> Vec<PathBuf> {
-        read_mount_points()
+        self.mountinfo().map(mount_points_in).unwrap_or_default()
     }
 
     fn aliases_possible(&self) -> bool {
-        bind_mounts_present()
+        self.mountinfo().is_none_or(bind_mounts_in)
     }
 
     fn identity(&self, path: &Path) -> Option<(u64, u64)> {
@@ -307,7 +348,13 @@ impl FsView for CachingFs {
         }
         // A path already known not to exist needs no stat.
         let id = match self.resolve(path) {
-            Ok(_) => RealFs.identity(path),
+            Ok(_) => {
+                let id = RealFs.identity(path);
+                if let Some(journal) = &self.journal {
+                    journal.borrow_mut().identified(path, id);
+                }
+                id
+            }
             Err(_) => None,
         };
         self.identities
@@ -325,6 +372,10 @@ impl FsView for CachingFs {
     }
 
     fn read_dir_kinds(&self, path: &Path) -> io::Result<Vec<(OsString, Option<EntryKind>)>> {
+        if let Some(journal) = &self.journal {
+            // Before listing: a change made after this stamp shows in a later one.
+            journal.borrow_mut().listing(path);
+        }
         let mut out = Vec::new();
         for entry in std::fs::read_dir(path)? {
             let entry = entry?;
@@ -743,10 +794,14 @@ pub fn plan_with(
 /// The mount points of this process's mount namespace, from `/proc/self/mountinfo`
 /// (field 5, with the kernel's octal escapes for space, tab, newline and backslash).
 pub fn read_mount_points() -> Vec<PathBuf> {
+    std::fs::read("/proc/self/mountinfo")
+        .map(|text| mount_points_in(&text))
+        .unwrap_or_default()
+}
+
+/// The mount points listed in the text of a `mountinfo` file.
+fn mount_points_in(text: &[u8]) -> Vec<PathBuf> {
     use std::os::unix::ffi::OsStringExt;
-    let Ok(text) = std::fs::read("/proc/self/mountinfo") else {
-        return Vec::new();
-    };
     let mut out = Vec::new();
     for line in text.split(|b| *b == b'\n') {
         let Some(field) = line.split(|b| *b == b' ').nth(4) else {
@@ -781,9 +836,11 @@ pub fn read_mount_points() -> Vec<PathBuf> {
 /// filesystem (field 4), or a device (field 3) mounted more than once? Unreadable
 /// mountinfo counts as yes.
 pub fn bind_mounts_present() -> bool {
-    let Ok(text) = std::fs::read("/proc/self/mountinfo") else {
-        return true;
-    };
+    std::fs::read("/proc/self/mountinfo").map_or(true, |text| bind_mounts_in(&text))
+}
+
+/// [`bind_mounts_present`] for the text of a `mountinfo` file.
+fn bind_mounts_in(text: &[u8]) -> bool {
     let mut devices: Vec<&[u8]> = Vec::new();
     for line in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         let mut fields = line.split(|b| *b == b' ');

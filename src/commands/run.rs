@@ -9,6 +9,7 @@ use anyhow::anyhow;
 use nono_enforcer::capability::{Access, NetworkMode, Source};
 use nono_enforcer::env;
 use nono_enforcer::exec::{self, CommandSpec, ExecError};
+use nono_enforcer::plan::cache::PlanCache;
 use nono_enforcer::plan::{EntryKind, Rule, SkipReason};
 use nono_enforcer::sandbox::{self, Enforcement, SandboxOptions};
 use serde::Serialize;
@@ -29,15 +30,20 @@ pub enum Mode {
 
 /// Runs `nono run` or `nono wrap`.
 pub fn run(args: RunArgs, mode: Mode) -> CmdResult {
+    let state_dir =
+        crate::context::Dirs::new(&crate::context::vars(crate::context::current_dir()?)).state;
+    let cache = PlanCache::new(&state_dir);
     let options = SandboxOptions {
         mount_view: !args.no_mount_view,
         single_threaded: true,
         guard_metadata: true,
-        state_dir: Some(
-            crate::context::Dirs::new(&crate::context::vars(crate::context::current_dir()?)).state,
-        ),
+        state_dir: Some(state_dir),
     };
-    let sandbox = context::sandbox_with(&args.sandbox, sandbox::mount_view_possible(&options))?;
+    let sandbox = context::sandbox_with(
+        &args.sandbox,
+        sandbox::mount_view_possible(&options),
+        Some(&cache),
+    )?;
     refuse_withheld_flags(&sandbox)?;
     let filtered = env::filter(std::env::vars_os(), &sandbox.caps.environment);
     if args.dry_run {

@@ -104,7 +104,11 @@ fn as_nobody(w: &World, args: &[&str], vars: &[(&str, &str)]) -> Output {
 /// of the nono binary in it; returns the copy's path.
 fn open_world_to_nobody(w: &World) -> PathBuf {
     for dir in [w.dir.path().to_path_buf(), w.home(), w.work()] {
-        set_mode(&dir, 0o777);
+        // Only when needed: a chmod changes the directory's change time, which would
+        // keep the plan cache from ever trusting it.
+        if mode_of(&dir) != 0o777 {
+            set_mode(&dir, 0o777);
+        }
     }
     let bin_dir = w.dir.path().join("bin");
     let bin = bin_dir.join("nono");
@@ -1976,4 +1980,190 @@ fn credentials_stay_denied_through_a_bind_mount_below_a_grant() {
         "~/.ssh/id_rsa was readable through a bind mount below --allow {granted}:\n{}",
         stdout(&out)
     );
+}
+
+// ---------------------------------------------------------------------------------
+// The plan cache
+
+as_root_and_nobody!(
+    a_cached_plan_does_not_outlive_new_credentials,
+    a_cached_plan_does_not_outlive_a_new_file_under_a_read_only_grant,
+    hostile_plan_cache_files_are_ignored,
+    the_plan_cache_is_private_and_out_of_the_commands_reach,
+);
+
+/// Runs `nono ARGS` (with `NONO_TIMING=1`) until a run reports that its plan came
+/// from the cache, sleeping past the cache's minimum directory age in between (other
+/// tests touch shared directories such as `/etc`). Panics when that never happens: a
+/// test that means to start from a cached plan must not pass without one.
+fn run_until_cached(scene: &Scene, args: &[&str]) {
+    let mut said = String::new();
+    for _ in 0..6 {
+        let out = scene.run_with_env(args, &[("NONO_TIMING", "1")]);
+        said = stderr(&out);
+        if said.contains("plan cache: hit") {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(2100));
+    }
+    panic!("no run of {args:?} used a cached plan; the last said:\n{said}");
+}
+
+/// Escape: a plan cached before credentials appeared, reused after. The credentials
+/// appear as `~/.aws`, a symlink into a directory the cached plan granted whole; a
+/// fresh plan carves the link's target out of it. `~/.ssh` appears too.
+fn a_cached_plan_does_not_outlive_new_credentials(user: User) {
+    let Some(scene) = Scene::new(user) else {
+        return;
+    };
+    let w = &scene.w;
+    w.write("home/dotfiles/vimrc", "set nu\n");
+    scene.give(&w.home());
+    let home = p(&w.home()).to_string();
+    let flags = ["--allow", home.as_str()];
+    let vimrc = format!("{home}/dotfiles/vimrc");
+    let args = ["run", "-q", "--allow", &home, "--", "cat", &vimrc];
+    run_until_cached(&scene, &args);
+
+    let aws = w.write("home/dotfiles/aws/credentials", "aws_secret_access_key=x\n");
+    std::os::unix::fs::symlink(w.home().join("dotfiles/aws"), w.home().join(".aws")).unwrap();
+    let ssh = w.write("home/.ssh/id_rsa", "-----BEGIN PRIVATE KEY-----\n");
+    for path in [&aws, &ssh] {
+        set_mode(path, 0o644);
+    }
+    scene.give(&w.home());
+    let commands = [
+        format!("cat {home}/.aws/credentials"),
+        format!("cat {home}/dotfiles/aws/credentials"),
+        format!("ls {home}/dotfiles/aws"),
+        format!("cat {home}/.ssh/id_rsa"),
+    ];
+    assert_all_refused(&scene, &flags, &commands, REFUSALS);
+    let out = scene.run(&args);
+    assert_code(&out, 0, "the rest of dotfiles stays readable");
+}
+
+/// Escape: a denied file that appears under a read-only grant after its plan was
+/// cached. The mount view hides only denied paths that exist when planning, so a
+/// cached plan from before would leave the new file readable.
+fn a_cached_plan_does_not_outlive_a_new_file_under_a_read_only_grant(user: User) {
+    let Some(scene) = Scene::new(user) else {
+        return;
+    };
+    let w = &scene.w;
+    // In the world's directory rather than beside it in /tmp: a second name looked up
+    // in /tmp would have the planner list /tmp, which other tests change all the time.
+    let outside = w.dir.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    set_mode(&outside, 0o777);
+    scene.give(&outside);
+    let dir = p(&outside).to_string();
+    let secret = format!("{dir}/secret");
+    w.write(
+        "home/.config/nono/profiles/t.json",
+        &format!(r#"{{"filesystem": {{"read": ["{dir}"], "deny": ["{secret}"]}}}}"#),
+    );
+    scene.give(&w.home());
+    let listing = ["run", "-q", "--profile", "t", "--", "ls", &dir];
+    run_until_cached(&scene, &listing);
+
+    let planted = w.write("outside/secret", "hunter2\n");
+    set_mode(&planted, 0o644);
+    scene.give(&planted);
+    let commands = [format!("cat {secret}")];
+    assert_all_refused(&scene, &["--profile", "t"], &commands, REFUSALS);
+    let out = scene.run(&listing);
+    assert_code(&out, 0, "the read-only grant still works");
+}
+
+/// A cache file that is garbage, a symlink to a plan that grants everything, or a
+/// directory, is not trusted: the run plans afresh, works, and keeps secrets denied.
+fn hostile_plan_cache_files_are_ignored(user: User) {
+    let Some(scene) = Scene::new(user) else {
+        return;
+    };
+    let w = &scene.w;
+    let key = w.write("home/.ssh/id_rsa", "-----BEGIN PRIVATE KEY-----\n");
+    w.write("home/notes.txt", "my notes\n");
+    set_mode(&key, 0o644);
+    scene.give(&w.home());
+    let home = p(&w.home()).to_string();
+    let notes = format!("{home}/notes.txt");
+    let args = ["run", "-q", "--allow", &home, "--", "cat", &notes];
+    run_until_cached(&scene, &args);
+    let plans = w.home().join(".local/state/nono/plans");
+    let slots: Vec<PathBuf> = std::fs::read_dir(&plans)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(
+        !slots.is_empty(),
+        "a plan was cached in {}",
+        plans.display()
+    );
+    let good = std::fs::read(&slots[0]).unwrap();
+    let elsewhere = w.dir.path().join("planted");
+    std::fs::write(&elsewhere, &good).unwrap();
+
+    for what in ["garbage", "truncated", "a symlink", "a directory"] {
+        for slot in &slots {
+            if slot.is_dir() {
+                std::fs::remove_dir(slot).unwrap();
+            }
+            let _ = std::fs::remove_file(slot);
+            match what {
+                "garbage" => std::fs::write(slot, b"\0\xffgarbage").unwrap(),
+                "truncated" => std::fs::write(slot, &good[..good.len() / 3]).unwrap(),
+                "a symlink" => std::os::unix::fs::symlink(&elsewhere, slot).unwrap(),
+                _ => std::fs::create_dir(slot).unwrap(),
+            }
+        }
+        scene.give(&w.home());
+        let out = scene.run_with_env(&args, &[("NONO_TIMING", "1")]);
+        assert_code(&out, 0, what);
+        assert_eq!(stdout(&out), "my notes\n", "{what}");
+        assert!(
+            !stderr(&out).contains("plan cache: hit"),
+            "{what}: the damaged cache was used:\n{}",
+            stderr(&out)
+        );
+        let denied = scene.run(&["run", "-q", "--allow", &home, "--", "cat", p(&key)]);
+        assert_ne!(denied.status.code(), Some(0), "{what}: the key was read");
+    }
+}
+
+/// The cache is private (0700 directory, 0600 files) and the sandboxed command can
+/// neither read it nor plant a plan in it, even with the whole home allowed.
+fn the_plan_cache_is_private_and_out_of_the_commands_reach(user: User) {
+    let Some(scene) = Scene::new(user) else {
+        return;
+    };
+    let w = &scene.w;
+    w.write("home/notes.txt", "my notes\n");
+    scene.give(&w.home());
+    let home = p(&w.home()).to_string();
+    let notes = format!("{home}/notes.txt");
+    run_until_cached(
+        &scene,
+        &["run", "-q", "--allow", &home, "--", "cat", &notes],
+    );
+    let plans = w.home().join(".local/state/nono/plans");
+    assert_eq!(mode_of(&plans), 0o700);
+    let slots: Vec<PathBuf> = std::fs::read_dir(&plans)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    for slot in &slots {
+        assert_eq!(mode_of(slot), 0o600, "{}", slot.display());
+        assert_eq!(std::fs::metadata(slot).unwrap().uid(), scene.uid());
+    }
+    let dir = p(&plans).to_string();
+    let commands = [
+        format!("ls {dir}"),
+        format!("cat {}", p(&slots[0])),
+        format!("echo x > {dir}/planted"),
+        format!("echo x > {}", p(&slots[0])),
+    ];
+    assert_all_refused(&scene, &["--allow", &home], &commands, REFUSALS);
+    assert!(!plans.join("planted").exists());
 }

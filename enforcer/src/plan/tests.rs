@@ -1128,3 +1128,5 @@ fn carving_does_not_grant_symlink_targets_outside_the_grant() {
         rule_paths(&carved)
     );
 }
+
+mod cache_props;

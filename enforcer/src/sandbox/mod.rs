@@ -22,6 +22,7 @@
 //!    Refusals are `EACCES` — a filtered call never kills the process.
 
 mod seccomp;
+mod sockets;
 pub mod sys;
 
 use std::ffi::CString;
@@ -481,10 +482,13 @@ pub fn prepare(
     // Mount view or seccomp for metadata.
     // A mount namespace of our own needs CAP_SYS_ADMIN (root); otherwise a user
     // namespace provides it (also for a root that lacks CAP_SYS_ADMIN).
-    let privileged = sys::can_mount();
+    // Read once: each read of /proc/self/status is a dozen system calls.
+    let capabilities = sys::effective_capabilities();
+    let privileged = sys::allows_mounting(capabilities);
     let mut scan_incomplete = false;
-    let userns_ok = options.single_threaded && crate::support::unprivileged_userns_likely();
-    let mounts = if options.mount_view && (privileged || userns_ok) {
+    // Asked only when needed: the sysctls are three more /proc reads.
+    let userns_ok = || options.single_threaded && crate::support::unprivileged_userns_likely();
+    let mounts = if options.mount_view && (privileged || userns_ok()) {
         let mut writable: Vec<&Path> = plan
             .rules
             .iter()
@@ -532,7 +536,8 @@ pub fn prepare(
                 None
             },
             sockets: {
-                let (sockets, complete) = sockets_to_hide(plan, runtime_dir.as_deref());
+                let (sockets, complete) =
+                    sockets::to_hide(plan, runtime_dir.as_deref(), options.state_dir.as_deref());
                 if !complete {
                     scan_incomplete = true;
                 }
@@ -567,7 +572,7 @@ pub fn prepare(
         MetadataGuard::Off
     };
     let drop_capabilities =
-        sys::has_capabilities() || mounts.as_ref().is_some_and(|m| m.user_namespace.is_some());
+        capabilities != 0 || mounts.as_ref().is_some_and(|m| m.user_namespace.is_some());
     if drop_capabilities {
         layers.push("capabilities dropped".into());
     }
@@ -602,11 +607,12 @@ pub fn prepare(
     }
     if scan_incomplete {
         missing.push(format!(
-            "the scan for service sockets stopped after {SOCKET_SCAN_LIMIT} entries; sockets past it stay reachable"
+            "the scan for service sockets stopped after {} entries; sockets past it stay reachable",
+            sockets::SCAN_LIMIT
         ));
     }
     if mounts.is_none() {
-        let (exposed, _) = sockets_to_hide(plan, None);
+        let (exposed, _) = sockets::to_hide(plan, None, options.state_dir.as_deref());
         if !exposed.is_empty() {
             missing.push(format!(
                 "{} pathname sockets of other services (e.g. {}) stay reachable without the mount view",
@@ -646,93 +652,6 @@ pub fn prepare(
             rules: plan.rules.len(),
         },
     })
-}
-
-/// Where pathname sockets of system services live, and how deep to look: `/run`
-/// holds docker.sock, the D-Bus system bus and friends a few levels down; `/tmp` holds
-/// X11, ssh-agent and tmux sockets one or two levels down (and often thousands of
-/// unrelated files further down). `/var/run` is usually a link to `/run`.
-const SOCKET_ROOTS: &[(&str, usize)] =
-    &[("/run", 4), ("/var/run", 4), ("/tmp", 2), ("/var/tmp", 2)];
-/// How many entries the socket scan looks at before it gives up (and says so).
-const SOCKET_SCAN_LIMIT: usize = 5_000;
-
-/// Pathname sockets of other services (docker.sock, the D-Bus system bus, agents)
-/// that no write grant covers: Landlock before ABI 9 does not mediate connecting to
-/// them, so the mount view hides them. `skip` is a directory masked as a whole.
-/// In the shared temporary directories, only the directories that hold service
-/// sockets by convention are searched (X11, ICE, ssh-agent, tmux, D-Bus, PulseAudio,
-/// editors' IPC), not every project's scratch tree.
-fn worth_descending(parent: &Path, name: &std::ffi::OsStr) -> bool {
-    let temp = parent == Path::new("/tmp") || parent == Path::new("/var/tmp");
-    if !temp {
-        return true;
-    }
-    let name = name.to_string_lossy();
-    [".X11-unix", ".ICE-unix", ".font-unix", ".XIM-unix"].contains(&name.as_ref())
-        || [
-            "ssh-",
-            "tmux-",
-            "dbus-",
-            "pulse-",
-            "vscode-",
-            "screen",
-            "gpg-",
-            "emacs",
-            "nvim",
-            "systemd-private-",
-            "keyring-",
-        ]
-        .iter()
-        .any(|p| name.starts_with(p))
-        || name.ends_with(".sock")
-        || name.ends_with(".socket")
-}
-
-/// The second value is false when the scan stopped at its limit.
-fn sockets_to_hide(plan: &Plan, skip: Option<&Path>) -> (Vec<PathBuf>, bool) {
-    use std::os::unix::fs::FileTypeExt;
-    let mut out = Vec::new();
-    let mut seen = 0usize;
-    // (directory, depth left)
-    let mut stack: Vec<(PathBuf, usize)> = SOCKET_ROOTS
-        .iter()
-        .filter_map(|(r, depth)| std::fs::canonicalize(r).ok().map(|p| (p, *depth)))
-        .collect();
-    stack.sort();
-    stack.dedup_by(|a, b| a.0 == b.0);
-    while let Some((dir, depth_left)) = stack.pop() {
-        if skip.is_some_and(|s| dir.starts_with(s)) {
-            continue;
-        }
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            seen += 1;
-            if seen > SOCKET_SCAN_LIMIT {
-                out.sort();
-                return (out, false);
-            }
-            let Ok(file_type) = entry.file_type() else {
-                continue;
-            };
-            let path = entry.path();
-            if file_type.is_dir() && depth_left > 1 && worth_descending(&dir, &entry.file_name()) {
-                stack.push((path, depth_left - 1));
-            } else if file_type.is_socket() {
-                let writable = plan
-                    .rules
-                    .iter()
-                    .any(|r| r.access != Mode::Read && crate::plan::is_within(&path, &r.path));
-                if !writable {
-                    out.push(path);
-                }
-            }
-        }
-    }
-    out.sort();
-    (out, true)
 }
 
 /// The empty, mode-000 file bound over denied files: `<state_dir>/empty-mask`, made

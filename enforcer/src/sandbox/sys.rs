@@ -317,7 +317,10 @@ pub fn last_capability() -> u32 {
         .unwrap_or(40)
 }
 
-fn effective_capabilities() -> u64 {
+/// The process's effective capabilities, from `/proc/self/status` (the thread-group
+/// leader's; `capget` would answer for the calling thread, which differs in a
+/// multi-threaded caller that dropped capabilities in one thread).
+pub fn effective_capabilities() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -333,10 +336,15 @@ pub fn has_capabilities() -> bool {
     effective_capabilities() != 0
 }
 
+/// Does this capability set allow creating a mount namespace (`CAP_SYS_ADMIN`)?
+pub fn allows_mounting(capabilities: u64) -> bool {
+    capabilities & (1 << 21) != 0
+}
+
 /// Can this process create a mount namespace without a user namespace
 /// (`CAP_SYS_ADMIN`)?
 pub fn can_mount() -> bool {
-    effective_capabilities() & (1 << 21) != 0
+    allows_mounting(effective_capabilities())
 }
 
 /// Marks every descriptor from 3 up close-on-exec, so nothing the caller had open
