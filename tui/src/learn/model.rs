@@ -499,6 +499,44 @@ const fn libc_einprogress() -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nono_tracer::event::FileOp;
+
+    fn read_by(exe: &str, pid: i32, path: &str) -> Msg {
+        let event = Event {
+            seq: 0,
+            time_ns: 0,
+            pid,
+            ppid: 1,
+            exe: Some(exe.into()),
+            kind: EventKind::File {
+                op: FileOp::Read,
+                path: path.into(),
+                path2: None,
+                result: 0,
+            },
+        };
+        let observations =
+            super::super::observe::classify(&event, &mut |p: &Path| (p.to_path_buf(), false));
+        Msg::Event {
+            event: Box::new(event),
+            observations,
+        }
+    }
+
+    #[test]
+    fn a_path_remembers_the_programs_of_its_events_up_to_the_limit() {
+        let mut model = LearnModel::default();
+        for i in 0..40 {
+            model.update(read_by(&format!("/bin/p{:02}", i % 20), i, "/etc/x"));
+        }
+        model.update(read_by("/bin/p00", 99, "/etc/x/"));
+        let node = model.files.get(Path::new("/etc/x")).expect("observed");
+        assert_eq!(node.ok_count, 41, "two spellings of one path are one node");
+        let exes: Vec<String> = node.exes.iter().map(|p| p.display().to_string()).collect();
+        let first: Vec<String> = (0..MAX_DETAIL).map(|i| format!("/bin/p{i:02}")).collect();
+        assert_eq!(exes, first);
+        assert_eq!(node.pids.len(), MAX_DETAIL);
+    }
 
     #[test]
     fn files_iterate_in_the_order_paths_compare() {
