@@ -3,7 +3,8 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::mpsc;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
@@ -13,7 +14,7 @@ use nono_enforcer::policy::Policy;
 use nono_enforcer::sandbox::{self, SandboxOptions};
 use nono_enforcer::session::{self, Session, SessionKind};
 use nono_enforcer::{env, exec};
-use nono_tracer::ptrace::{self, TraceCommand, TraceOutcome};
+use nono_tracer::ptrace::{self, TraceCommand, TraceOutcome, TraceProgress};
 use nono_tracer::{ebpf, support};
 use nono_tui::learn::model::{Coverage, GroupInfo, LearnContext, SensitivePath};
 use nono_tui::learn::observe::{self, Resolved};
@@ -38,6 +39,7 @@ pub fn run(args: LearnArgs) -> CmdResult {
             output.display()
         )));
     }
+    warn_if_sudo(&style);
     let tracer = Tracer::choose(args.backend, &style)?;
     let cwd = context::current_dir()?;
     let workdir = match &args.workdir {
@@ -80,6 +82,7 @@ pub fn run(args: LearnArgs) -> CmdResult {
         cwd: workdir.clone(),
         pre_exec: None,
         timeout: args.timeout.map(Duration::from_secs_f64),
+        progress: None,
     };
     let mut enforcement = None;
     if args.no_safety_net {
@@ -336,6 +339,9 @@ impl Review {
         let started = Instant::now();
         let (tx, rx) = mpsc::channel();
         let backend = tracer.name();
+        let progress = Arc::new(TraceProgress::default());
+        let mut trace_cmd = trace_cmd;
+        trace_cmd.progress = Some(Arc::clone(&progress));
         let tracer = std::thread::Builder::new()
             .name("nono-tracer".into())
             .spawn(move || tracer.trace(trace_cmd, tx))
@@ -348,6 +354,11 @@ impl Review {
                 .spawn(move || {
                     let mut canon = canonicalizer();
                     let mut record_error = None;
+                    // The header's drop count is kept current while events flow (drops
+                    // happen when they flood); the final figures come with the outcome.
+                    let mut forwarded = 0u64;
+                    let mut shown_dropped = 0u64;
+                    let mut last_check = Instant::now();
                     for event in rx {
                         if record_error.is_none()
                             && let Err(e) = session.record(&event)
@@ -359,6 +370,18 @@ impl Review {
                             event: Box::new(event),
                             observations,
                         }));
+                        forwarded += 1;
+                        if last_check.elapsed() >= Duration::from_millis(250) {
+                            last_check = Instant::now();
+                            let dropped = progress.dropped.load(Ordering::Relaxed);
+                            if dropped != shown_dropped {
+                                shown_dropped = dropped;
+                                let _ = ui.send(Input::Learn(Msg::Counters {
+                                    events: forwarded,
+                                    dropped,
+                                }));
+                            }
+                        }
                     }
                     let outcome = match tracer.join() {
                         Ok(Ok(outcome)) => Ok(outcome),
@@ -502,6 +525,25 @@ impl Review {
 
 /// What a person must know once tracing ended: events that could not be recorded,
 /// a timeout, events the tracer lost.
+/// `sudo nono learn` runs the command as root (without capabilities) and with root's
+/// `$HOME`: the safety net then guards root's secrets, not the user's. Say so, and how
+/// to trace with eBPF as oneself instead.
+fn warn_if_sudo(style: &Style) {
+    let root = nix::unistd::geteuid().is_root();
+    let sudo_user = std::env::var("SUDO_USER")
+        .ok()
+        .filter(|u| !u.is_empty() && u != "root");
+    if let (true, Some(user)) = (root, sudo_user) {
+        eprintln!(
+            "{} running through sudo: the command runs as root (without capabilities) and \
+             $HOME is {}, so the safety net withholds root's secrets, not {user}'s; to trace \
+             with eBPF as {user}, run once: sudo setcap cap_bpf,cap_perfmon+ep \"$(command -v nono)\"",
+            style.warn("nono: warning:"),
+            std::env::var("HOME").unwrap_or_else(|_| "/".into())
+        );
+    }
+}
+
 /// The tracing backend of this run.
 enum Tracer {
     Ptrace,

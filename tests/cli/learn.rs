@@ -374,6 +374,34 @@ fn ebpf_as_a_user_given_cap_bpf_and_cap_perfmon_runs_the_command_as_that_user() 
 }
 
 #[test]
+fn learning_through_sudo_warns_whose_secrets_the_safety_net_guards() {
+    if !nix_is_root() {
+        skip("the warning is about running as root");
+        return;
+    }
+    let w = World::new();
+    let out = w
+        .nono(&["learn", "--no-tui", "--", "true"])
+        .env("SUDO_USER", "alice")
+        .output()
+        .unwrap();
+    assert_code(&out, 0, "learn through sudo");
+    let err = stderr(&out);
+    assert!(
+        err.contains("running through sudo")
+            && err.contains("not alice's")
+            && err.contains("setcap cap_bpf,cap_perfmon+ep"),
+        "{err}"
+    );
+    let plain = w.run(&["learn", "--no-tui", "--", "true"]);
+    assert!(
+        !stderr(&plain).contains("sudo"),
+        "no warning without sudo: {}",
+        stderr(&plain)
+    );
+}
+
+#[test]
 fn auto_uses_ebpf_where_it_can_and_says_so() {
     let w = World::new();
     let report = w.dir.path().join("r.json");

@@ -44,6 +44,7 @@ impl World {
             .env_remove("XDG_STATE_HOME")
             .env_remove("XDG_CACHE_HOME")
             .env_remove("XDG_DATA_HOME")
+            .env_remove("SUDO_USER")
             .args(args);
         cmd
     }

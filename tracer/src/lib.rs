@@ -35,4 +35,4 @@ pub mod support;
     target_os = "linux",
     any(target_arch = "x86_64", target_arch = "aarch64")
 ))]
-pub use ptrace::{TraceCommand, TraceOutcome};
+pub use ptrace::{TraceCommand, TraceOutcome, TraceProgress};

@@ -324,16 +324,36 @@ fn records_that_do_not_fit_are_counted_as_dropped() {
         ring_bytes: Some(4096),
     };
     let files = vec!["/etc/hostname"; 3000].join(" ");
-    let outcome = ebpf::trace_with(
-        command(
-            "/bin/sh",
-            &["sh", "-c", &format!("cat {files} > /dev/null")],
-            Path::new("/"),
-        ),
-        tx,
-        &options,
-    )
-    .expect("eBPF trace");
+    let progress = std::sync::Arc::new(nono_tracer::TraceProgress::default());
+    let mut cmd = command(
+        "/bin/sh",
+        &["sh", "-c", &format!("cat {files} > /dev/null; sleep 0.5")],
+        Path::new("/"),
+    );
+    cmd.progress = Some(std::sync::Arc::clone(&progress));
+    let seen_live = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let watcher = {
+        let progress = std::sync::Arc::clone(&progress);
+        let seen_live = std::sync::Arc::clone(&seen_live);
+        std::thread::spawn(move || {
+            for _ in 0..40 {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                let now = progress.dropped.load(std::sync::atomic::Ordering::Relaxed);
+                seen_live.fetch_max(now, std::sync::atomic::Ordering::Relaxed);
+            }
+        })
+    };
+    let outcome = ebpf::trace_with(cmd, tx, &options).expect("eBPF trace");
+    watcher.join().unwrap();
+    assert!(
+        seen_live.load(std::sync::atomic::Ordering::Relaxed) > 0,
+        "the drop count was published while the command still ran"
+    );
+    assert_eq!(
+        progress.dropped.load(std::sync::atomic::Ordering::Relaxed),
+        outcome.dropped,
+        "the final count is published too"
+    );
     assert_eq!(outcome.exit_code, 0);
     let events: Vec<Event> = rx.into_iter().collect();
     let opens = events

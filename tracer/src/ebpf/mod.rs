@@ -549,15 +549,27 @@ fn run(
                 let _ = sys::kill(other, libc::SIGKILL);
             }
         }
-        // A process whose exit record was dropped would be waited for forever: every so
-        // often, forget traced processes that are gone (their records, written before
-        // they were gone, have been read by now).
-        if root_status.is_some() && last_sweep.elapsed() >= Duration::from_millis(200) {
+        // Every 200 ms: publish the kernel's drop count, and — since a process whose exit
+        // record was dropped would be waited for forever — once the command has ended,
+        // forget traced processes that are gone (their records, written before they
+        // were gone, have been read by then).
+        if last_sweep.elapsed() >= Duration::from_millis(200) {
             last_sweep = Instant::now();
-            let gone: Vec<i32> = state
-                .live()
-                .filter(|&p| sys::kill(p, 0).is_err_and(|e| e.raw_os_error() == Some(libc::ESRCH)))
-                .collect();
+            if let Some(progress) = &cmd.progress {
+                progress
+                    .dropped
+                    .store(programs.dropped(), std::sync::atomic::Ordering::Relaxed);
+            }
+            let gone: Vec<i32> = if root_status.is_some() {
+                state
+                    .live()
+                    .filter(|&p| {
+                        sys::kill(p, 0).is_err_and(|e| e.raw_os_error() == Some(libc::ESRCH))
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
             if !gone.is_empty() {
                 while let Some(item) = ring.next() {
                     if let Some(record) = Record::parse(&item, &mut scratch) {
@@ -608,6 +620,11 @@ fn run(
         return Err(err.into());
     }
     let kernel_dropped = programs.dropped();
+    if let Some(progress) = &cmd.progress {
+        progress
+            .dropped
+            .store(kernel_dropped, std::sync::atomic::Ordering::Relaxed);
+    }
     let detach = Instant::now();
     drop(programs);
     drop(ring);

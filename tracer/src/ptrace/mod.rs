@@ -165,6 +165,16 @@ pub struct TraceCommand {
     pub pre_exec: Option<PreExec>,
     /// Kill the whole traced tree (SIGKILL) after this long.
     pub timeout: Option<Duration>,
+    /// Counters the backend keeps up to date while it traces, for a live display.
+    pub progress: Option<Arc<TraceProgress>>,
+}
+
+/// What a running trace has counted so far (see [`TraceCommand::progress`]).
+#[derive(Debug, Default)]
+pub struct TraceProgress {
+    /// Events lost so far: for the eBPF backend, records the kernel could not fit in the
+    /// ring buffer (read every 200 ms); the ptrace backend loses none while it runs.
+    pub dropped: std::sync::atomic::AtomicU64,
 }
 
 impl TraceCommand {
@@ -182,6 +192,7 @@ impl TraceCommand {
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
             pre_exec: None,
             timeout: None,
+            progress: None,
         }
     }
 }
@@ -195,6 +206,7 @@ impl fmt::Debug for TraceCommand {
             .field("cwd", &self.cwd)
             .field("pre_exec", &self.pre_exec.as_ref().map(|_| "FnMut"))
             .field("timeout", &self.timeout)
+            .field("progress", &self.progress)
             .finish()
     }
 }
