@@ -356,10 +356,9 @@ impl Review {
                     let mut record_error = None;
                     // The header's drop count is kept current while events flow (drops
                     // happen when they flood); the final figures come with the outcome.
-                    let mut forwarded = 0u64;
                     let mut shown_dropped = 0u64;
                     let mut last_check = Instant::now();
-                    for event in rx {
+                    for (index, event) in rx.into_iter().enumerate() {
                         if record_error.is_none()
                             && let Err(e) = session.record(&event)
                         {
@@ -370,14 +369,13 @@ impl Review {
                             event: Box::new(event),
                             observations,
                         }));
-                        forwarded += 1;
                         if last_check.elapsed() >= Duration::from_millis(250) {
                             last_check = Instant::now();
                             let dropped = progress.dropped.load(Ordering::Relaxed);
                             if dropped != shown_dropped {
                                 shown_dropped = dropped;
                                 let _ = ui.send(Input::Learn(Msg::Counters {
-                                    events: forwarded,
+                                    events: index as u64 + 1,
                                     dropped,
                                 }));
                             }
