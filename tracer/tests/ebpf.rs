@@ -325,29 +325,35 @@ fn records_that_do_not_fit_are_counted_as_dropped() {
     };
     let files = vec!["/etc/hostname"; 3000].join(" ");
     let progress = std::sync::Arc::new(nono_tracer::TraceProgress::default());
+    // The flood, then a second of quiet during which the count must already show.
     let mut cmd = command(
         "/bin/sh",
-        &["sh", "-c", &format!("cat {files} > /dev/null; sleep 0.5")],
+        &["sh", "-c", &format!("cat {files} > /dev/null; sleep 1")],
         Path::new("/"),
     );
     cmd.progress = Some(std::sync::Arc::clone(&progress));
-    let seen_live = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let watcher = {
         let progress = std::sync::Arc::clone(&progress);
-        let seen_live = std::sync::Arc::clone(&seen_live);
+        let done = std::sync::Arc::clone(&done);
         std::thread::spawn(move || {
-            for _ in 0..40 {
-                std::thread::sleep(std::time::Duration::from_millis(10));
-                let now = progress.dropped.load(std::sync::atomic::Ordering::Relaxed);
-                seen_live.fetch_max(now, std::sync::atomic::Ordering::Relaxed);
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                if progress.dropped.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+                    return Some(std::time::Instant::now());
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
             }
+            None
         })
     };
     let outcome = ebpf::trace_with(cmd, tx, &options).expect("eBPF trace");
-    watcher.join().unwrap();
+    let ended = std::time::Instant::now();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let first_seen = watcher.join().unwrap().expect("a drop count was published");
     assert!(
-        seen_live.load(std::sync::atomic::Ordering::Relaxed) > 0,
-        "the drop count was published while the command still ran"
+        ended.duration_since(first_seen) >= std::time::Duration::from_millis(500),
+        "the drop count was published while the command still ran ({:?} before the end)",
+        ended.duration_since(first_seen)
     );
     assert_eq!(
         progress.dropped.load(std::sync::atomic::Ordering::Relaxed),
