@@ -42,8 +42,8 @@
 //!   through `bpf_d_path`)? Some kernels refuse `BPF_PROG_TYPE_TRACING` and
 //!   `BPF_PROG_TYPE_LSM` loads by policy (nono's CI machines do, with `EPERM` even for
 //!   an empty program); raw tracepoints load wherever eBPF tracing is allowed at all.
-//! - `execve` arguments are cut to 16 arguments of 255 bytes (ptrace: 4,096 and
-//!   256 KiB).
+//! - `execve` arguments are cut to their first 4 KiB (a failed exec's to 16 arguments
+//!   of 255 bytes; ptrace: 4,096 arguments and 256 KiB).
 //! - The tracer must run in the initial PID namespace (the programs see global pids).
 //!
 //! # Security model
