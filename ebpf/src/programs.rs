@@ -594,7 +594,10 @@ pub fn process_fork(ctx: RawTracePointContext) -> i32 {
     if pid == 0 || pid != tgid {
         return 0; // a thread: its process is traced already
     }
-    let _ = TRACED.insert(&tgid, &1, 0);
+    if TRACED.insert(&tgid, &1, 0).is_err() {
+        // The map is full: this process's records will be missing. Never silently.
+        dropped();
+    }
     match EVENTS.reserve::<Header>(0) {
         Some(mut entry) => {
             // SAFETY: a reserved Header.
