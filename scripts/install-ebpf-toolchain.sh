@@ -45,7 +45,10 @@ if rustup run nightly bpf-linker --version >/dev/null 2>&1; then
 fi
 prefix="${CARGO_HOME:-$HOME/.cargo}/nono-llvm-$major"
 mkdir -p "$prefix/lib"
+# libLLVM.so for the build; the library's own name (its soname) so that bpf-linker,
+# whose run path is this directory, also starts outside `rustup run`.
 ln -sf "$llvm_lib" "$prefix/lib/libLLVM.so"
+ln -sf "$llvm_lib" "$prefix/lib/$(basename "$llvm_lib")"
 say "building bpf-linker 0.13 against $llvm_lib (a few minutes)"
 LLVM_PREFIX="$prefix" cargo install bpf-linker --version 0.13.0 --locked --force \
   --no-default-features --features "llvm-$major"
