@@ -58,7 +58,7 @@ mod specs;
 mod state;
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
@@ -70,7 +70,7 @@ use nono_ebpf_common::{KernelOffsets, SYSCALL_TABLE_LEN, SyscallRecord, SyscallS
 pub use btf::BtfError;
 
 use crate::event::Event;
-use crate::ptrace::{ExecArgs, TraceCommand, TraceError, TraceOutcome, child_error, sys};
+use crate::ptrace::{TraceCommand, TraceError, TraceOutcome, child_error, launch, sys};
 use state::{Record, State};
 
 /// The compiled programs, empty when this build has none (see `tracer/build.rs`).
@@ -358,17 +358,12 @@ fn attach_raw(ebpf: &mut Ebpf, name: &str, tracepoint: &str) -> Result<(), EbpfE
     Ok(())
 }
 
-/// Our child, killed and reaped on drop unless it was reaped.
-struct Child {
-    pid: i32,
-    reaped: bool,
-}
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        if !self.reaped {
-            let _ = sys::kill(self.pid, libc::SIGKILL);
-            let _ = sys::wait_child(self.pid);
+/// Takes every record waiting in the ring into the model (compact system call records
+/// are completed in `scratch`).
+fn drain(ring: &mut RingBuf<MapData>, scratch: &mut SyscallRecord, state: &mut State) {
+    while let Some(item) = ring.next() {
+        if let Some(record) = Record::parse(&item, scratch) {
+            state.record(record);
         }
     }
 }
@@ -456,32 +451,13 @@ fn run(
     mut cmd: TraceCommand,
     sink: Sender<Event>,
 ) -> Result<TraceOutcome, EbpfError> {
-    let args = ExecArgs::new(&cmd)?;
-    let (error_read, error_write) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| TraceError::Pipe(e.into()))?;
     let (go_read, go_write): (OwnedFd, OwnedFd) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| TraceError::Pipe(e.into()))?;
-    let mut hook = cmd.pre_exec.take();
     let start = Instant::now();
     let start_ns = monotonic_ns();
-    let pid = {
-        let mut plan = sys::ChildPlan {
-            program: &args.program,
-            argv: &args.argv,
-            envp: &args.envp,
-            cwd: &args.cwd,
-            start: sys::Start::Pipe(go_read.as_raw_fd()),
-            filter: None,
-            error_pipe: error_write.as_fd(),
-            pre_exec: hook
-                .as_deref_mut()
-                .map(|hook| hook as &mut (dyn FnMut() -> Result<(), i32> + Send)),
-        };
-        sys::fork_child(&mut plan).map_err(TraceError::Fork)?
-    };
-    drop(error_write);
+    let (mut child, error_read) = launch(&mut cmd, sys::Start::Pipe(go_read.as_raw_fd()), None)?;
+    let pid = child.pid;
     drop(go_read);
-    let mut child = Child { pid, reaped: false };
     // Readable once the command has ended; without it (pidfd_open needs Linux 5.3) the
     // loop still notices within its poll timeout.
     let mut root_pidfd = sys::pidfd_open(pid).ok();
@@ -511,11 +487,7 @@ fn run(
         }
     };
     loop {
-        while let Some(item) = ring.next() {
-            if let Some(record) = Record::parse(&item, &mut scratch) {
-                state.record(record);
-            }
-        }
+        drain(&mut ring, &mut scratch, &mut state);
         send(&mut state);
         if root_status.is_none() {
             match nix::sys::wait::waitpid(
@@ -571,11 +543,7 @@ fn run(
                 Vec::new()
             };
             if !gone.is_empty() {
-                while let Some(item) = ring.next() {
-                    if let Some(record) = Record::parse(&item, &mut scratch) {
-                        state.record(record);
-                    }
-                }
+                drain(&mut ring, &mut scratch, &mut state);
                 for p in gone {
                     let code = if p == pid {
                         root_status.unwrap_or(0)

@@ -347,17 +347,17 @@ pub fn trace(cmd: TraceCommand, sink: Sender<Event>) -> Result<TraceOutcome, Tra
 }
 
 /// The `execve` arguments, built before the fork so the child allocates nothing.
-pub(crate) struct ExecArgs {
-    pub(crate) program: CString,
-    pub(crate) cwd: CString,
+struct ExecArgs {
+    program: CString,
+    cwd: CString,
     /// Owns the strings `argv` and `envp` point into.
     _strings: Vec<CString>,
-    pub(crate) argv: Vec<*const libc::c_char>,
-    pub(crate) envp: Vec<*const libc::c_char>,
+    argv: Vec<*const libc::c_char>,
+    envp: Vec<*const libc::c_char>,
 }
 
 impl ExecArgs {
-    pub(crate) fn new(cmd: &TraceCommand) -> Result<Self, TraceError> {
+    fn new(cmd: &TraceCommand) -> Result<Self, TraceError> {
         fn c_string(what: &'static str, bytes: Vec<u8>) -> Result<CString, TraceError> {
             CString::new(bytes).map_err(|err| TraceError::NulByte {
                 what,
@@ -402,9 +402,9 @@ impl ExecArgs {
 }
 
 /// Our child, killed and reaped on drop unless the trace loop reaped it.
-struct Child {
-    pid: pid_t,
-    reaped: bool,
+pub(crate) struct Child {
+    pub(crate) pid: pid_t,
+    pub(crate) reaped: bool,
 }
 
 impl Drop for Child {
@@ -423,31 +423,41 @@ impl Drop for Child {
     }
 }
 
-/// Runs on the tracer thread: launch, trace, report.
-fn run(mut cmd: TraceCommand, sink: Sender<Event>) -> Result<TraceOutcome, TraceError> {
-    let args = ExecArgs::new(&cmd)?;
-    let program = filter::program();
+/// Forks the process that will run `cmd` (see [`sys::fork_child`]): it waits as
+/// `start` says, installs `filter` if any, runs the caller's pre-exec hook (taken out of
+/// `cmd`) and executes the program. Returns the child, guarded, and the read end of the
+/// pipe on which it reports a failure before `execve` (see [`child_error`]).
+pub(crate) fn launch(
+    cmd: &mut TraceCommand,
+    start: sys::Start,
+    filter: Option<&[libc::sock_filter]>,
+) -> Result<(Child, OwnedFd), TraceError> {
+    let args = ExecArgs::new(cmd)?;
     let (error_read, error_write) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| TraceError::Pipe(e.into()))?;
     let mut hook = cmd.pre_exec.take();
-    let start = Instant::now();
-    let pid = {
-        let mut plan = sys::ChildPlan {
-            program: &args.program,
-            argv: &args.argv,
-            envp: &args.envp,
-            cwd: &args.cwd,
-            start: sys::Start::Sigstop,
-            filter: Some(&program),
-            error_pipe: error_write.as_fd(),
-            pre_exec: hook
-                .as_deref_mut()
-                .map(|hook| hook as &mut (dyn FnMut() -> Result<(), i32> + Send)),
-        };
-        sys::fork_child(&mut plan).map_err(TraceError::Fork)?
+    let mut plan = sys::ChildPlan {
+        program: &args.program,
+        argv: &args.argv,
+        envp: &args.envp,
+        cwd: &args.cwd,
+        start,
+        filter,
+        error_pipe: error_write.as_fd(),
+        pre_exec: hook
+            .as_deref_mut()
+            .map(|hook| hook as &mut (dyn FnMut() -> Result<(), i32> + Send)),
     };
-    drop(error_write);
-    let mut child = Child { pid, reaped: false };
+    let pid = sys::fork_child(&mut plan).map_err(TraceError::Fork)?;
+    Ok((Child { pid, reaped: false }, error_read))
+}
+
+/// Runs on the tracer thread: launch, trace, report.
+fn run(mut cmd: TraceCommand, sink: Sender<Event>) -> Result<TraceOutcome, TraceError> {
+    let program = filter::program();
+    let start = Instant::now();
+    let (mut child, error_read) = launch(&mut cmd, sys::Start::Sigstop, Some(&program))?;
+    let pid = child.pid;
 
     let status = sys::wait_child(pid).map_err(|source| TraceError::Wait { pid, source })?;
     if !libc::WIFSTOPPED(status) {
