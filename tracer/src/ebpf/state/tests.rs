@@ -32,13 +32,19 @@ fn syscall(tgid: i32, call: Syscall, args: [u64; 6], ret: i64, path1: &[u8]) -> 
     r
 }
 
-/// What `sched_process_exec` writes for a successful exec.
-fn exec(tgid: i32, path: &[u8], argv: &[&str]) -> ExecRecord {
+/// An exec record naming `path`, from system call `nr` (0: `sched_process_exec`).
+fn exec_record(tgid: i32, nr: u32, path: &[u8]) -> ExecRecord {
     // SAFETY: as above.
     let mut r: ExecRecord = unsafe { std::mem::zeroed() };
-    r.header = header(RECORD_EXEC, tgid, tgid, 0, 0);
+    r.header = header(RECORD_EXEC, tgid, tgid, nr, 0);
     r.path[..path.len()].copy_from_slice(path);
     r.path_len = path.len() as i32 + 1;
+    r
+}
+
+/// What `sched_process_exec` writes for a successful exec.
+fn exec(tgid: i32, path: &[u8], argv: &[&str]) -> ExecRecord {
+    let mut r = exec_record(tgid, 0, path);
     let mut at = 0;
     for arg in argv {
         r.blob[at..at + arg.len()].copy_from_slice(arg.as_bytes());
@@ -50,11 +56,7 @@ fn exec(tgid: i32, path: &[u8], argv: &[&str]) -> ExecRecord {
 
 /// What the exit of a failed `execve` writes.
 fn failed_exec(tgid: i32, path: &[u8], argv: &[&str]) -> ExecRecord {
-    // SAFETY: as above.
-    let mut r: ExecRecord = unsafe { std::mem::zeroed() };
-    r.header = header(RECORD_EXEC, tgid, tgid, nr(Syscall::Execve), 0);
-    r.path[..path.len()].copy_from_slice(path);
-    r.path_len = path.len() as i32 + 1;
+    let mut r = exec_record(tgid, nr(Syscall::Execve), path);
     for (slot, arg) in r.argv.iter_mut().zip(argv) {
         slot[..arg.len()].copy_from_slice(arg.as_bytes());
     }
@@ -62,9 +64,8 @@ fn failed_exec(tgid: i32, path: &[u8], argv: &[&str]) -> ExecRecord {
     r
 }
 
-/// A model whose root has executed `/bin/prog` in `/work`.
-fn started() -> State {
-    let mut state = State::new(ROOT, TRACER, "/work".into(), 0);
+/// The root executes `/bin/prog -x`: the exec record, then the call's return.
+fn execs_prog(state: &mut State) {
     state.record(Record::Exec(&exec(ROOT, b"/bin/prog", &["prog", "-x"])));
     state.record(Record::Syscall(&syscall(
         ROOT,
@@ -73,6 +74,12 @@ fn started() -> State {
         0,
         b"",
     )));
+}
+
+/// A model whose root has executed `/bin/prog` in `/work`.
+fn started() -> State {
+    let mut state = State::new(ROOT, TRACER, "/work".into(), 0);
+    execs_prog(&mut state);
     state.out.clear();
     state
 }
@@ -111,14 +118,7 @@ fn set_up_calls_before_the_first_exec_are_left_out() {
         state.out.is_empty(),
         "the sandbox's own opens are not recorded"
     );
-    state.record(Record::Exec(&exec(ROOT, b"/bin/prog", &["prog", "-x"])));
-    state.record(Record::Syscall(&syscall(
-        ROOT,
-        Syscall::Execve,
-        [0; 6],
-        0,
-        b"",
-    )));
+    execs_prog(&mut state);
     let event = state.out.remove(0);
     match event.kind {
         EventKind::Exec { path, argv, result } => {
