@@ -278,10 +278,34 @@ fn nix_is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// Runs `nono ARGS` as uid 65534 from a copy of the binary nobody can read.
+/// Runs `nono ARGS` (shell words) as uid 65534, from a copy of the binary inside the
+/// world (the build tree may not be traversable by 65534).
 fn run_as_nobody(w: &World, args: &str) -> std::process::Output {
+    run_copy_as_nobody(w, args, |_| {})
+}
+
+/// [`run_as_nobody`], with `prepare` applied to the private copy of the binary first
+/// (file capabilities must not land on the shared build output).
+fn run_copy_as_nobody(w: &World, args: &str, prepare: impl FnOnce(&Path)) -> std::process::Output {
     let bin = w.dir.path().join("nono");
-    std::fs::copy(env!("CARGO_BIN_EXE_nono"), &bin).unwrap();
+    if !bin.exists() {
+        std::fs::copy(env!("CARGO_BIN_EXE_nono"), &bin).unwrap();
+        prepare(&bin);
+    }
+    // A child another test thread forked while the copy was open for writing holds that
+    // descriptor until it execs, and executing the copy meanwhile fails with ETXTBSY
+    // ("Text file busy"): try again shortly.
+    for _ in 0..20 {
+        let out = nobody_runs(w, &bin, args);
+        if !(out.status.code() == Some(126) && stderr(&out).contains("Text file busy")) {
+            return out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    nobody_runs(w, &bin, args)
+}
+
+fn nobody_runs(w: &World, bin: &Path, args: &str) -> std::process::Output {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(w.dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let shell = format!(
@@ -333,29 +357,19 @@ fn ebpf_as_a_user_given_cap_bpf_and_cap_perfmon_runs_the_command_as_that_user() 
         return;
     }
     let w = World::new();
-    // run_as_nobody copies the binary; give the copy the two capabilities first.
-    let bin = w.dir.path().join("nono");
-    std::fs::copy(env!("CARGO_BIN_EXE_nono"), &bin).unwrap();
-    let status = std::process::Command::new("setcap")
-        .args(["cap_bpf,cap_perfmon+ep"])
-        .arg(&bin)
-        .status()
-        .unwrap();
-    assert!(status.success(), "setcap");
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(w.dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-    let shell = format!(
-        "chmod -R a+rwX {root} && cd {work} && setpriv --reuid=65534 --regid=65534 --clear-groups env HOME={home} {bin} learn --no-tui --backend ebpf -- sh -c 'id -u; grep CapEff /proc/self/status; cat {home}/.ssh/id_rsa 2>/dev/null || echo key-refused'",
-        root = w.dir.path().display(),
-        work = w.work().display(),
-        home = w.home().display(),
-        bin = bin.display()
-    );
     w.write("home/.ssh/id_rsa", "PRIVATE KEY");
-    let out = std::process::Command::new("sh")
-        .args(["-c", &shell])
-        .output()
-        .unwrap();
+    let args = format!(
+        "learn --no-tui --backend ebpf -- sh -c 'id -u; grep CapEff /proc/self/status; cat {}/.ssh/id_rsa 2>/dev/null || echo key-refused'",
+        w.home().display()
+    );
+    let out = run_copy_as_nobody(&w, &args, |bin| {
+        let status = std::process::Command::new("setcap")
+            .args(["cap_bpf,cap_perfmon+ep"])
+            .arg(bin)
+            .status()
+            .unwrap();
+        assert!(status.success(), "setcap");
+    });
     assert_code(
         &out,
         0,
