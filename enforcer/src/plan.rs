@@ -155,26 +155,7 @@ pub struct CachingFs {
 
 /// A map keyed by path bytes with a cheap hash (paths here are not attacker-chosen
 /// keys that could degrade it: they come from the profile and the local filesystem).
-type FastMap<V> = std::collections::HashMap<OsString, V, std::hash::BuildHasherDefault<FxHasher>>;
-
-/// The multiply-rotate hash used by rustc (FxHash).
-#[derive(Debug, Default, Clone, Copy)]
-struct FxHasher(u64);
-
-impl std::hash::Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
-                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
+type FastMap<V> = std::collections::HashMap<OsString, V, rustc_hash::FxBuildHasher>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Node {

@@ -45,8 +45,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{
-    CachingFs, Carve, EntryKind, FsView, FxHasher, Mask, Node, Plan, PlanError, PlanOptions,
-    PlannedDeny, Rule, SkipReason, Skipped, is_within, plan_with,
+    CachingFs, Carve, EntryKind, FsView, Mask, Node, Plan, PlanError, PlanOptions, PlannedDeny,
+    Rule, SkipReason, Skipped, is_within, plan_with,
 };
 use crate::capability::{Access, CapabilitySet, PathKind};
 
@@ -323,7 +323,7 @@ pub(crate) fn slot_name(prefix: &str, key: &[u8]) -> String {
 }
 
 fn checksum(bytes: &[u8]) -> u64 {
-    let mut h = FxHasher::default();
+    let mut h = rustc_hash::FxHasher::default();
     h.write(bytes);
     // Length too, so that trailing zero bytes change the sum.
     h.write(&(bytes.len() as u64).to_le_bytes());

@@ -127,32 +127,9 @@ struct Process {
     exec: Option<(PathBuf, Vec<String>)>,
 }
 
-/// A fast hasher for process ids (a multiply, as in FxHash): the maps here are looked up
-/// once per record, and SipHash's protection against chosen keys buys nothing for pids.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct PidHasher(u64);
-
-impl std::hash::Hasher for PidHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x517c_c1b7_2722_0a95);
-        }
-    }
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(u64::from(n));
-    }
-    fn write_i32(&mut self, n: i32) {
-        self.write_u64(n as u32 as u64);
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-}
-
-type PidMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<PidHasher>>;
+/// Maps keyed by process ids and request pointers, looked up once per record: FxHash,
+/// since SipHash's protection against chosen keys buys nothing for pids.
+type PidMap<K, V> = HashMap<K, V, rustc_hash::FxBuildHasher>;
 
 /// The model.
 #[derive(Debug)]

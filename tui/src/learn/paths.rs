@@ -14,7 +14,7 @@
 use std::borrow::{Borrow, Cow};
 use std::collections::HashMap;
 use std::ffi::OsStr;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 /// spellings of one path are one key).
 #[derive(Debug, Clone)]
 pub struct PathMap<V> {
-    map: HashMap<Key, V, BuildHasherDefault<FxHasher>>,
+    map: HashMap<Key, V, rustc_hash::FxBuildHasher>,
 }
 
 impl<V> Default for PathMap<V> {
@@ -258,39 +258,6 @@ pub fn split_normal(path: &Path) -> Option<(&Path, &OsStr)> {
         Path::new(OsStr::from_bytes(parent)),
         OsStr::from_bytes(name),
     ))
-}
-
-/// The multiply-rotate hash used by rustc (FxHash), over 8-byte words.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut words = bytes.chunks_exact(8);
-        for word in &mut words {
-            self.add(u64::from_le_bytes(word.try_into().expect("8 bytes")));
-        }
-        let rest = words.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.add(n as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-impl FxHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
 }
 
 #[cfg(test)]
