@@ -19,6 +19,9 @@
 //! waits, and otherwise polls.
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
+// BPF's atomic add (`lock *(u64 *)(r + 0) += r`), which core's atomics lack on this
+// target, is written as inline assembly.
+#![cfg_attr(target_arch = "bpf", feature(asm_experimental_arch))]
 
 #[cfg(target_arch = "bpf")]
 mod programs;

@@ -174,6 +174,7 @@ pub fn run(args: LearnArgs) -> CmdResult {
         .name("nono-tracer".into())
         .spawn(move || tracer.trace(trace_cmd, tx))
         .context("cannot start the tracer thread")?;
+    crate::timing::mark("tracer started");
     let mut model = LearnModel::new(ctx);
     let mut canon = canonicalizer();
     let mut record_error = None;
@@ -193,6 +194,7 @@ pub fn run(args: LearnArgs) -> CmdResult {
         .join()
         .map_err(|_| anyhow!("the tracer thread panicked"))?
         .map_err(|e| anyhow!("tracing failed: {e}"))?;
+    crate::timing::mark("events consumed");
     model.update(Msg::Counters {
         events: outcome.events,
         dropped: outcome.dropped,
@@ -207,8 +209,11 @@ pub fn run(args: LearnArgs) -> CmdResult {
         .context("cannot record the session")?;
     warn_after_trace(&style, record_error.map(|e| e.to_string()), &outcome);
 
+    crate::timing::mark("session finished");
+
     // Suggestions and outputs.
     let suggestions = suggest(&model);
+    crate::timing::mark("suggestions made");
     let approved = output::auto_approved(&suggestions);
     let name = args
         .output
@@ -240,6 +245,7 @@ pub fn run(args: LearnArgs) -> CmdResult {
         eprint!("{}", output::summary(&model, &suggestions));
         eprintln!("session: {}", session_dir.display());
     }
+    crate::timing::mark("report written");
     if let Some(file) = &args.output {
         let mut text = serde_json::to_vec_pretty(&suggested).context("serializing the profile")?;
         text.push(b'\n');

@@ -22,6 +22,10 @@ pub const ARG_SLOT_LEN: usize = 256;
 /// aarch64).
 pub const SYSCALL_TABLE_LEN: u32 = 512;
 
+/// Words of the traced-process bitmap: one bit per possible thread-group id, up to the
+/// kernel's `PID_MAX_LIMIT` (2^22 on 64-bit), in 512 KiB.
+pub const TRACED_WORDS: u32 = (1 << 22) / 64;
+
 /// [`SyscallSpec::flags`]: look at this system call.
 pub const SPEC_TRACE: u32 = 1;
 /// An `execve`/`execveat`: a failed one's program and arguments are copied at exit; a

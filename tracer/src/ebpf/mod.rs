@@ -18,7 +18,7 @@
 //! raw tracepoints on `sys_exit`, `sched_process_fork`, `sched_process_exec`,
 //! `sched_process_exit`, `io_uring_submit_req` and `io_uring_complete` (one attachment
 //! each, no tracefs needed; nothing runs at system call entry). The tracer forks the command, which waits on a pipe; its pid
-//! goes into the programs' `TRACED` map, and only then is it let go. From there the
+//! goes into the programs' `TRACED` bitmap, and only then is it let go. From there the
 //! kernel follows the tree itself: a fork of a traced process adds the child before the
 //! child first runs, and the last thread's exit removes it. Only the system calls of
 //! the `SPECS` table (the ptrace backend's list) are copied, at their exit, with their
@@ -62,7 +62,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
-use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
+use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
 use aya::programs::RawTracePoint;
 use aya::{Ebpf, EbpfLoader};
 use nono_ebpf_common::{KernelOffsets, SYSCALL_TABLE_LEN, SyscallRecord, SyscallSpec};
@@ -324,11 +324,19 @@ impl Programs {
         Ok(Programs { ebpf })
     }
 
-    fn traced(&mut self) -> Result<BpfHashMap<&mut MapData, u32, u8>, EbpfError> {
-        self.ebpf
+    /// Marks `tgid` as traced (before any traced process runs, so nothing else writes
+    /// the bitmap).
+    fn trace_process(&mut self, tgid: u32) -> Result<(), EbpfError> {
+        let mut traced: Array<&mut MapData, u64> = self
+            .ebpf
             .map_mut("TRACED")
             .ok_or_else(|| EbpfError::Load("no TRACED map".into()))?
             .try_into()
+            .map_err(|e| load_error("TRACED", e))?;
+        let index = tgid >> 6;
+        let word = traced.get(&index, 0).map_err(|e| load_error("TRACED", e))?;
+        traced
+            .set(index, word | 1 << (tgid & 63), 0)
             .map_err(|e| load_error("TRACED", e))
     }
 
@@ -461,10 +469,7 @@ fn run(
     // Readable once the command has ended; without it (pidfd_open needs Linux 5.3) the
     // loop still notices within its poll timeout.
     let mut root_pidfd = sys::pidfd_open(pid).ok();
-    programs
-        .traced()?
-        .insert(pid as u32, 1, 0)
-        .map_err(|e| load_error("TRACED", e))?;
+    programs.trace_process(pid as u32)?;
     let mut state = State::new(pid, sys::getpid(), cmd.cwd.clone(), start_ns);
     nix::unistd::write(&go_write, &[1]).map_err(|e| TraceError::Pipe(e.into()))?;
     drop(go_write);
@@ -509,6 +514,12 @@ fn run(
             if root_status.is_some() {
                 child.reaped = true;
                 root_pidfd = None;
+                if std::env::var_os("NONO_TIMING").is_some_and(|v| v == "1") {
+                    eprintln!(
+                        "nono timing: ebpf command ran: {:.2} ms",
+                        start.elapsed().as_secs_f64() * 1e3
+                    );
+                }
             }
         }
         if let Some(deadline) = deadline
