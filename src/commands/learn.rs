@@ -40,7 +40,6 @@ pub fn run(args: LearnArgs) -> CmdResult {
         )));
     }
     warn_if_sudo(&style);
-    let tracer = Tracer::choose(args.backend, &style)?;
     let cwd = context::current_dir()?;
     let workdir = match &args.workdir {
         Some(dir) => cwd.join(dir),
@@ -50,6 +49,7 @@ pub fn run(args: LearnArgs) -> CmdResult {
     let store = context::store(&vars);
     let profile = store.load(&args.profile).map_err(usage)?;
     let dirs = Dirs::new(&vars);
+    let tracer = Tracer::choose(args.backend, &dirs.state, &style)?;
     let nono_state = vec![dirs.config.clone(), dirs.state.clone()];
 
     // The base profile's view: what counts as granted, and what is sensitive.
@@ -558,7 +558,7 @@ enum Tracer {
 impl Tracer {
     /// Picks the backend `--backend` asks for and says which it is; with `auto`, eBPF
     /// when its programs load here and ptrace otherwise (with the reason).
-    fn choose(backend: Backend, style: &Style) -> Result<Tracer, Failure> {
+    fn choose(backend: Backend, state_dir: &Path, style: &Style) -> Result<Tracer, Failure> {
         if backend == Backend::Ptrace {
             return Ok(Tracer::Ptrace);
         }
@@ -567,7 +567,11 @@ impl Tracer {
         } else {
             let support = support::probe_ebpf();
             if support.privileged {
-                ebpf::EbpfTracer::load(&ebpf::EbpfOptions::default()).map_err(|e| e.to_string())
+                let options = ebpf::EbpfOptions {
+                    offsets_cache: Some(state_dir.join("ebpf-offsets")),
+                    ..ebpf::EbpfOptions::default()
+                };
+                ebpf::EbpfTracer::load(&options).map_err(|e| e.to_string())
             } else {
                 Err(ebpf::EbpfError::Privileges(support.detail).to_string())
             }

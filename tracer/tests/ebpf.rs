@@ -322,6 +322,7 @@ fn records_that_do_not_fit_are_counted_as_dropped() {
     let (tx, rx) = mpsc::channel();
     let options = EbpfOptions {
         ring_bytes: Some(4096),
+        ..EbpfOptions::default()
     };
     let files = vec!["/etc/hostname"; 3000].join(" ");
     let progress = std::sync::Arc::new(nono_tracer::TraceProgress::default());

@@ -54,6 +54,8 @@
 //! hook's path is the kernel's own.
 
 mod btf;
+mod load;
+mod offsets;
 mod specs;
 mod state;
 
@@ -63,8 +65,6 @@ use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
 use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
-use aya::programs::RawTracePoint;
-use aya::{Ebpf, EbpfLoader};
 use nono_ebpf_common::{KernelOffsets, SYSCALL_TABLE_LEN, SyscallRecord, SyscallSpec};
 
 pub use btf::BtfError;
@@ -121,27 +121,21 @@ pub enum EbpfError {
 
 /// Loaded and attached programs; detached and unloaded on drop.
 struct Programs {
-    ebpf: Ebpf,
+    loaded: load::Loaded,
 }
 
-fn load_error(what: &str, err: impl std::fmt::Debug + std::fmt::Display) -> EbpfError {
-    let text = format!("{what}: {err}");
-    let debug = format!("{err:?}");
-    if debug.contains("Os { code: 1,") || debug.contains("PermissionDenied") {
+fn load_error(err: load::LoadError) -> EbpfError {
+    if err.permission_denied() {
         let support = crate::support::probe_ebpf();
         if !support.privileged {
             return EbpfError::Privileges(support.detail);
         }
     }
-    // Verifier logs are long; keep their end, which says what was refused.
-    let detail = if debug.len() > 2000 {
-        format!("{text} (… {})", &debug[debug.len() - 2000..])
-    } else if debug.contains("verifier") {
-        format!("{text} ({debug})")
-    } else {
-        text
-    };
-    EbpfError::Load(detail)
+    EbpfError::Load(err.to_string())
+}
+
+fn map_error(what: &str, err: impl std::fmt::Display) -> EbpfError {
+    EbpfError::Load(format!("{what}: {err}"))
 }
 
 /// The offsets the programs need, from the running kernel's BTF.
@@ -244,9 +238,14 @@ fn kernel_offsets() -> Result<KernelOffsets, EbpfError> {
 #[derive(Debug, Clone, Default)]
 pub struct EbpfOptions {
     /// The ring buffer's size in bytes (a power of two, at least a page); `None` for the
-    /// default of 16 MiB. Smaller rings drop records sooner (each system call record
-    /// takes about 9.5 KiB).
+    /// default of 16 MiB. Smaller rings drop records sooner (a typical system call
+    /// record takes about 150 bytes).
     pub ring_bytes: Option<u32>,
+    /// A file where the kernel structure offsets read from BTF are kept for the next
+    /// trace (reading and indexing the kernel's 5 MiB of BTF costs ~15 ms). It is used
+    /// only while the kernel (release, version, architecture, BTF size) and the boot
+    /// are the same; `None` reads BTF every time.
+    pub offsets_cache: Option<std::path::PathBuf>,
 }
 
 impl Programs {
@@ -269,43 +268,10 @@ impl Programs {
                 );
             }
         };
-        // Two parses of the kernel's BTF, at the same time: ours for the offsets, and
-        // the one aya's loader always makes when it is created.
         let t = Instant::now();
-        let offsets = std::thread::Builder::new()
-            .name("nono-btf".into())
-            .spawn(kernel_offsets)
-            .map_err(|e| EbpfError::Load(format!("cannot start a thread: {e}")))?;
-        let mut loader = EbpfLoader::new();
-        phase("aya's BTF parse", t);
-        let offsets = offsets
-            .join()
-            .map_err(|_| EbpfError::Load("reading the kernel's BTF panicked".into()))??;
-        phase("offsets from BTF (in parallel)", t);
+        let offsets = offsets::cached(options.offsets_cache.as_deref(), kernel_offsets)?;
+        phase("offsets (kernel BTF or cache)", t);
         let t = Instant::now();
-        // No CO-RE relocations to apply (the offsets come as globals).
-        let mut ebpf = loader
-            .btf(None)
-            .override_global("OFFSETS", &offsets, true)
-            .map_max_entries("EVENTS", options.ring_bytes.unwrap_or(RING_BYTES))
-            .load(OBJECT)
-            .map_err(|e| load_error("loading", e))?;
-        phase("loading the object", t);
-        let t = Instant::now();
-        {
-            let mut specs: Array<_, SyscallSpec> = ebpf
-                .map_mut("SPECS")
-                .ok_or_else(|| EbpfError::Load("no SPECS map".into()))?
-                .try_into()
-                .map_err(|e| load_error("SPECS", e))?;
-            for (nr, call) in specs::table() {
-                if nr < SYSCALL_TABLE_LEN {
-                    specs
-                        .set(nr, specs::spec(call), 0)
-                        .map_err(|e| load_error("SPECS", e))?;
-                }
-            }
-        }
         // The tree-following programs first, then io_uring, then the system calls.
         let mut attach = vec![
             ("process_fork", "sched_process_fork"),
@@ -316,32 +282,64 @@ impl Programs {
             attach.push(("uring_submit", "io_uring_submit_req"));
             attach.push(("uring_complete", "io_uring_complete"));
         }
-        for (name, tracepoint) in attach {
-            attach_raw(&mut ebpf, name, tracepoint)?;
+        attach.push(("sys_exit", "sys_exit"));
+        // SAFETY: KernelOffsets is `#[repr(C)]` and made of `u32`s only (no padding), so
+        // all its bytes are initialised.
+        let offsets_bytes = unsafe {
+            std::slice::from_raw_parts(
+                (&raw const offsets).cast::<u8>(),
+                std::mem::size_of::<KernelOffsets>(),
+            )
+        };
+        let mut loaded = load::load(
+            OBJECT,
+            &[("OFFSETS", offsets_bytes)],
+            &[("EVENTS", options.ring_bytes.unwrap_or(RING_BYTES))],
+            &attach
+                .iter()
+                .map(|&(program, _)| program)
+                .collect::<Vec<_>>(),
+        )
+        .map_err(load_error)?;
+        phase("loading the object", t);
+        let t = Instant::now();
+        {
+            let mut specs: Array<_, SyscallSpec> = loaded
+                .map_mut("SPECS")
+                .map_err(|e| map_error("SPECS", e))?
+                .try_into()
+                .map_err(|e| map_error("SPECS", e))?;
+            for (nr, call) in specs::table() {
+                if nr < SYSCALL_TABLE_LEN {
+                    specs
+                        .set(nr, specs::spec(call), 0)
+                        .map_err(|e| map_error("SPECS", e))?;
+                }
+            }
         }
-        attach_raw(&mut ebpf, "sys_exit", "sys_exit")?;
+        loaded.attach(&attach).map_err(load_error)?;
         phase("verifying and attaching", t);
-        Ok(Programs { ebpf })
+        Ok(Programs { loaded })
     }
 
     /// Marks `tgid` as traced (before any traced process runs, so nothing else writes
     /// the bitmap).
     fn trace_process(&mut self, tgid: u32) -> Result<(), EbpfError> {
         let mut traced: Array<&mut MapData, u64> = self
-            .ebpf
+            .loaded
             .map_mut("TRACED")
-            .ok_or_else(|| EbpfError::Load("no TRACED map".into()))?
+            .map_err(|e| map_error("TRACED", e))?
             .try_into()
-            .map_err(|e| load_error("TRACED", e))?;
+            .map_err(|e| map_error("TRACED", e))?;
         let index = tgid >> 6;
-        let word = traced.get(&index, 0).map_err(|e| load_error("TRACED", e))?;
+        let word = traced.get(&index, 0).map_err(|e| map_error("TRACED", e))?;
         traced
             .set(index, word | 1 << (tgid & 63), 0)
-            .map_err(|e| load_error("TRACED", e))
+            .map_err(|e| map_error("TRACED", e))
     }
 
     fn dropped(&self) -> u64 {
-        let Some(map) = self.ebpf.map("DROPPED") else {
+        let Some(map) = self.loaded.map("DROPPED") else {
             return 0;
         };
         let Ok(array) = PerCpuArray::<_, u64>::try_from(map) else {
@@ -349,21 +347,6 @@ impl Programs {
         };
         array.get(&0, 0).map_or(0, |values| values.iter().sum())
     }
-}
-
-fn attach_raw(ebpf: &mut Ebpf, name: &str, tracepoint: &str) -> Result<(), EbpfError> {
-    let program: &mut RawTracePoint = ebpf
-        .program_mut(name)
-        .ok_or_else(|| EbpfError::Load(format!("no {name} program")))?
-        .try_into()
-        .map_err(|e| load_error(name, e))?;
-    program
-        .load()
-        .map_err(|e| load_error(&format!("loading {name}"), e))?;
-    program
-        .attach(tracepoint)
-        .map_err(|e| load_error(&format!("attaching to {tracepoint}"), e))?;
-    Ok(())
 }
 
 /// Takes every record waiting in the ring into the model (compact system call records
@@ -429,11 +412,11 @@ impl EbpfTracer {
         let mut programs = Programs::load(options)?;
         let ring = RingBuf::try_from(
             programs
-                .ebpf
+                .loaded
                 .take_map("EVENTS")
-                .ok_or_else(|| EbpfError::Load("no EVENTS map".into()))?,
+                .map_err(|e| map_error("EVENTS", e))?,
         )
-        .map_err(|e| load_error("EVENTS", e))?;
+        .map_err(|e| map_error("EVENTS", e))?;
         Ok(EbpfTracer {
             programs,
             ring,

@@ -1,0 +1,329 @@
+//! Puts the programs into the kernel: aya-obj parses and relocates the object, aya's
+//! map handles create and use the maps, and three `bpf(2)` commands of our own load,
+//! attach and freeze.
+//!
+//! Why not `aya::EbpfLoader`: aya 0.14's loader parses the kernel's whole BTF when it is
+//! created (about 35 ms here, and as much again of CPU) even when told not to use it,
+//! which was half of nono's fixed cost of tracing; these programs need no BTF from the
+//! loader (their offsets come as a global, see `btf.rs`), and only raw tracepoints.
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::{CStr, CString};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+
+use aya::maps::{Map, MapData};
+use aya_obj::generated::bpf_insn;
+use aya_obj::{EbpfSectionKind, Object};
+
+/// The object's maps, created, by name.
+pub(super) struct Loaded {
+    /// The attachments, first so that they go first (detaching) when dropped.
+    links: Vec<OwnedFd>,
+    programs: HashMap<String, OwnedFd>,
+    maps: HashMap<String, Map>,
+}
+
+impl Loaded {
+    /// Takes a map out (for an owner such as the ring buffer reader).
+    pub fn take_map(&mut self, name: &str) -> io::Result<Map> {
+        self.maps
+            .remove(name)
+            .ok_or_else(|| io::Error::other(format!("the object has no map {name}")))
+    }
+
+    /// A map, borrowed.
+    pub fn map_mut(&mut self, name: &str) -> io::Result<&mut Map> {
+        self.maps
+            .get_mut(name)
+            .ok_or_else(|| io::Error::other(format!("the object has no map {name}")))
+    }
+
+    /// Attaches programs (program, tracepoint), in this order.
+    pub fn attach(&mut self, attach: &[(&str, &str)]) -> Result<(), LoadError> {
+        for &(name, tracepoint) in attach {
+            let program = self.programs.get(name).ok_or_else(|| {
+                LoadError::new(
+                    format!("attaching {name}"),
+                    io::Error::other("no such program was loaded"),
+                )
+            })?;
+            let link = attach_raw(program, tracepoint)
+                .map_err(|e| LoadError::new(format!("attaching to {tracepoint}"), e))?;
+            self.links.push(link);
+        }
+        Ok(())
+    }
+
+    /// A map, borrowed.
+    pub fn map(&self, name: &str) -> Option<&Map> {
+        self.maps.get(name)
+    }
+}
+
+impl Drop for Loaded {
+    fn drop(&mut self) {
+        // Closing an attachment detaches it; programs and maps go when their last
+        // descriptor does.
+        self.links.clear();
+        self.programs.clear();
+    }
+}
+
+/// What went wrong, and whether the kernel said `EPERM` (missing privileges).
+#[derive(Debug)]
+pub(super) struct LoadError {
+    pub what: String,
+    pub error: io::Error,
+    /// The verifier's explanation, for a refused program.
+    pub log: Option<String>,
+}
+
+impl LoadError {
+    fn new(what: impl Into<String>, error: io::Error) -> LoadError {
+        LoadError {
+            what: what.into(),
+            error,
+            log: None,
+        }
+    }
+
+    pub fn permission_denied(&self) -> bool {
+        self.error.raw_os_error() == Some(libc::EPERM)
+    }
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.what, self.error)?;
+        if let Some(log) = &self.log {
+            // The end of a verifier log says what was refused.
+            let tail: String = {
+                let lines: Vec<&str> = log.lines().collect();
+                lines[lines.len().saturating_sub(20)..].join("\n")
+            };
+            write!(f, "\nverifier log (end):\n{tail}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses `object`, sets each global of `globals` (name, bytes), creates the maps (the
+/// sizes of `max_entries` overridden) and loads the programs named in `programs` as raw
+/// tracepoint programs (not attached yet).
+pub(super) fn load(
+    object: &[u8],
+    globals: &[(&str, &[u8])],
+    max_entries: &[(&str, u32)],
+    programs: &[&str],
+) -> Result<Loaded, LoadError> {
+    let parse = |e: &dyn std::fmt::Display| {
+        LoadError::new(
+            "reading the eBPF object",
+            io::Error::new(io::ErrorKind::InvalidData, e.to_string()),
+        )
+    };
+    let mut obj = Object::parse(object).map_err(|e| parse(&e))?;
+    obj.patch_map_data(globals.iter().map(|&(n, d)| (n, (d, true))).collect())
+        .map_err(|e| parse(&e))?;
+
+    let mut maps: HashMap<String, MapData> = HashMap::new();
+    let mut defs: HashMap<String, aya_obj::Map> = HashMap::new();
+    for (name, mut def) in std::mem::take(&mut obj.maps) {
+        if let Some(&(_, n)) = max_entries.iter().find(|(m, _)| *m == name) {
+            def.set_max_entries(n);
+        }
+        let data = MapData::create(def.clone(), &name, None)
+            .map_err(|e| LoadError::new(format!("creating map {name}"), map_io_error(e)))?;
+        let fd = data.fd().as_fd();
+        if !def.data().is_empty() {
+            update_elem(fd.as_raw_fd(), 0, def.data())
+                .map_err(|e| LoadError::new(format!("initialising map {name}"), e))?;
+        }
+        if def.section_kind() == EbpfSectionKind::Rodata {
+            freeze(fd.as_raw_fd()).map_err(|e| LoadError::new(format!("freezing {name}"), e))?;
+        }
+        defs.insert(name.clone(), def);
+        maps.insert(name, data);
+    }
+
+    let text_sections: HashSet<usize> = obj.functions.keys().map(|(section, _)| *section).collect();
+    obj.relocate_maps(
+        maps.iter().map(|(name, data)| {
+            (
+                name.as_str(),
+                data.fd().as_fd().as_raw_fd(),
+                &defs[name.as_str()],
+            )
+        }),
+        &text_sections,
+    )
+    .map_err(|e| parse(&e))?;
+    obj.relocate_calls(&text_sections).map_err(|e| parse(&e))?;
+
+    let license = obj.license.clone();
+    let names = programs;
+    let mut programs = HashMap::new();
+    for &name in names {
+        let program = obj.programs.get(name).ok_or_else(|| {
+            LoadError::new(
+                format!("loading {name}"),
+                io::Error::other("the object has no such program"),
+            )
+        })?;
+        let function = &obj.functions[&program.function_key()];
+        let fd = load_program(name, &function.instructions, &license)?;
+        programs.insert(name.to_owned(), fd);
+    }
+    let maps = maps
+        .into_iter()
+        .map(|(name, data)| {
+            Map::from_map_data(data)
+                .map(|map| (name.clone(), map))
+                .map_err(|e| LoadError::new(format!("map {name}"), map_io_error(e)))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Loaded {
+        links: Vec::new(),
+        programs,
+        maps,
+    })
+}
+
+fn map_io_error(e: aya::maps::MapError) -> io::Error {
+    match e {
+        aya::maps::MapError::CreateError { io_error, .. } => io_error,
+        aya::maps::MapError::SyscallError(aya::sys::SyscallError { io_error, .. }) => io_error,
+        other => io::Error::other(other.to_string()),
+    }
+}
+
+const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
+const BPF_PROG_LOAD: libc::c_long = 5;
+const BPF_RAW_TRACEPOINT_OPEN: libc::c_long = 17;
+const BPF_MAP_FREEZE: libc::c_long = 22;
+const BPF_PROG_TYPE_RAW_TRACEPOINT: u32 = 17;
+
+/// `bpf(cmd, attr, size_of(attr))`: the result (a descriptor or 0).
+fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<libc::c_long> {
+    // SAFETY: `attr` is a `#[repr(C)]` prefix of `union bpf_attr` for `cmd`, valid for
+    // the call; the kernel reads (and for some commands writes) at most its size.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd,
+            (attr as *mut T).cast::<libc::c_void>(),
+            std::mem::size_of::<T>() as libc::c_uint,
+        )
+    };
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+fn owned(fd: libc::c_long) -> OwnedFd {
+    // SAFETY: `fd` was just returned by the kernel as a new descriptor, owned by no one
+    // else.
+    unsafe { OwnedFd::from_raw_fd(fd as i32) }
+}
+
+#[repr(C)]
+struct ElemAttr {
+    map_fd: u32,
+    _pad: u32,
+    key: u64,
+    value: u64,
+    flags: u64,
+}
+
+fn update_elem(map_fd: i32, key: u32, value: &[u8]) -> io::Result<()> {
+    let mut attr = ElemAttr {
+        map_fd: map_fd as u32,
+        _pad: 0,
+        key: (&raw const key) as u64,
+        value: value.as_ptr() as u64,
+        flags: 0,
+    };
+    bpf(BPF_MAP_UPDATE_ELEM, &mut attr).map(drop)
+}
+
+fn freeze(map_fd: i32) -> io::Result<()> {
+    let mut attr = [map_fd as u32, 0];
+    bpf(BPF_MAP_FREEZE, &mut attr).map(drop)
+}
+
+#[repr(C)]
+struct ProgLoadAttr {
+    prog_type: u32,
+    insn_cnt: u32,
+    insns: u64,
+    license: u64,
+    log_level: u32,
+    log_size: u32,
+    log_buf: u64,
+    kern_version: u32,
+    prog_flags: u32,
+    prog_name: [u8; 16],
+    prog_ifindex: u32,
+    expected_attach_type: u32,
+}
+
+/// Loads one raw tracepoint program; on a refusal, loads it again with the verifier's
+/// log on, for the error.
+fn load_program(name: &str, insns: &[bpf_insn], license: &CStr) -> Result<OwnedFd, LoadError> {
+    let attempt = |log: Option<&mut Vec<u8>>| {
+        let mut prog_name = [0u8; 16];
+        for (slot, byte) in prog_name.iter_mut().zip(name.bytes().take(15)) {
+            *slot = byte;
+        }
+        let (log_level, log_size, log_buf) = match log {
+            Some(buf) => (1, buf.len() as u32, buf.as_mut_ptr() as u64),
+            None => (0, 0, 0),
+        };
+        let mut attr = ProgLoadAttr {
+            prog_type: BPF_PROG_TYPE_RAW_TRACEPOINT,
+            insn_cnt: insns.len() as u32,
+            insns: insns.as_ptr() as u64,
+            license: license.as_ptr() as u64,
+            log_level,
+            log_size,
+            log_buf,
+            kern_version: 0,
+            prog_flags: 0,
+            prog_name,
+            prog_ifindex: 0,
+            expected_attach_type: 0,
+        };
+        bpf(BPF_PROG_LOAD, &mut attr).map(owned)
+    };
+    attempt(None).map_err(|error| {
+        let mut log = LoadError::new(format!("loading {name}"), error);
+        if !log.permission_denied() {
+            let mut buf = vec![0u8; 4 << 20];
+            if attempt(Some(&mut buf)).is_err() {
+                let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+                log.log = Some(String::from_utf8_lossy(&buf[..end]).into_owned());
+            }
+        }
+        log
+    })
+}
+
+#[repr(C)]
+struct RawTracepointAttr {
+    name: u64,
+    prog_fd: u32,
+    _pad: u32,
+}
+
+fn attach_raw(program: &OwnedFd, tracepoint: &str) -> io::Result<OwnedFd> {
+    let name = CString::new(tracepoint).map_err(io::Error::other)?;
+    let mut attr = RawTracepointAttr {
+        name: name.as_ptr() as u64,
+        prog_fd: program.as_raw_fd() as u32,
+        _pad: 0,
+    };
+    bpf(BPF_RAW_TRACEPOINT_OPEN, &mut attr).map(owned)
+}
