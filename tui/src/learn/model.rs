@@ -296,7 +296,7 @@ impl Files {
 /// `Path`'s order (component by component) for the normal-form paths the model holds:
 /// the bytes compared with `/` ranked first, so sorting is a byte comparison instead
 /// of parsing components at every step (and allocates nothing).
-fn path_order(a: &Path, b: &Path) -> Ordering {
+pub(crate) fn path_order(a: &Path, b: &Path) -> Ordering {
     let (a, b) = (a.as_os_str().as_bytes(), b.as_os_str().as_bytes());
     let rank = |c: u8| if c == b'/' { 0 } else { c };
     match first_difference(a, b) {

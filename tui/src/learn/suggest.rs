@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use nono_enforcer::capability::Access;
 use serde::Serialize;
 
-use super::model::LearnModel;
+use super::model::{LearnModel, path_order};
 use super::observe::Need;
 use super::paths::PathMap;
 
@@ -212,14 +212,18 @@ pub fn suggest_with(
 ) -> Vec<Suggestion> {
     let ctx = &model.ctx;
     let home = ctx.home.as_path();
-    let mut sensitive: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
-    let mut workdir: Option<(Access, Vec<PathBuf>)> = None;
-    let mut covered: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
-    let mut include: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+    // Observed paths are borrowed from the model; only the few listed are copied.
+    let mut sensitive: BTreeMap<String, Vec<&PathBuf>> = BTreeMap::new();
+    let mut workdir: Option<(Access, Vec<&PathBuf>)> = None;
+    // By granter (`None`: the base profile); named at the end.
+    let mut covered: HashMap<Option<usize>, Vec<&PathBuf>> = HashMap::new();
+    let mut include: BTreeMap<String, Vec<&PathBuf>> = BTreeMap::new();
     let mut candidates: Vec<Candidate> = Vec::new();
     let index = Index::new(ctx);
 
-    for (path, node) in &model.files {
+    // In no particular order (sorting every path costs more than the rest): what is
+    // listed is put in path order below.
+    for (path, node) in model.files.unordered() {
         // Sensitive paths are listed whether the access succeeded or was refused.
         let all = {
             let mut n = node.ok;
@@ -231,10 +235,7 @@ pub fn suggest_with(
         if all.access().is_some()
             && let Some(s) = index.sensitive(ctx, path)
         {
-            sensitive
-                .entry(s.label.clone())
-                .or_default()
-                .push(path.clone());
+            sensitive.entry(s.label.clone()).or_default().push(path);
             continue;
         }
         let Some(access) = node.ok.access() else {
@@ -243,29 +244,23 @@ pub fn suggest_with(
         if path.starts_with(&ctx.workdir) {
             let entry = workdir.get_or_insert((access, Vec::new()));
             entry.0 = entry.0.union(access);
-            entry.1.push(path.clone());
+            entry.1.push(path);
             continue;
         }
         match index.grant(path, access) {
             Some(Granter::Base) => {
-                covered
-                    .entry("base profile".into())
-                    .or_default()
-                    .push(path.clone());
+                covered.entry(None).or_default().push(path);
                 continue;
             }
             Some(Granter::Included(g)) => {
-                covered
-                    .entry(format!("group `{}`", ctx.groups[g].name))
-                    .or_default()
-                    .push(path.clone());
+                covered.entry(Some(g)).or_default().push(path);
                 continue;
             }
             Some(Granter::Other(g)) => {
                 include
                     .entry(ctx.groups[g].name.clone())
                     .or_default()
-                    .push(path.clone());
+                    .push(path);
                 continue;
             }
             None => {}
@@ -309,6 +304,19 @@ pub fn suggest_with(
         });
     }
 
+    for observed in sensitive.values_mut() {
+        observed.sort_unstable_by(|a, b| path_order(a, b));
+    }
+    let covered: BTreeMap<String, Vec<&PathBuf>> = covered
+        .into_iter()
+        .map(|(by, observed)| {
+            let by = match by {
+                None => "base profile".to_owned(),
+                Some(g) => format!("group `{}`", ctx.groups[g].name),
+            };
+            (by, observed)
+        })
+        .collect();
     let candidates = collapse(candidates, home, ctx);
     let mut out: Vec<Suggestion> = Vec::new();
     for c in candidates {
@@ -405,7 +413,7 @@ pub fn suggest_with(
             kind: SuggestionKind::Sensitive {
                 label: label.clone(),
             },
-            path: observed.first().cloned(),
+            path: observed.first().map(|p| (*p).clone()),
             rule: observed
                 .first()
                 .map(|p| display(p, home))
@@ -422,16 +430,22 @@ pub fn suggest_with(
 
 /// Reports every observed path of the suggestion about to be pushed at `index`, and
 /// keeps the first [`MAX_LISTED`].
-fn listed(
-    mut observed: Vec<PathBuf>,
+fn listed<P: AsRef<Path>>(
+    mut observed: Vec<P>,
     index: usize,
     on_observed: &mut impl FnMut(&Path, usize),
 ) -> Vec<PathBuf> {
     for path in &observed {
-        on_observed(path, index);
+        on_observed(path.as_ref(), index);
     }
-    observed.truncate(MAX_LISTED);
-    observed
+    // The first MAX_LISTED in path order, without sorting them all.
+    let order = |a: &P, b: &P| path_order(a.as_ref(), b.as_ref());
+    if observed.len() > MAX_LISTED {
+        observed.select_nth_unstable_by(MAX_LISTED, order);
+        observed.truncate(MAX_LISTED);
+    }
+    observed.sort_unstable_by(order);
+    observed.iter().map(|p| p.as_ref().to_path_buf()).collect()
 }
 
 /// Files read in the same directory collapse into the directory; rules inside a
@@ -610,6 +624,104 @@ mod tests {
             .filter(|s| s.kind == SuggestionKind::Grant)
             .map(|s| (s.rule.clone(), s.dir, s.access.unwrap()))
             .collect()
+    }
+
+    /// The index's answers (a walk up the path's ancestors) equal a test of every
+    /// rule, for every path over a small alphabet, file and directory grants at
+    /// several depths, and overlapping groups.
+    #[test]
+    fn the_index_agrees_with_testing_every_rule() {
+        let cov = |path: &str, access, dir| Coverage {
+            path: path.into(),
+            access,
+            dir,
+        };
+        let ctx = LearnContext {
+            home: "/h".into(),
+            workdir: "/w".into(),
+            base_profile: "base".into(),
+            sensitive: vec![
+                SensitivePath {
+                    path: "/a/b".into(),
+                    label: "one".into(),
+                },
+                SensitivePath {
+                    path: "/a".into(),
+                    label: "two".into(),
+                },
+                SensitivePath {
+                    path: "/b/a/b".into(),
+                    label: "three".into(),
+                },
+            ],
+            groups: vec![
+                GroupInfo {
+                    name: "g0".into(),
+                    included: false,
+                    grants: vec![
+                        cov("/a", Access::Read, true),
+                        cov("/b/b", Access::Write, false),
+                    ],
+                },
+                GroupInfo {
+                    name: "g1".into(),
+                    included: true,
+                    grants: vec![
+                        cov("/a/a", Access::ReadWrite, true),
+                        cov("/b", Access::Read, true),
+                    ],
+                },
+            ],
+            base_grants: vec![
+                cov("/b/a", Access::Write, true),
+                cov("/a/b/a", Access::Read, false),
+            ],
+        };
+        let mut paths = vec![PathBuf::from("/")];
+        let mut level = vec![String::new()];
+        for _ in 0..4 {
+            level = level
+                .iter()
+                .flat_map(|p| ["a", "b", "c"].map(|n| format!("{p}/{n}")))
+                .collect();
+            paths.extend(level.iter().map(PathBuf::from));
+        }
+        {
+            let index = Index::new(&ctx);
+            for path in &paths {
+                let naive = ctx
+                    .sensitive
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| path.starts_with(&s.path))
+                    .map(|(i, _)| i)
+                    .min();
+                let got = index.sensitive(&ctx, path).map(|s| s.label.clone());
+                assert_eq!(
+                    got,
+                    naive.map(|i| ctx.sensitive[i].label.clone()),
+                    "{path:?}"
+                );
+                for access in [Access::Read, Access::Write, Access::ReadWrite] {
+                    let mut naive = ctx
+                        .base_grants
+                        .iter()
+                        .any(|c| covers(c, path, access))
+                        .then_some(Granter::Base);
+                    for (i, g) in ctx.groups.iter().enumerate() {
+                        if g.grants.iter().any(|c| covers(c, path, access)) {
+                            let who = if g.included {
+                                Granter::Included(i)
+                            } else {
+                                Granter::Other(i)
+                            };
+                            naive = Some(naive.map_or(who, |n: Granter| n.min(who)));
+                        }
+                    }
+                    assert_eq!(index.grant(path, access), naive, "{path:?} {access:?}");
+                }
+            }
+        }
     }
 
     #[test]
