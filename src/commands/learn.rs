@@ -17,12 +17,13 @@ use nono_enforcer::{env, exec};
 use nono_tracer::ptrace::{self, TraceCommand, TraceOutcome, TraceProgress};
 use nono_tracer::{ebpf, support};
 use nono_tui::learn::model::{Coverage, GroupInfo, LearnContext, SensitivePath};
-use nono_tui::learn::observe::{self, Resolved};
-use nono_tui::learn::paths::{self, PathMap};
+use nono_tui::learn::observe;
 use nono_tui::learn::{LearnModel, Msg, output, suggest};
 use nono_tui::review::{self, ReviewConfig, ReviewState, event_loop::Input};
 
 use crate::cli::{Backend, LearnArgs};
+
+mod canon;
 use crate::context::{self, Dirs};
 use crate::output::Style;
 use crate::{CmdResult, Failure, usage};
@@ -176,7 +177,7 @@ pub fn run(args: LearnArgs) -> CmdResult {
         .context("cannot start the tracer thread")?;
     crate::timing::mark("tracer started");
     let mut model = LearnModel::new(ctx);
-    let mut canon = canonicalizer();
+    let mut canon = canon::Canonicalizer::new();
     let mut record_error = None;
     for event in rx {
         if record_error.is_none()
@@ -184,7 +185,7 @@ pub fn run(args: LearnArgs) -> CmdResult {
         {
             record_error = Some(e);
         }
-        let observations = observe::classify(&event, &mut canon);
+        let observations = observe::classify(&event, &mut |p: &Path| canon.resolve(p));
         model.update(Msg::Event {
             event: Box::new(event),
             observations,
@@ -285,52 +286,6 @@ struct Review {
     command: Vec<String>,
 }
 
-/// Resolves symlinks of an observed path (for a missing one, of its parent) and says
-/// whether it is a directory; remembers the answers. Each directory is resolved once;
-/// a new path in it then costs one `lstat` (a full resolution only when the entry
-/// itself is a symbolic link), which keeps a trace of many files cheap.
-fn canonicalizer() -> impl FnMut(&Path) -> Resolved {
-    let real = nono_enforcer::plan::RealFs;
-    // Keyed by the path's bytes with a cheap hash: this runs for every event, and
-    // `Path`'s own hashing walks components. Most paths resolve to themselves; those
-    // keep no second copy (`None`).
-    let mut cache: PathMap<(Option<PathBuf>, bool)> = PathMap::new();
-    let mut dirs: PathMap<PathBuf> = PathMap::new();
-    move |p: &Path| -> Resolved {
-        let (key, (target, is_dir)) = cache.get_or_insert_with(p, |normal| {
-            // `normal` is `p` in normal form: its parent and name are found by bytes.
-            let (target, is_dir) = match paths::split_normal(normal) {
-                Some((parent, name)) => {
-                    let (_, dir) = dirs.get_or_insert_with(parent, |parent| {
-                        plan::canonicalize_lenient(&real, parent)
-                    });
-                    let mut candidate =
-                        PathBuf::with_capacity(dir.as_os_str().len() + 1 + name.len());
-                    candidate.push(dir);
-                    candidate.push(name);
-                    match std::fs::symlink_metadata(&candidate) {
-                        Ok(meta) if meta.file_type().is_symlink() => {
-                            let target = plan::canonicalize_lenient(&real, &candidate);
-                            let is_dir = real.kind(&target).is_ok_and(|k| k == EntryKind::Dir);
-                            (target, is_dir)
-                        }
-                        Ok(meta) => (candidate, meta.is_dir()),
-                        Err(_) => (candidate, false),
-                    }
-                }
-                None => {
-                    let target = plan::canonicalize_lenient(&real, p);
-                    let is_dir = real.kind(&target).is_ok_and(|k| k == EntryKind::Dir);
-                    (target, is_dir)
-                }
-            };
-            let itself = target.as_os_str() == normal.as_os_str();
-            ((!itself).then_some(target), is_dir)
-        });
-        (target.as_ref().unwrap_or(key).clone(), *is_dir)
-    }
-}
-
 impl Review {
     /// Traces the command while the review screen shows it; the person saves the
     /// profile from there. The tracer's events are recorded and classified on a
@@ -363,7 +318,7 @@ impl Review {
             std::thread::Builder::new()
                 .name("nono-learn-feed".into())
                 .spawn(move || {
-                    let mut canon = canonicalizer();
+                    let mut canon = canon::Canonicalizer::new();
                     let mut record_error = None;
                     // The header's drop count is kept current while events flow (drops
                     // happen when they flood); the final figures come with the outcome.
@@ -375,7 +330,7 @@ impl Review {
                         {
                             record_error = Some(e.to_string());
                         }
-                        let observations = observe::classify(&event, &mut canon);
+                        let observations = observe::classify(&event, &mut |p: &Path| canon.resolve(p));
                         let _ = ui.send(Input::Learn(Msg::Event {
                             event: Box::new(event),
                             observations,
