@@ -50,7 +50,15 @@ pub fn run(args: LearnArgs) -> CmdResult {
     let store = context::store(&vars);
     let profile = store.load(&args.profile).map_err(usage)?;
     let dirs = Dirs::new(&vars);
-    let tracer = Tracer::choose(args.backend, &dirs.state, &style)?;
+    // Loading the eBPF programs (~20 ms, mostly the kernel verifying them) overlaps
+    // with the rest of the set-up; what it says is printed when it is done.
+    let loading = {
+        let (backend, state_dir) = (args.backend, dirs.state.clone());
+        std::thread::Builder::new()
+            .name("nono-ebpf-load".into())
+            .spawn(move || Tracer::choose(backend, &state_dir))
+            .context("cannot start a thread")?
+    };
     let nono_state = vec![dirs.config.clone(), dirs.state.clone()];
 
     // The base profile's view: what counts as granted, and what is sensitive.
@@ -108,12 +116,10 @@ pub fn run(args: LearnArgs) -> CmdResult {
             state_dir: None,
         };
         let mut prepared = sandbox::prepare(&caps, &plan, &workdir, &options).map_err(usage)?;
-        let line = format!(
+        enforcement = Some(format!(
             "safety net: credentials, keychains and shell files withheld ({})",
             prepared.report
-        );
-        eprintln!("{}", style.dim(&format!("nono: {line}")));
-        enforcement = Some(line);
+        ));
         trace_cmd.pre_exec = Some(Box::new(move || {
             nono_enforcer::sandbox::sys::cloexec_from_3();
             prepared.apply_in_child().map_err(|e| e.errno)
@@ -144,6 +150,15 @@ pub fn run(args: LearnArgs) -> CmdResult {
         pty = Some(master);
     }
 
+    let (tracer, chosen) = loading
+        .join()
+        .map_err(|_| anyhow!("loading the tracer panicked"))??;
+    if !chosen.is_empty() {
+        eprintln!("{}", style.dim(&chosen));
+    }
+    if let Some(line) = &enforcement {
+        eprintln!("{}", style.dim(&format!("nono: {line}")));
+    }
     let command: Vec<String> = args
         .command
         .iter()
@@ -516,11 +531,12 @@ enum Tracer {
 }
 
 impl Tracer {
-    /// Picks the backend `--backend` asks for and says which it is; with `auto`, eBPF
-    /// when its programs load here and ptrace otherwise (with the reason).
-    fn choose(backend: Backend, state_dir: &Path, style: &Style) -> Result<Tracer, Failure> {
+    /// Picks the backend `--backend` asks for, and what to say about it; with `auto`,
+    /// eBPF when its programs load here and ptrace otherwise (with the reason).
+    fn choose(backend: Backend, state_dir: &Path) -> Result<(Tracer, String), Failure> {
         if backend == Backend::Ptrace {
-            return Ok(Tracer::Ptrace);
+            // Asked for by name: nothing to say.
+            return Ok((Tracer::Ptrace, String::new()));
         }
         let loaded = if !ebpf::built() {
             Err(ebpf::EbpfError::NotBuilt.to_string())
@@ -538,28 +554,20 @@ impl Tracer {
         };
         match (loaded, backend) {
             (Ok(tracer), _) => {
-                eprintln!(
-                    "{}",
-                    style.dim(&format!(
-                        "nono: tracing with eBPF (programs loaded in {} ms)",
-                        tracer.load_time().as_millis()
-                    ))
+                let said = format!(
+                    "nono: tracing with eBPF (programs loaded in {} ms)",
+                    tracer.load_time().as_millis()
                 );
-                Ok(Tracer::Ebpf(Box::new(tracer)))
+                Ok((Tracer::Ebpf(Box::new(tracer)), said))
             }
             (Err(why), Backend::Ebpf) => Err(Failure {
                 code: 1,
                 error: anyhow!("--backend ebpf: {why}"),
             }),
-            (Err(why), _) => {
-                eprintln!(
-                    "{}",
-                    style.dim(&format!(
-                        "nono: tracing with ptrace (eBPF is not available: {why})"
-                    ))
-                );
-                Ok(Tracer::Ptrace)
-            }
+            (Err(why), _) => Ok((
+                Tracer::Ptrace,
+                format!("nono: tracing with ptrace (eBPF is not available: {why})"),
+            )),
         }
     }
 
