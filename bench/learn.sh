@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# `nono learn` with each backend against plain runs and strace, in one hyperfine
-# session per workload, so the figures compare as ratios on a shared, noisy machine.
+# `nono learn` with each backend against plain runs and strace. The variants of a
+# workload run interleaved (plain, eBPF, …, plain, eBPF, …), so that the drift of a
+# shared, noisy machine hits them alike; the figures are medians and ratios to plain.
 #
-#   bench/learn.sh    # prints markdown tables and writes bench/results/learn-<date>.md
+#   bench/learn.sh            # prints markdown tables, writes bench/results/learn-<date>.md
+#   ROUNDS=15 bench/learn.sh  # more rounds (default 9; fixed cost: 3× as many)
 #
 # Targets: ptrace backend (issue: tracer and nono learn): Python import workload ×20
 # ≤ 1.3× plain, cat of 20,000 files ≤ 1.6×. eBPF backend (issue: eBPF tracing
-# backend): Python ≤ 1.05×, cat ≤ 1.15×, fixed cost (attach + detach) ≤ 100 ms. All
-# side by side with `strace -f` and `strace -f --seccomp-bpf` on the same syscall list.
-# The eBPF rows need root and a build with the programs (scripts/install-ebpf-toolchain.sh).
+# backend): Python ≤ 1.05×, cat ≤ 1.15×, fixed cost (attach + detach) ≤ 100 ms. Every
+# `nono learn` row is the default command (`--no-tui`, no report file); the eBPF
+# backend is measured with the safety net (the default) and without it
+# (`--no-safety-net`: the tracing alone, as strace traces). The eBPF rows need root
+# and a build with the programs (scripts/install-ebpf-toolchain.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for tool in hyperfine strace; do
-  command -v "$tool" >/dev/null || { echo "bench: needs $tool (apt-get install $tool)" >&2; exit 1; }
-done
+command -v strace >/dev/null || { echo "bench: needs strace (apt-get install strace)" >&2; exit 1; }
 cargo build --release -q
 nono="$PWD/target/release/nono"
 out="$PWD/bench/results"
@@ -25,48 +27,91 @@ export HOME="$work/home"
 mkdir -p "$HOME"
 
 syscalls="trace=open,openat,openat2,creat,stat,lstat,newfstatat,statx,access,faccessat,faccessat2,readlink,readlinkat,execve,execveat,mkdir,mkdirat,rmdir,unlink,unlinkat,rename,renameat,renameat2,link,linkat,symlink,symlinkat,truncate,chdir,connect,bind,sendto,sendmsg,sendmmsg"
-py="for i in \$(seq 20); do /usr/bin/python3 -c 'import json, email, http.client, asyncio, unittest, xml.dom.minidom'; done"
+cat > python.sh <<'EOF'
+#!/bin/sh
+for i in $(seq 20); do /usr/bin/python3 -c 'import json, email, http.client, asyncio, unittest, xml.dom.minidom'; done
+EOF
 (find /usr -type f -size -64k 2>/dev/null || true) | head -20000 > files.txt || true
-cat_files="xargs -a $work/files.txt cat > /dev/null 2>&1"
+cat > cat.sh <<EOF
+#!/bin/sh
+xargs -a $work/files.txt cat > /dev/null 2>&1
+EOF
+chmod +x python.sh cat.sh
 
-run() {
-  local name=$1 cmd=$2
-  hyperfine -N -i --warmup 1 --runs "${RUNS:-5}" --export-json "$work/$name.json" \
-    "sh -c \"$cmd\"" \
-    "$nono learn --backend ebpf --no-tui --report /dev/null -- sh -c \"$cmd\"" \
-    "$nono learn --backend ptrace --no-tui --report /dev/null -- sh -c \"$cmd\"" \
-    "strace -f -qq -o /dev/null -e $syscalls sh -c \"$cmd\"" \
-    "strace -f -qq --seccomp-bpf -o /dev/null -e $syscalls sh -c \"$cmd\"" >/dev/null
+variants() {
+  local w=$1
+  printf '%s\n' \
+    "plain|$w" \
+    "nono learn --backend ebpf|$nono learn --backend ebpf --no-tui -- $w" \
+    "nono learn --backend ebpf --no-safety-net|$nono learn --backend ebpf --no-tui --no-safety-net -- $w" \
+    "nono learn --backend ptrace|$nono learn --backend ptrace --no-tui -- $w" \
+    "strace -f|strace -f -qq -o /dev/null -e $syscalls $w" \
+    "strace -f --seccomp-bpf|strace -f -qq --seccomp-bpf -o /dev/null -e $syscalls $w"
 }
-run python "$py"
-run cat "$cat_files"
-# Fixed cost: learning `true`, where nearly all the time is start-up and tear-down.
-hyperfine -N -i --warmup 2 --runs "${FIXED_RUNS:-20}" --export-json "$work/fixed.json" \
-  "true" \
-  "$nono learn --backend ebpf --no-tui --report /dev/null -- true" \
-  "$nono learn --backend ptrace --no-tui --report /dev/null -- true" >/dev/null
+fixed() {
+  printf '%s\n' \
+    "true|true" \
+    "nono learn --backend ebpf -- true|$nono learn --backend ebpf --no-tui -- true" \
+    "nono learn --backend ptrace -- true|$nono learn --backend ptrace --no-tui -- true"
+}
+
+# Runs each line's command ("name|command") once per round, in order, for ROUNDS
+# rounds (after one warm-up round), and prints "name|seconds" lines.
+interleave() {
+  local rounds=$1 spec=$2
+  python3 - "$rounds" "$spec" <<'PY'
+import subprocess, sys, time
+rounds, spec = int(sys.argv[1]), sys.argv[2]
+rows = [line.split("|", 1) for line in open(spec) if line.strip()]
+for r in range(rounds + 1):
+    for name, cmd in rows:
+        t = time.perf_counter()
+        subprocess.run(cmd, shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if r:
+            print(f"{name}|{time.perf_counter() - t:.6f}", flush=True)
+PY
+}
+
+rounds=${ROUNDS:-9}
+variants "$work/python.sh" > python.spec
+variants "$work/cat.sh" > cat.spec
+fixed > fixed.spec
+interleave "$rounds" python.spec > python.times
+interleave "$rounds" cat.spec > cat.times
+interleave $((rounds * 3)) fixed.spec > fixed.times
 # Where the eBPF fixed cost goes.
 for i in 1 2 3 4 5; do
-  NONO_TIMING=1 "$nono" learn --backend ebpf --no-tui --report /dev/null -- true 2>&1 | grep "timing: ebpf"
-done > "$work/phases.txt"
+  NONO_TIMING=1 "$nono" learn --backend ebpf --no-tui -- true 2>&1 | grep "timing: ebpf" || true
+done > phases.txt
 
 report="$out/learn-$(date -u +%Y%m%d-%H%M%S).md"
-python3 - "$work/python.json" "$work/cat.json" "$work/fixed.json" "$work/phases.txt" > "$report" <<'PY'
-import json, sys, statistics, platform, os, re, collections
-print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, kernel {platform.release()}")
-names = ["plain", "nono learn --backend ebpf", "nono learn --backend ptrace", "strace -f", "strace -f --seccomp-bpf"]
-targets = {"Python imports ×20": ("≤ 1.05×", "≤ 1.3×"), "cat of 20,000 files": ("≤ 1.15×", "≤ 1.6×")}
+python3 - python.times cat.times fixed.times phases.txt "$rounds" > "$report" <<'PY'
+import sys, statistics, platform, os, re, collections
+def load(path):
+    d = collections.OrderedDict()
+    for line in open(path):
+        name, t = line.rstrip("\n").rsplit("|", 1)
+        d.setdefault(name, []).append(float(t))
+    return d
+print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, kernel {platform.release()}; "
+      f"{sys.argv[5]} interleaved rounds, medians")
+targets = {
+    "Python imports ×20": {"nono learn --backend ebpf --no-safety-net": "≤ 1.05×", "nono learn --backend ebpf": "≤ 1.05×", "nono learn --backend ptrace": "≤ 1.3×"},
+    "cat of 20,000 files": {"nono learn --backend ebpf --no-safety-net": "≤ 1.15×", "nono learn --backend ebpf": "≤ 1.15×", "nono learn --backend ptrace": "≤ 1.6×"},
+}
 for title, path in [("Python imports ×20", sys.argv[1]), ("cat of 20,000 files", sys.argv[2])]:
-    med = [statistics.median(r["times"]) for r in json.load(open(path))["results"]]
-    print(f"\n| {title} | median (s) | × plain |\n|---|---:|---:|")
-    for i, (name, m) in enumerate(zip(names, med)):
-        note = f" (target {targets[title][i - 1]})" if i in (1, 2) else ""
-        print(f"| {name} | {m:.3f} | {m / med[0]:.2f}{note} |")
-med = [statistics.median(r["times"]) * 1000 for r in json.load(open(sys.argv[3]))["results"]]
+    d = load(path)
+    base = statistics.median(d["plain"])
+    print(f"\n| {title} | median (s) | × plain | target |\n|---|---:|---:|---|")
+    for name, v in d.items():
+        m = statistics.median(v)
+        print(f"| {name} | {m:.3f} | {m / base:.2f} | {targets[title].get(name, '')} |")
+d = load(sys.argv[3])
+base = statistics.median(d["true"]) * 1000
 print("\n| learning `true` | median (ms) | over `true` (ms) |\n|---|---:|---:|")
-for name, m in zip(["true", "nono learn --backend ebpf", "nono learn --backend ptrace"], med):
-    print(f"| {name} | {m:.1f} | {m - med[0]:+.1f} |")
-print(f"\neBPF over ptrace for `true`: {med[1] - med[2]:+.1f} ms")
+for name, v in d.items():
+    m = statistics.median(v) * 1000
+    print(f"| {name} | {m:.1f} | {m - base:+.1f} |")
 phases = collections.defaultdict(list)
 for line in open(sys.argv[4]):
     m = re.match(r"nono timing: ebpf (.*): ([0-9.]+) ms", line.strip())

@@ -301,7 +301,7 @@ impl Programs {
                 .collect::<Vec<_>>(),
         )
         .map_err(load_error)?;
-        phase("loading the object", t);
+        phase("creating maps, loading and verifying the programs", t);
         let t = Instant::now();
         {
             let mut specs: Array<_, SyscallSpec> = loaded
@@ -318,7 +318,7 @@ impl Programs {
             }
         }
         loaded.attach(&attach).map_err(load_error)?;
-        phase("verifying and attaching", t);
+        phase("attaching", t);
         Ok(Programs { loaded })
     }
 
