@@ -55,6 +55,23 @@ impl Loaded {
         Ok(())
     }
 
+    /// Runs the kernel skipped because the program was already running on that CPU
+    /// (`recursion_misses`: a system call tracepoint that can be preempted, with
+    /// another traced task on the same CPU) — records lost as surely as a full ring's.
+    pub fn recursion_misses(&self) -> u64 {
+        self.programs
+            .values()
+            .filter_map(|fd| prog_info(fd).ok())
+            .map(|info| info.recursion_misses)
+            .sum()
+    }
+
+    /// The loaded programs' descriptors.
+    #[cfg(test)]
+    pub fn program_fds(&self) -> impl Iterator<Item = &OwnedFd> {
+        self.programs.values()
+    }
+
     /// A map, borrowed.
     pub fn map(&self, name: &str) -> Option<&Map> {
         self.maps.get(name)
@@ -199,6 +216,7 @@ fn map_io_error(e: aya::maps::MapError) -> io::Error {
 }
 
 const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
+const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
 const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_RAW_TRACEPOINT_OPEN: libc::c_long = 17;
 const BPF_MAP_FREEZE: libc::c_long = 22;
@@ -311,6 +329,43 @@ fn load_program(name: &str, insns: &[bpf_insn], license: &CStr) -> Result<OwnedF
     })
 }
 
+/// `struct bpf_prog_info` up to `recursion_misses` (Linux 5.12); older kernels leave
+/// it zero.
+#[repr(C)]
+pub(super) struct ProgInfo {
+    pub prog_type: u32,
+    id: u32,
+    _middle: [u64; 23],
+    run_time_ns: u64,
+    run_cnt: u64,
+    recursion_misses: u64,
+}
+
+#[repr(C)]
+struct InfoAttr {
+    bpf_fd: u32,
+    info_len: u32,
+    info: u64,
+}
+
+pub(super) fn prog_info(program: &OwnedFd) -> io::Result<ProgInfo> {
+    let mut info = ProgInfo {
+        prog_type: 0,
+        id: 0,
+        _middle: [0; 23],
+        run_time_ns: 0,
+        run_cnt: 0,
+        recursion_misses: 0,
+    };
+    let mut attr = InfoAttr {
+        bpf_fd: program.as_raw_fd() as u32,
+        info_len: std::mem::size_of::<ProgInfo>() as u32,
+        info: (&raw mut info) as u64,
+    };
+    bpf(BPF_OBJ_GET_INFO_BY_FD, &mut attr)?;
+    Ok(info)
+}
+
 #[repr(C)]
 struct RawTracepointAttr {
     name: u64,
@@ -326,4 +381,17 @@ fn attach_raw(program: &OwnedFd, tracepoint: &str) -> io::Result<OwnedFd> {
         _pad: 0,
     };
     bpf(BPF_RAW_TRACEPOINT_OPEN, &mut attr).map(owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prog_info_has_the_kernel_layout() {
+        // `run_time_ns` is at byte 192 of `struct bpf_prog_info`, `recursion_misses`
+        // at 208 (include/uapi/linux/bpf.h).
+        assert_eq!(std::mem::offset_of!(ProgInfo, run_time_ns), 192);
+        assert_eq!(std::mem::offset_of!(ProgInfo, recursion_misses), 208);
+    }
 }

@@ -338,14 +338,20 @@ impl Programs {
             .map_err(|e| map_error("TRACED", e))
     }
 
+    /// Records lost: those that did not fit in the ring, and the runs the kernel
+    /// skipped because the program was already running on that CPU.
     fn dropped(&self) -> u64 {
+        let misses = self.loaded.recursion_misses();
         let Some(map) = self.loaded.map("DROPPED") else {
-            return 0;
+            return misses;
         };
         let Ok(array) = PerCpuArray::<_, u64>::try_from(map) else {
-            return 0;
+            return misses;
         };
-        array.get(&0, 0).map_or(0, |values| values.iter().sum())
+        misses
+            + array
+                .get(&0, 0)
+                .map_or(0, |values| values.iter().sum::<u64>())
     }
 }
 
@@ -607,6 +613,28 @@ fn run(
 
 #[cfg(test)]
 mod tests {
+    /// The loaded programs are what the loader says (raw tracepoint programs, whose
+    /// information the kernel gives back), and a quiet trace misses no run.
+    #[test]
+    fn loaded_programs_report_their_misses() {
+        let support = crate::support::probe_ebpf();
+        if !super::built() || !support.privileged {
+            eprintln!("skipping: needs root and a build with the eBPF programs");
+            assert!(
+                std::env::var_os("NONO_TEST_STRICT").is_none(),
+                "NONO_TEST_STRICT: this test needs root and the eBPF programs"
+            );
+            return;
+        }
+        let programs = super::Programs::load(&super::EbpfOptions::default()).unwrap();
+        for fd in programs.loaded.program_fds() {
+            let info = super::load::prog_info(fd).unwrap();
+            assert_eq!(info.prog_type, 17, "BPF_PROG_TYPE_RAW_TRACEPOINT");
+        }
+        assert_eq!(programs.loaded.recursion_misses(), 0);
+        assert_eq!(programs.dropped(), 0);
+    }
+
     #[test]
     fn the_object_is_built_when_ci_requires_it() {
         if std::env::var("NONO_EBPF").as_deref() == Ok("required") {
