@@ -75,6 +75,10 @@ static EVENTS: RingBuf = RingBuf::with_byte_size(16 * 1024 * 1024, 0);
 #[map]
 static SCRATCH: PerCpuArray<SyscallRecord> = PerCpuArray::with_max_entries(1, 0);
 
+/// The saved registers' window, read at once (see `read_args`).
+#[map]
+static REGS: PerCpuArray<[u64; REGS_WINDOW / 8]> = PerCpuArray::with_max_entries(1, 0);
+
 /// Records that did not fit.
 #[map]
 static DROPPED: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
@@ -352,34 +356,38 @@ pub fn process_exec(ctx: RawTracePointContext) -> i32 {
     0
 }
 
-/// The system call number and the six arguments from the saved registers, `None` for
-/// a call the table does not mark (after one read on x86-64).
+/// The system call number from the saved registers, `None` for a call the table does
+/// not mark.
 #[inline(always)]
-fn registers(regs: u64, off: &KernelOffsets) -> Option<(u32, [u64; 6])> {
+fn syscall_nr(regs: u64, off: &KernelOffsets) -> Option<(u32, SyscallSpec)> {
     let base = regs + off.regs_window_start as u64;
     let nr = kernel_u64(base + off.regs_nr as u64) as u32;
-    spec(nr)?;
-    if off.regs_window == 0 {
-        let arg = |i: usize| kernel_u64(base + off.regs_args[i] as u64);
-        return Some((nr, [arg(0), arg(1), arg(2), arg(3), arg(4), arg(5)]));
+    Some((nr, spec(nr)?))
+}
+
+/// Copies the six arguments from the saved registers into `args` (map memory: kept off
+/// the stack, which the verifier copies and compares at every branch it explores).
+#[inline(always)]
+fn read_args(regs: u64, off: &KernelOffsets, args: *mut [u64; 6]) {
+    let base = regs + off.regs_window_start as u64;
+    // SAFETY: `args` points to the per-CPU scratch record's arguments.
+    unsafe {
+        if off.regs_window == 0 {
+            for i in 0..6 {
+                (*args)[i] = kernel_u64(base + off.regs_args[i] as u64);
+            }
+            return;
+        }
+        let Some(window) = REGS.get_ptr_mut(0) else {
+            return;
+        };
+        // One read of all of them (x86-64: r10 at 56 … orig_ax at 120).
+        bpf_probe_read_kernel(window.cast(), REGS_WINDOW as u32, base as *const c_void);
+        for i in 0..6 {
+            let at = (off.regs_args[i] as usize / 8) & (REGS_WINDOW / 8 - 1);
+            (*args)[i] = (*window)[at];
+        }
     }
-    // Not zeroed first: Rust would zero it with a byte loop (a `memset` subprogram that
-    // cost as much as the rest of the program); the helper writes all of it, zeroes if
-    // the read fails.
-    let mut window = core::mem::MaybeUninit::<[u64; REGS_WINDOW / 8]>::uninit();
-    // SAFETY: the helper checks the address and writes all REGS_WINDOW bytes of
-    // `window`, so it is initialised afterwards.
-    let window = unsafe {
-        bpf_probe_read_kernel(
-            window.as_mut_ptr().cast(),
-            REGS_WINDOW as u32,
-            base as *const c_void,
-        );
-        window.assume_init()
-    };
-    let at = |offset: u32| window[(offset as usize / 8) & (REGS_WINDOW / 8 - 1)];
-    let arg = |i: usize| at(off.regs_args[i]);
-    Some((nr, [arg(0), arg(1), arg(2), arg(3), arg(4), arg(5)]))
 }
 
 #[raw_tracepoint(tracepoint = "sys_exit")]
@@ -392,21 +400,25 @@ pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
     let regs: u64 = ctx.arg(0);
     let ret: i64 = ctx.arg(1);
     let off = offsets();
+    let Some((nr, spec)) = syscall_nr(regs, off) else {
+        return 0;
+    };
+    let Some(record) = SCRATCH.get_ptr_mut(0) else {
+        return 0;
+    };
     // The argument registers are still as the program set them (on aarch64 the first
-    // is read from orig_x0); only a successful exec replaced them. On x86-64 they and
-    // the system call number lie within one window of the saved registers.
-    let Some((nr, mut args)) = registers(regs, off) else {
-        return 0;
-    };
-    let Some(spec) = spec(nr) else {
-        return 0;
-    };
+    // is read from orig_x0); only a successful exec replaced them.
+    // SAFETY: `record` is the per-CPU scratch record; `args` lies inside it.
+    let args = unsafe { &raw mut (*record).args };
+    read_args(regs, off, args);
+    // SAFETY: as above; reads and writes stay inside the record.
+    let args = unsafe { &mut *args };
     let flags = spec.flags;
     if flags & SPEC_EXEC != 0 {
         if ret == 0 {
-            args = [0; 6];
+            *args = [0; 6];
         } else {
-            failed_exec_record(pid_tgid, nr, &args, &spec);
+            failed_exec_record(pid_tgid, nr, args, &spec);
         }
     }
     let skip = spec.skip_arg as usize;
@@ -441,13 +453,9 @@ pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
         let _ = DNS_SOCKETS.insert(&key, &1, 0);
     }
 
-    let Some(record) = SCRATCH.get_ptr_mut(0) else {
-        return 0;
-    };
-    // SAFETY: `record` points to a reserved SyscallRecord; every write stays inside it.
+    // SAFETY: `record` points to the scratch SyscallRecord; every write stays inside it.
     unsafe {
         (*record).header = header(RECORD_SYSCALL, pid_tgid, nr, 0);
-        (*record).args = args;
         (*record).ret = ret;
         // Volatile, so the six zero stores are not merged into a call of the byte-loop
         // `memset` the BPF target links.

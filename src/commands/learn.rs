@@ -345,7 +345,8 @@ impl Review {
                         {
                             record_error = Some(e.to_string());
                         }
-                        let observations = observe::classify(&event, &mut |p: &Path| canon.resolve(p));
+                        let observations =
+                            observe::classify(&event, &mut |p: &Path| canon.resolve(p));
                         let _ = ui.send(Input::Learn(Msg::Event {
                             event: Box::new(event),
                             observations,
