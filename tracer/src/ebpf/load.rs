@@ -16,6 +16,8 @@ use aya::maps::{Map, MapData};
 use aya_obj::generated::bpf_insn;
 use aya_obj::{EbpfSectionKind, Object};
 
+use crate::support::sys;
+
 /// The object's maps, created, by name.
 pub(super) struct Loaded {
     /// The attachments, first so that they go first (detaching) when dropped.
@@ -217,28 +219,15 @@ fn map_io_error(e: aya::maps::MapError) -> io::Error {
 
 const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
 const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
-const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_RAW_TRACEPOINT_OPEN: libc::c_long = 17;
 const BPF_MAP_FREEZE: libc::c_long = 22;
 const BPF_PROG_TYPE_RAW_TRACEPOINT: u32 = 17;
 
-/// `bpf(cmd, attr, size_of(attr))`: the result (a descriptor or 0).
+/// `bpf(cmd, attr)` for the attributes defined here.
 fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<libc::c_long> {
-    // SAFETY: `attr` is a `#[repr(C)]` prefix of `union bpf_attr` for `cmd`, valid for
-    // the call; the kernel reads (and for some commands writes) at most its size.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            cmd,
-            (attr as *mut T).cast::<libc::c_void>(),
-            std::mem::size_of::<T>() as libc::c_uint,
-        )
-    };
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
+    // SAFETY: every `T` passed in this module is a `#[repr(C)]` prefix of `union
+    // bpf_attr` for its command, pointing to data that lives through the call.
+    unsafe { sys::bpf(cmd as libc::c_int, attr) }
 }
 
 fn owned(fd: libc::c_long) -> OwnedFd {
@@ -272,49 +261,21 @@ fn freeze(map_fd: i32) -> io::Result<()> {
     bpf(BPF_MAP_FREEZE, &mut attr).map(drop)
 }
 
-#[repr(C)]
-struct ProgLoadAttr {
-    prog_type: u32,
-    insn_cnt: u32,
-    insns: u64,
-    license: u64,
-    log_level: u32,
-    log_size: u32,
-    log_buf: u64,
-    kern_version: u32,
-    prog_flags: u32,
-    prog_name: [u8; 16],
-    prog_ifindex: u32,
-    expected_attach_type: u32,
-}
-
 /// Loads one raw tracepoint program; on a refusal, loads it again with the verifier's
 /// log on, for the error.
 fn load_program(name: &str, insns: &[bpf_insn], license: &CStr) -> Result<OwnedFd, LoadError> {
-    let attempt = |log: Option<&mut Vec<u8>>| {
-        let mut prog_name = [0u8; 16];
-        for (slot, byte) in prog_name.iter_mut().zip(name.bytes().take(15)) {
-            *slot = byte;
+    let attempt = |log: Option<&mut [u8]>| {
+        // SAFETY: `insns` is a slice of instructions that outlives the call.
+        unsafe {
+            sys::prog_load(
+                BPF_PROG_TYPE_RAW_TRACEPOINT,
+                insns.as_ptr().cast(),
+                insns.len(),
+                license,
+                name,
+                log,
+            )
         }
-        let (log_level, log_size, log_buf) = match log {
-            Some(buf) => (1, buf.len() as u32, buf.as_mut_ptr() as u64),
-            None => (0, 0, 0),
-        };
-        let mut attr = ProgLoadAttr {
-            prog_type: BPF_PROG_TYPE_RAW_TRACEPOINT,
-            insn_cnt: insns.len() as u32,
-            insns: insns.as_ptr() as u64,
-            license: license.as_ptr() as u64,
-            log_level,
-            log_size,
-            log_buf,
-            kern_version: 0,
-            prog_flags: 0,
-            prog_name,
-            prog_ifindex: 0,
-            expected_attach_type: 0,
-        };
-        bpf(BPF_PROG_LOAD, &mut attr).map(owned)
     };
     attempt(None).map_err(|error| {
         let mut log = LoadError::new(format!("loading {name}"), error);
@@ -386,6 +347,32 @@ fn attach_raw(program: &OwnedFd, tracepoint: &str) -> io::Result<OwnedFd> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A program the verifier refuses: the error names it and carries the end of the
+    /// verifier's log, which says why.
+    #[test]
+    fn a_refused_program_brings_the_verifier_log() {
+        if !crate::support::probe_ebpf().privileged {
+            eprintln!("skipping: loading eBPF programs needs root or CAP_BPF + CAP_PERFMON");
+            assert!(
+                std::env::var_os("NONO_TEST_STRICT").is_none(),
+                "NONO_TEST_STRICT: this test needs root"
+            );
+            return;
+        }
+        // `exit` with r0 never set: "R0 !read_ok".
+        // SAFETY: `bpf_insn` is plain integers; all zeroes is a valid value.
+        let mut exit: bpf_insn = unsafe { std::mem::zeroed() };
+        exit.code = 0x95;
+        let err = load_program("bad_prog", &[exit], c"GPL").unwrap_err();
+        assert!(!err.permission_denied(), "{err}");
+        let text = err.to_string();
+        assert!(text.starts_with("loading bad_prog: "), "{text}");
+        assert!(
+            text.contains("verifier log") && text.contains("R0"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn prog_info_has_the_kernel_layout() {

@@ -32,7 +32,7 @@ use serde::Serialize;
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
-mod sys;
+pub(crate) mod sys;
 #[cfg(target_os = "linux")]
 use linux as platform;
 

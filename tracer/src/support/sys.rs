@@ -31,19 +31,91 @@ const TRIVIAL_PROGRAM: [[u8; 8]; 2] = [
 /// `expected_attach_type`. The kernel treats a shorter attribute as zero-extended, so the
 /// fields after these need not be spelled out.
 #[repr(C)]
-struct BpfProgLoadAttr {
+pub(crate) struct BpfProgLoadAttr {
+    pub prog_type: u32,
+    pub insn_cnt: u32,
+    pub insns: u64,
+    pub license: u64,
+    pub log_level: u32,
+    pub log_size: u32,
+    pub log_buf: u64,
+    pub kern_version: u32,
+    pub prog_flags: u32,
+    pub prog_name: [u8; 16],
+    pub prog_ifindex: u32,
+    pub expected_attach_type: u32,
+}
+
+/// `bpf(cmd, attr, sizeof(attr))`: the result (a new descriptor, or 0).
+///
+/// # Safety
+///
+/// `T` must be a `#[repr(C)]` prefix of `union bpf_attr` as `cmd` reads it, and every
+/// pointer in it valid for what the kernel does with it during the call (read the
+/// instructions and strings, write a log or an info structure of the size given).
+pub(crate) unsafe fn bpf<T>(cmd: c_int, attr: &mut T) -> io::Result<c_long> {
+    // SAFETY: the caller vouches for `attr`; the size passed is exactly its size.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd,
+            (attr as *mut T).cast::<c_void>(),
+            size_of::<T>() as c_uint,
+        )
+    };
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// `BPF_PROG_LOAD` of `insn_cnt` instructions (8 bytes each) at `insns` as a program of
+/// type `prog_type`, named `name` (up to 15 bytes), with `license`; with `log`, the
+/// verifier's log goes into it (level 1). The new program's descriptor.
+///
+/// # Safety
+///
+/// `insns` must point to `insn_cnt` valid `struct bpf_insn`s for the duration of the call.
+pub(crate) unsafe fn prog_load(
     prog_type: u32,
-    insn_cnt: u32,
-    insns: u64,
-    license: u64,
-    log_level: u32,
-    log_size: u32,
-    log_buf: u64,
-    kern_version: u32,
-    prog_flags: u32,
-    prog_name: [u8; 16],
-    prog_ifindex: u32,
-    expected_attach_type: u32,
+    insns: *const c_void,
+    insn_cnt: usize,
+    license: &std::ffi::CStr,
+    name: &str,
+    log: Option<&mut [u8]>,
+) -> io::Result<OwnedFd> {
+    let mut prog_name = [0u8; 16];
+    for (slot, byte) in prog_name.iter_mut().zip(name.bytes().take(15)) {
+        *slot = byte;
+    }
+    let (log_level, log_size, log_buf) = match log {
+        Some(buf) => (1, buf.len() as u32, buf.as_mut_ptr() as u64),
+        None => (0, 0, 0),
+    };
+    let mut attr = BpfProgLoadAttr {
+        prog_type,
+        insn_cnt: insn_cnt as u32,
+        insns: insns as u64,
+        license: license.as_ptr() as u64,
+        log_level,
+        log_size,
+        log_buf,
+        kern_version: 0,
+        prog_flags: 0,
+        prog_name,
+        prog_ifindex: 0,
+        expected_attach_type: 0,
+    };
+    // SAFETY: a BPF_PROG_LOAD attribute whose instructions the caller vouches for,
+    // whose license and name live on this frame, and whose log (if any) is writable
+    // for its length.
+    let fd = unsafe { bpf(BPF_PROG_LOAD, &mut attr)? };
+    let fd = c_int::try_from(fd).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
+    // SAFETY: a successful BPF_PROG_LOAD returns a new file descriptor that nothing else
+    // owns; dropping the OwnedFd closes it, which unloads the program (once nothing
+    // else holds it).
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Loads `r0 = 0; exit` as a GPL socket-filter program with `bpf(BPF_PROG_LOAD)` and
@@ -53,39 +125,18 @@ struct BpfProgLoadAttr {
 /// `kernel.unprivileged_bpf_disabled` for an unprivileged caller), `ENOSYS` (no `bpf`
 /// syscall, or blocked by a seccomp filter), `EINVAL` (program type unsupported).
 pub(super) fn load_trivial_bpf_program() -> io::Result<()> {
-    let license = c"GPL";
-    let attr = BpfProgLoadAttr {
-        prog_type: BPF_PROG_TYPE_SOCKET_FILTER,
-        insn_cnt: TRIVIAL_PROGRAM.len() as u32,
-        insns: TRIVIAL_PROGRAM.as_ptr() as u64,
-        license: license.as_ptr() as u64,
-        log_level: 0,
-        log_size: 0,
-        log_buf: 0,
-        kern_version: 0,
-        prog_flags: 0,
-        prog_name: *b"nono_probe\0\0\0\0\0\0",
-        prog_ifindex: 0,
-        expected_attach_type: 0,
+    // SAFETY: TRIVIAL_PROGRAM is a static array of two 8-byte instructions.
+    let fd = unsafe {
+        prog_load(
+            BPF_PROG_TYPE_SOCKET_FILTER,
+            TRIVIAL_PROGRAM.as_ptr().cast(),
+            TRIVIAL_PROGRAM.len(),
+            c"GPL",
+            "nono_probe",
+            None,
+        )?
     };
-    // SAFETY: `attr` is a valid, initialized prefix of `union bpf_attr` and the size passed
-    // is exactly its size; the instruction array and the license string it points to are
-    // statics that outlive the call. The kernel only reads them.
-    let fd: c_long = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_PROG_LOAD,
-            &attr as *const BpfProgLoadAttr,
-            size_of::<BpfProgLoadAttr>() as c_uint,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let fd = c_int::try_from(fd).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
-    // SAFETY: a successful BPF_PROG_LOAD returns a new file descriptor that nothing else
-    // owns; dropping the OwnedFd closes it, which unloads the program.
-    drop(unsafe { OwnedFd::from_raw_fd(fd) });
+    drop(fd);
     Ok(())
 }
 
