@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use nono_enforcer::capability::Access;
 use serde::Serialize;
 
-use super::model::{LearnModel, path_order};
+use super::model::{LearnModel, PathNode, path_order};
 use super::observe::Need;
 use super::paths::PathMap;
 
@@ -203,27 +203,56 @@ pub fn suggest(model: &LearnModel) -> Vec<Suggestion> {
     suggest_with(model, |_, _| {})
 }
 
-/// [`suggest`], also telling `on_observed` which suggestion (by index) each observed
-/// path belongs to — every path, not only the first 32 a suggestion lists. Paths that
-/// need no grant (lookups, failed probes) belong to none.
-pub fn suggest_with(
-    model: &LearnModel,
-    mut on_observed: impl FnMut(&Path, usize),
-) -> Vec<Suggestion> {
-    let ctx = &model.ctx;
-    let home = ctx.home.as_path();
-    // Observed paths are borrowed from the model; only the few listed are copied.
-    let mut sensitive: BTreeMap<String, Vec<&PathBuf>> = BTreeMap::new();
-    let mut workdir: Option<(Access, Vec<&PathBuf>)> = None;
-    // By granter (`None`: the base profile); named at the end.
-    let mut covered: HashMap<Option<usize>, Vec<&PathBuf>> = HashMap::new();
-    let mut include: BTreeMap<String, Vec<&PathBuf>> = BTreeMap::new();
-    let mut candidates: Vec<Candidate> = Vec::new();
-    let index = Index::new(ctx);
+/// From how many observed paths [`suggest`] sorts them on two threads.
+const PARALLEL_FROM: usize = 8192;
 
-    // In no particular order (sorting every path costs more than the rest): what is
-    // listed is put in path order below.
-    for (path, node) in model.files.unordered() {
+/// Observed paths sorted by what they need: borrowed from the model; only the few
+/// listed in a suggestion are copied.
+#[derive(Default)]
+struct Buckets<'m> {
+    sensitive: BTreeMap<String, Vec<&'m PathBuf>>,
+    workdir: Option<(Access, Vec<&'m PathBuf>)>,
+    /// By granter (`None`: the base profile); named at the end.
+    covered: HashMap<Option<usize>, Vec<&'m PathBuf>>,
+    include: BTreeMap<String, Vec<&'m PathBuf>>,
+    candidates: Vec<Candidate>,
+}
+
+impl<'m> Buckets<'m> {
+    fn merge(&mut self, other: Buckets<'m>) {
+        for (label, paths) in other.sensitive {
+            self.sensitive.entry(label).or_default().extend(paths);
+        }
+        if let Some((access, paths)) = other.workdir {
+            let entry = self.workdir.get_or_insert((access, Vec::new()));
+            entry.0 = entry.0.union(access);
+            entry.1.extend(paths);
+        }
+        for (by, paths) in other.covered {
+            self.covered.entry(by).or_default().extend(paths);
+        }
+        for (group, paths) in other.include {
+            self.include.entry(group).or_default().extend(paths);
+        }
+        self.candidates.extend(other.candidates);
+    }
+}
+
+/// Sorts `files` into buckets.
+fn sort_files<'m>(
+    files: &[(&'m PathBuf, &'m PathNode)],
+    index: &Index<'_>,
+    ctx: &super::model::LearnContext,
+) -> Buckets<'m> {
+    let home = ctx.home.as_path();
+    let Buckets {
+        mut sensitive,
+        mut workdir,
+        mut covered,
+        mut include,
+        mut candidates,
+    } = Buckets::default();
+    for &(path, node) in files {
         // Sensitive paths are listed whether the access succeeded or was refused.
         let all = {
             let mut n = node.ok;
@@ -303,6 +332,57 @@ pub fn suggest_with(
             observed: vec![path.clone()],
         });
     }
+    Buckets {
+        sensitive,
+        workdir,
+        covered,
+        include,
+        candidates,
+    }
+}
+
+/// [`suggest`], also telling `on_observed` which suggestion (by index) each observed
+/// path belongs to — every path, not only the first 32 a suggestion lists. Paths that
+/// need no grant (lookups, failed probes) belong to none.
+pub fn suggest_with(model: &LearnModel, on_observed: impl FnMut(&Path, usize)) -> Vec<Suggestion> {
+    suggest_split(model, on_observed, PARALLEL_FROM)
+}
+
+/// [`suggest_with`], on two threads from `parallel_from` observed paths.
+fn suggest_split(
+    model: &LearnModel,
+    mut on_observed: impl FnMut(&Path, usize),
+    parallel_from: usize,
+) -> Vec<Suggestion> {
+    let ctx = &model.ctx;
+    let home = ctx.home.as_path();
+    let index = Index::new(ctx);
+    // Every path is looked up in the index (a walk up its ancestors): for a big trace,
+    // on two threads, each with a half of the paths, merged after (the order of the
+    // paths does not matter: what is listed is put in path order below).
+    let files: Vec<(&PathBuf, &PathNode)> = model.files.unordered().collect();
+    let Buckets {
+        mut sensitive,
+        workdir,
+        covered,
+        include,
+        candidates,
+    } = if files.len() >= parallel_from {
+        let (first, second) = files.split_at(files.len() / 2);
+        let (index, ctx) = (&index, ctx);
+        std::thread::scope(|scope| {
+            let other = scope.spawn(move || sort_files(second, index, ctx));
+            let mut buckets = sort_files(first, index, ctx);
+            match other.join() {
+                Ok(rest) => buckets.merge(rest),
+                // A panic in the other half: do that half here (and panic alike).
+                Err(_) => buckets.merge(sort_files(second, index, ctx)),
+            }
+            buckets
+        })
+    } else {
+        sort_files(&files, &index, ctx)
+    };
 
     for observed in sensitive.values_mut() {
         observed.sort_unstable_by(|a, b| path_order(a, b));
@@ -722,6 +802,40 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Sorting the paths on two threads gives what one thread gives: the same
+    /// suggestions, in the same order, listing the same paths, and every path told to
+    /// the same suggestion.
+    #[test]
+    fn two_threads_suggest_what_one_does() {
+        let mut m = LearnModel::new(ctx());
+        for i in 0..600 {
+            let (op, result) = match i % 5 {
+                0 => (FileOp::Write, 0),
+                1 => (FileOp::Read, -2),
+                _ => (FileOp::Read, 0),
+            };
+            let path = match i % 6 {
+                0 => format!("/usr/share/d{}/f{i}", i % 7),
+                1 => format!("/home/u/proj/src/f{i}"),
+                2 => format!("/home/u/.ssh/k{i}"),
+                3 => format!("/home/u/.cache/pip/p{i}"),
+                4 => format!("/srv/data/d{}/f{i}", i % 3),
+                _ => format!("/opt/t{}/f{i}", i % 40),
+            };
+            feed(&mut m, op, &path, false, result);
+        }
+        let run = |parallel_from| {
+            let mut told = Vec::new();
+            let s = suggest_split(&m, |p, i| told.push((p.to_path_buf(), i)), parallel_from);
+            told.sort();
+            (s, told)
+        };
+        let one = run(usize::MAX);
+        assert!(one.0.len() > 5, "{:#?}", one.0);
+        assert_eq!(run(0), one);
+        assert_eq!(run(2), one);
     }
 
     #[test]
