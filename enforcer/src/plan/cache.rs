@@ -57,7 +57,7 @@ pub const MIN_AGE: Duration = Duration::from_secs(2);
 /// A cache file larger than this is not read.
 const MAX_FILE: u64 = 16 << 20;
 const MAGIC: &[u8; 8] = b"NONOPLAN";
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 
 /// Where a plan came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -75,31 +75,41 @@ pub(super) fn to_hide(
 enum Kind {
     Dir,
     Socket,
-    Other,
 }
 
-type Entries = std::rc::Rc<Vec<(OsString, Kind)>>;
+/// What the scan needs of a directory's listing: how many entries it had, and the
+/// directories and sockets among them (with their position in `read_dir` order, so
+/// that [`SCAN_LIMIT`] stops at the same entry as it would walking the listing). The
+/// other entries (files, links, devices: most of them) are only counted.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Listing {
+    total: usize,
+    kept: Vec<(usize, OsString, Kind)>,
+}
 
-/// A directory's entries in `read_dir` order, and the stamp taken just before it
-/// was listed.
+type Entries = std::rc::Rc<Listing>;
+
+/// A directory's listing, and the stamp taken just before it was listed.
 fn list(dir: &Path) -> Option<(Option<Stamp>, Entries)> {
     use std::os::unix::fs::FileTypeExt;
     let stamp = Stamp::of(dir);
-    let mut entries = Vec::new();
+    let mut listing = Listing::default();
     for entry in std::fs::read_dir(dir).ok()?.flatten() {
         let Ok(file_type) = entry.file_type() else {
             continue;
         };
+        let index = listing.total;
+        listing.total += 1;
         let kind = if file_type.is_dir() {
             Kind::Dir
         } else if file_type.is_socket() {
             Kind::Socket
         } else {
-            Kind::Other
+            continue;
         };
-        entries.push((entry.file_name(), kind));
+        listing.kept.push((index, entry.file_name(), kind));
     }
-    Some((stamp, std::rc::Rc::new(entries)))
+    Some((stamp, std::rc::Rc::new(listing)))
 }
 
 /// The scan: sockets below `roots` (to their depth) except below `skip`, listing each
@@ -110,6 +120,7 @@ fn scan(
     list: &mut dyn FnMut(&Path) -> Option<Entries>,
 ) -> (Vec<PathBuf>, bool) {
     let mut out = Vec::new();
+    // Entries looked at before the current directory.
     let mut seen = 0usize;
     // (directory, depth left)
     let mut stack: Vec<(PathBuf, usize)> = roots
@@ -122,21 +133,27 @@ fn scan(
         if skip.is_some_and(|s| dir.starts_with(s)) {
             continue;
         }
-        let Some(entries) = list(&dir) else {
+        let Some(listing) = list(&dir) else {
             continue;
         };
-        for (name, kind) in entries.iter() {
-            seen += 1;
-            if seen > SCAN_LIMIT {
+        for (index, name, kind) in &listing.kept {
+            // The entry at `index` is the scan's `seen + index + 1`th.
+            if seen + index >= SCAN_LIMIT {
                 out.sort();
                 return (out, false);
             }
-            let path = dir.join(name);
-            if *kind == Kind::Dir && depth_left > 1 && worth_descending(&dir, name) {
-                stack.push((path, depth_left - 1));
-            } else if *kind == Kind::Socket {
-                out.push(path);
+            match kind {
+                Kind::Dir if depth_left > 1 && worth_descending(&dir, name) => {
+                    stack.push((dir.join(name), depth_left - 1));
+                }
+                Kind::Dir => {}
+                Kind::Socket => out.push(dir.join(name)),
             }
+        }
+        seen += listing.total;
+        if seen > SCAN_LIMIT {
+            out.sort();
+            return (out, false);
         }
     }
     out.sort();
@@ -146,7 +163,7 @@ fn scan(
 /// Directories as last listed, with the stamp that vouches for each listing.
 #[derive(Default)]
 struct Memo {
-    dirs: HashMap<PathBuf, (Stamp, Entries)>,
+    dirs: HashMap<PathBuf, (Stamp, Entries), rustc_hash::FxBuildHasher>,
     changed: bool,
 }
 
@@ -154,22 +171,27 @@ impl Memo {
     fn load(cache: &PlanCache) -> Memo {
         let dirs = cache
             .read_entry(&memo_name(), b"", |r| {
-                let mut dirs = HashMap::new();
+                let mut dirs = HashMap::default();
                 for _ in 0..r.count()? {
                     let dir = r.path()?;
                     let stamp = Stamp::decode(r)?;
-                    let mut entries = Vec::new();
+                    let total = r.u32()? as usize;
+                    let mut kept = Vec::new();
                     for _ in 0..r.count()? {
+                        let index = r.u32()? as usize;
                         let name = OsString::from(std::ffi::OsStr::from_bytes(r.bytes()?));
                         let kind = match r.u8()? {
                             0 => Kind::Dir,
                             1 => Kind::Socket,
-                            2 => Kind::Other,
                             _ => return None,
                         };
-                        entries.push((name, kind));
+                        // Positions strictly increase and stay within the listing.
+                        if index >= total || kept.last().is_some_and(|(i, _, _)| *i >= index) {
+                            return None;
+                        }
+                        kept.push((index, name, kind));
                     }
-                    dirs.insert(dir, (stamp, std::rc::Rc::new(entries)));
+                    dirs.insert(dir, (stamp, std::rc::Rc::new(Listing { total, kept })));
                 }
                 Some(dirs)
             })
@@ -180,7 +202,7 @@ impl Memo {
         }
     }
 
-    /// `dir`'s entries: remembered when its stamp is unchanged, else listed (and
+    /// `dir`'s listing: remembered when its stamp is unchanged, else listed (and
     /// remembered when the new stamp can vouch for the listing).
     fn list(&mut self, dir: &Path, min_age: std::time::Duration) -> Option<Entries> {
         let now = Stamp::of(dir);
@@ -210,16 +232,17 @@ impl Memo {
         }
         let _ = cache.write_entry(&memo_name(), b"", |w: &mut Writer| {
             w.u32(self.dirs.len() as u32);
-            for (dir, (stamp, entries)) in &self.dirs {
+            for (dir, (stamp, listing)) in &self.dirs {
                 w.path(dir);
                 stamp.encode(w);
-                w.u32(entries.len() as u32);
-                for (name, kind) in entries.iter() {
+                w.u32(listing.total as u32);
+                w.u32(listing.kept.len() as u32);
+                for (index, name, kind) in &listing.kept {
+                    w.u32(*index as u32);
                     w.bytes(name.as_bytes());
                     w.u8(match kind {
                         Kind::Dir => 0,
                         Kind::Socket => 1,
-                        Kind::Other => 2,
                     });
                 }
             }
