@@ -14,9 +14,7 @@ mod timing;
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
-
-use crate::cli::{Cli, Command};
+use crate::cli::Command;
 
 /// A failed command: the error and the exit code it maps to.
 #[derive(Debug)]
@@ -49,7 +47,7 @@ pub type CmdResult = Result<ExitCode, Failure>;
 
 fn main() -> ExitCode {
     timing::init();
-    let cli = Cli::parse();
+    let cli = cli::parse();
     timing::mark("arguments parsed");
     let result = match cli.command {
         Command::Profiles(cmd) => commands::profiles::run(cmd),

@@ -4,7 +4,43 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, FromArgMatches, Parser, Subcommand, ValueEnum};
+
+/// Parses the command line, exiting with clap's message on an error or for `--help`.
+///
+/// `nono run` and `nono wrap` are started often, by scripts and agents, and building
+/// clap's description of every subcommand costs a good part of their start-up. For
+/// them, only their own arguments are described and parsed; whenever that does not
+/// simply succeed (an error, `--help`, `--version`), the whole command line is parsed
+/// again as usual, so every message stays the same.
+pub fn parse() -> Cli {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    match parse_run_or_wrap(&args) {
+        Some(cli) => cli,
+        None => Cli::parse_from(args),
+    }
+}
+
+/// `nono run …` or `nono wrap …`, parsed with only that subcommand described; `None`
+/// for anything else and for anything clap would not simply accept.
+fn parse_run_or_wrap(args: &[OsString]) -> Option<Cli> {
+    let wrap = match args.get(1)?.to_str()? {
+        "run" => false,
+        "wrap" => true,
+        _ => return None,
+    };
+    let name = if wrap { "wrap" } else { "run" };
+    let command = RunArgs::augment_args(clap::Command::new(name)).no_binary_name(true);
+    let matches = command.try_get_matches_from(&args[2..]).ok()?;
+    let run = RunArgs::from_arg_matches(&matches).ok()?;
+    Some(Cli {
+        command: if wrap {
+            Command::Wrap(run)
+        } else {
+            Command::Run(run)
+        },
+    })
+}
 
 /// Run code you don't fully trust under kernel-enforced least privilege.
 #[derive(Debug, Parser)]
@@ -263,4 +299,94 @@ pub struct CompletionsArgs {
     /// The shell
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where the short cut for `run` and `wrap` accepts a command line, it gives what
+    /// parsing it with every subcommand described gives; where the full parse fails or
+    /// prints help, the short cut declines (and the full parse then reports).
+    #[test]
+    fn parsing_run_and_wrap_alone_agrees_with_the_full_parse() {
+        let lines: &[&[&str]] = &[
+            &["run", "--", "true"],
+            &["wrap", "-q", "--allow-cwd", "--", "true"],
+            &[
+                "run", "--allow", "/tmp", "--read", "a", "--read=b", "-p", "default", "--", "ls",
+                "-l",
+            ],
+            &[
+                "wrap",
+                "--profile=x.json",
+                "--block-net",
+                "--dry-run",
+                "--json",
+                "--",
+                "sh",
+            ],
+            &["run", "--allow-net", "--block-network", "--", "true"],
+            &["run", "--json", "--", "true"],
+            &["run", "--", "--help"],
+            &["run", "--help"],
+            &["wrap", "-h"],
+            &["run", "--version"],
+            &["wrap", "-V", "--", "true"],
+            &["run"],
+            &["run", "true"],
+            &["run", "--nope", "--", "true"],
+            &["run", "--allow"],
+            &[
+                "run",
+                "--workdir",
+                "/tmp",
+                "--network-profile",
+                "minimal",
+                "--allow-domain",
+                "a.b",
+                "--credential",
+                "c",
+                "--",
+                "x",
+            ],
+            &[
+                "run",
+                "--no-mount-view",
+                "--require-full",
+                "--allow-file",
+                "f",
+                "--read-file",
+                "g",
+                "--write-file",
+                "h",
+                "--write",
+                "w",
+                "--",
+                "x",
+            ],
+            &["wrap", "--", "true", "--", "x"],
+            &["run", "-q", "-q", "--", "true"],
+            &["learn", "--", "true"],
+            &["help", "run"],
+        ];
+        for line in lines {
+            let args: Vec<OsString> = std::iter::once("nono")
+                .chain(line.iter().copied())
+                .map(OsString::from)
+                .collect();
+            let full = Cli::try_parse_from(&args);
+            match parse_run_or_wrap(&args) {
+                Some(short) => {
+                    let full =
+                        full.unwrap_or_else(|e| panic!("{line:?}: the full parse fails: {e}"));
+                    assert_eq!(format!("{short:?}"), format!("{full:?}"), "{line:?}");
+                }
+                None => assert!(
+                    full.is_err() || !matches!(line.first(), Some(&"run" | &"wrap")),
+                    "{line:?}: the short cut declines what the full parse accepts"
+                ),
+            }
+        }
+    }
 }
