@@ -389,6 +389,49 @@ pub fn can_mount() -> bool {
     allows_mounting(effective_capabilities())
 }
 
+/// What Rust's runtime does to a process before `main`, for a binary that has its
+/// own entry point (`#![no_main]`): standard descriptors that are closed are opened on
+/// `/dev/null` (so that no file nono opens later becomes its stdout), and SIGPIPE is
+/// ignored (a write to a closed pipe then fails with `EPIPE` instead of killing).
+/// Aborts when a closed standard descriptor cannot be reopened, as std does.
+pub fn init_process() {
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    loop {
+        // SAFETY: fds is a live array of three pollfd; a zero timeout does not block.
+        if unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) } >= 0 {
+            break;
+        }
+        match errno() {
+            libc::EINTR => continue,
+            // poll may be refused (a seccomp filter, RLIMIT_NOFILE of 0): ask each.
+            _ => {
+                for pfd in &mut fds {
+                    // SAFETY: F_GETFD on a possibly closed descriptor only fails.
+                    if unsafe { libc::fcntl(pfd.fd, libc::F_GETFD) } < 0 && errno() == libc::EBADF {
+                        pfd.revents = libc::POLLNVAL;
+                    }
+                }
+                break;
+            }
+        }
+    }
+    for pfd in fds {
+        if pfd.revents & libc::POLLNVAL != 0 {
+            // The lowest free descriptor is this one: 0, 1 and 2 are taken in order.
+            // SAFETY: a static NUL-terminated path; the descriptor is meant to stay open.
+            if unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR, 0) } < 0 {
+                std::process::abort();
+            }
+        }
+    }
+    // SAFETY: setting a signal to SIG_IGN installs no handler.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+}
+
 /// Marks every descriptor from 3 up close-on-exec, so nothing the caller had open
 /// (a key file, a socket to an agent) leaks into the command. Async-signal-safe.
 pub fn cloexec_from_3() {
