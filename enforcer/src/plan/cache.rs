@@ -146,8 +146,7 @@ impl PlanCache {
         options: &PlanOptions,
     ) -> Option<Plan> {
         self.read_entry(name, key, |r| {
-            let journal = Journal::decode(r)?;
-            if !journal.still_holds() {
+            if !Journal::holds(r)? {
                 return None;
             }
             decode_plan(r, caps)
@@ -533,23 +532,6 @@ impl Journal {
         }
     }
 
-    /// Does every observation still hold? Cheapest first.
-    fn still_holds(&self) -> bool {
-        std::fs::read("/proc/self/mountinfo").ok() == self.mountinfo
-            && self
-                .listings
-                .iter()
-                .all(|(dir, stamp)| Stamp::of(dir) == Some(*stamp))
-            && self
-                .lookups
-                .iter()
-                .all(|(path, node)| super::lookup(path) == *node)
-            && self
-                .identities
-                .iter()
-                .all(|(path, id)| super::RealFs.identity(path) == *id)
-    }
-
     fn encode(&self, w: &mut Writer) {
         match &self.mountinfo {
             Some(text) => {
@@ -593,19 +575,27 @@ impl Journal {
         }
     }
 
-    fn decode(r: &mut Reader<'_>) -> Option<Journal> {
-        let mut journal = Journal::new(MIN_AGE);
-        journal.mountinfo = match r.u8()? {
+    /// Does every observation of the journal [`Journal::encode`] wrote at `r` still
+    /// hold? Each is asked again as it is read, cheapest kind first (the order they are
+    /// written in), and the first that no longer holds ends the check: `Some(false)`.
+    /// `None` when the journal is malformed.
+    fn holds(r: &mut Reader<'_>) -> Option<bool> {
+        let mountinfo = match r.u8()? {
             0 => None,
-            1 => Some(r.bytes()?.to_vec()),
+            1 => Some(r.bytes()?),
             _ => return None,
         };
-        for _ in 0..r.count()? {
-            let dir = r.path()?;
-            journal.listings.push((dir, Stamp::decode(r)?));
+        if super::read_mountinfo().as_deref() != mountinfo {
+            return Some(false);
         }
         for _ in 0..r.count()? {
-            let path = r.path()?;
+            let dir = r.path_ref()?;
+            if Stamp::of(dir) != Some(Stamp::decode(r)?) {
+                return Some(false);
+            }
+        }
+        for _ in 0..r.count()? {
+            let path = r.path_ref()?;
             let node = match r.u8()? {
                 0 => Node::Missing(r.u32()? as i32),
                 1 => Node::Dir,
@@ -613,18 +603,22 @@ impl Journal {
                 3 => Node::Symlink(r.path()?),
                 _ => return None,
             };
-            journal.lookups.push((path, node));
+            if super::lookup(path) != node {
+                return Some(false);
+            }
         }
         for _ in 0..r.count()? {
-            let path = r.path()?;
+            let path = r.path_ref()?;
             let id = match r.u8()? {
                 0 => None,
                 1 => Some((r.u64()?, r.u64()?)),
                 _ => return None,
             };
-            journal.identities.push((path, id));
+            if super::RealFs.identity(path) != id {
+                return Some(false);
+            }
         }
-        Some(journal)
+        Some(true)
     }
 }
 
@@ -902,6 +896,10 @@ impl<'a> Reader<'a> {
     }
     pub(crate) fn path(&mut self) -> Option<PathBuf> {
         Some(PathBuf::from(OsString::from_vec(self.bytes()?.to_vec())))
+    }
+    /// A path, borrowed from the bytes read.
+    pub(crate) fn path_ref(&mut self) -> Option<&'a Path> {
+        Some(Path::new(std::ffi::OsStr::from_bytes(self.bytes()?)))
     }
     fn at_end(&self) -> bool {
         self.bytes.is_empty()
