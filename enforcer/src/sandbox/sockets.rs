@@ -89,25 +89,42 @@ struct Listing {
 
 type Entries = std::rc::Rc<Listing>;
 
-/// A directory's listing, and the stamp taken just before it was listed.
+/// A directory's listing, and the stamp taken just before it was listed. Entries are
+/// read as `std::fs::read_dir` reads them (`.` and `..` left out, the type from the
+/// directory entry or else from `lstat`), without copying every name: `/tmp` often
+/// holds hundreds and changes all the time, so it is listed on most starts.
 fn list(dir: &Path) -> Option<(Option<Stamp>, Entries)> {
+    use nix::dir::{Dir, Type};
+    use nix::fcntl::OFlag;
+    use nix::sys::stat::Mode;
     use std::os::unix::fs::FileTypeExt;
     let stamp = Stamp::of(dir);
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let mut handle = Dir::open(dir, flags, Mode::empty()).ok()?;
     let mut listing = Listing::default();
-    for entry in std::fs::read_dir(dir).ok()?.flatten() {
-        let Ok(file_type) = entry.file_type() else {
+    for entry in handle.iter().flatten() {
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." {
             continue;
+        }
+        let name = std::ffi::OsStr::from_bytes(name);
+        let kind = match entry.file_type() {
+            Some(Type::Directory) => Some(Kind::Dir),
+            Some(Type::Socket) => Some(Kind::Socket),
+            Some(_) => None,
+            None => match std::fs::symlink_metadata(dir.join(name)) {
+                Ok(meta) if meta.is_dir() => Some(Kind::Dir),
+                Ok(meta) if meta.file_type().is_socket() => Some(Kind::Socket),
+                Ok(_) => None,
+                // As std's `DirEntry::file_type` failing: the entry is left out.
+                Err(_) => continue,
+            },
         };
         let index = listing.total;
         listing.total += 1;
-        let kind = if file_type.is_dir() {
-            Kind::Dir
-        } else if file_type.is_socket() {
-            Kind::Socket
-        } else {
-            continue;
-        };
-        listing.kept.push((index, entry.file_name(), kind));
+        if let Some(kind) = kind {
+            listing.kept.push((index, name.to_os_string(), kind));
+        }
     }
     Some((stamp, std::rc::Rc::new(listing)))
 }
@@ -363,5 +380,34 @@ mod tests {
         bytes[middle] ^= 1;
         std::fs::write(&file, &bytes).expect("write");
         assert!(Memo::load(&cache).dirs.is_empty());
+    }
+
+    /// The listing equals what `std::fs::read_dir` gives, position for position.
+    #[test]
+    fn listing_matches_read_dir() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let root = dir.path();
+        for i in 0..40 {
+            std::fs::write(root.join(format!("f{i}")), "x").expect("write");
+        }
+        std::fs::create_dir(root.join("d")).expect("mkdir");
+        std::os::unix::fs::symlink("d", root.join("l")).expect("symlink");
+        let _listener = UnixListener::bind(root.join("s.sock")).expect("bind");
+        let mut expected = Listing::default();
+        for entry in std::fs::read_dir(root).expect("read_dir").flatten() {
+            let file_type = entry.file_type().expect("file type");
+            let index = expected.total;
+            expected.total += 1;
+            if file_type.is_dir() {
+                expected.kept.push((index, entry.file_name(), Kind::Dir));
+            } else if file_type.is_socket() {
+                expected.kept.push((index, entry.file_name(), Kind::Socket));
+            }
+        }
+        let (stamp, listing) = list(root).expect("list");
+        assert!(stamp.is_some());
+        assert_eq!(*listing, expected);
+        assert_eq!(listing.total, 43);
     }
 }
