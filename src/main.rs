@@ -7,7 +7,8 @@
 //! The binary has its own C entry point (`#![no_main]`, see [`main`]); that is its one
 //! use of `unsafe` (an unmangled symbol), which is why `unsafe_code` is denied rather
 //! than forbidden.
-#![no_main]
+// Unit tests get the test harness's `main`.
+#![cfg_attr(not(test), no_main)]
 #![deny(unsafe_code)]
 
 mod cli;
@@ -61,6 +62,7 @@ pub type CmdResult = Result<ExitCode, Failure>;
 /// `/dev/null`, a panic caught (exit code 101, after the panic message), and stdout
 /// flushed at the end (by `std::process::exit`). `std::env::args` works as usual: glibc hands the arguments to
 /// std before `main`.
+#[cfg(not(test))]
 #[allow(unsafe_code)]
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
@@ -71,6 +73,7 @@ extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> lib
     std::process::exit(exit_status(code))
 }
 
+#[cfg_attr(test, allow(dead_code))]
 /// The number behind an exit code (`ExitCode` does not give it out on stable Rust).
 fn exit_status(code: ExitCode) -> libc::c_int {
     (0..=u8::MAX)
@@ -78,6 +81,7 @@ fn exit_status(code: ExitCode) -> libc::c_int {
         .map_or(1, libc::c_int::from)
 }
 
+#[cfg_attr(test, allow(dead_code))]
 fn nono_main() -> ExitCode {
     timing::init();
     let cli = cli::parse();
