@@ -580,8 +580,6 @@ pub fn prepare(
     // seccomp.
     let seccomp_err = |e: seccompiler::Error| SandboxError::Seccomp(e.to_string());
     let mut programs = vec![seccomp::base_filter().map_err(seccomp_err)?];
-    #[cfg(target_arch = "x86_64")]
-    programs.push(seccomp::x32_filter());
     layers.push("TIOCSTI and io_uring refused".into());
     if network_blocked {
         programs.push(seccomp::network_filter().map_err(seccomp_err)?);
