@@ -110,7 +110,7 @@ impl PathVars {
         let expanded = if raw == "~" {
             self.home.clone()
         } else if let Some(rest) = raw.strip_prefix("~/") {
-            self.home.join(self.substitute(rest, raw)?)
+            join(&self.home, self.substitute(rest, raw)?)
         } else if raw.starts_with('~') {
             return Err(ExpandError::TildeUser {
                 path: raw.to_string(),
@@ -190,6 +190,24 @@ impl PathVars {
         };
         Some(Cow::Borrowed(path.as_os_str()))
     }
+}
+
+/// `base.join(rest)`, built in one buffer (`Path::join` grows its copy of `base`).
+fn join(base: &Path, rest: OsString) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    let (b, r) = (base.as_os_str().as_bytes(), rest.as_bytes());
+    // An absolute `rest` replaces `base`, and an empty `base` takes no separator, as
+    // in `Path::join`.
+    if r.first() == Some(&b'/') || b.is_empty() {
+        return base.join(rest);
+    }
+    let mut out = OsString::with_capacity(b.len() + 1 + r.len());
+    out.push(base.as_os_str());
+    if !b.ends_with(b"/") {
+        out.push("/");
+    }
+    out.push(&rest);
+    PathBuf::from(out)
 }
 
 /// Splits `NAME/rest` or `{NAME}/rest` into the name and the rest.
@@ -368,6 +386,26 @@ mod tests {
             let path = Path::new(&text);
             proptest::prop_assert_eq!(normalize(path), normalize_components(path));
             proptest::prop_assert_eq!(normalize_owned(path.to_path_buf()), normalize_components(path));
+        }
+    }
+
+    /// The one-buffer join gives what `Path::join` gives.
+    #[test]
+    fn join_is_path_join() {
+        for (base, rest) in [
+            ("/home/u", "x"),
+            ("/home/u/", "x/y"),
+            ("/", "x"),
+            ("/home/u", ""),
+            ("/home/u", "/abs"),
+            ("", "x"),
+            ("/home/u", "./a/../b"),
+        ] {
+            assert_eq!(
+                join(Path::new(base), OsString::from(rest)),
+                Path::new(base).join(rest),
+                "{base} + {rest}"
+            );
         }
     }
 }

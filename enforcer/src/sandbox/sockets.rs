@@ -180,7 +180,8 @@ fn scan(
 /// Directories as last listed, with the stamp that vouches for each listing.
 #[derive(Default)]
 struct Memo {
-    dirs: HashMap<PathBuf, (Stamp, Entries), rustc_hash::FxBuildHasher>,
+    /// By the directory's path as bytes (hashing a `Path` walks its components).
+    dirs: HashMap<OsString, (Stamp, Entries), rustc_hash::FxBuildHasher>,
     changed: bool,
 }
 
@@ -208,7 +209,10 @@ impl Memo {
                         }
                         kept.push((index, name, kind));
                     }
-                    dirs.insert(dir, (stamp, std::rc::Rc::new(Listing { total, kept })));
+                    dirs.insert(
+                        dir.into_os_string(),
+                        (stamp, std::rc::Rc::new(Listing { total, kept })),
+                    );
                 }
                 Some(dirs)
             })
@@ -223,7 +227,7 @@ impl Memo {
     /// remembered when the new stamp can vouch for the listing).
     fn list(&mut self, dir: &Path, min_age: std::time::Duration) -> Option<Entries> {
         let now = Stamp::of(dir);
-        if let (Some(now), Some((stamp, entries))) = (now, self.dirs.get(dir))
+        if let (Some(now), Some((stamp, entries))) = (now, self.dirs.get(dir.as_os_str()))
             && now == *stamp
         {
             return Some(entries.clone());
@@ -231,13 +235,15 @@ impl Memo {
         let (stamp, entries) = list(dir)?;
         let vouched = stamp.filter(|s| s.vouches(dir, SystemTime::now(), min_age).is_ok());
         match vouched {
-            Some(stamp) if self.dirs.len() < MEMO_LIMIT || self.dirs.contains_key(dir) => {
+            Some(stamp)
+                if self.dirs.len() < MEMO_LIMIT || self.dirs.contains_key(dir.as_os_str()) =>
+            {
                 self.dirs
-                    .insert(dir.to_path_buf(), (stamp, entries.clone()));
+                    .insert(dir.as_os_str().to_os_string(), (stamp, entries.clone()));
                 self.changed = true;
             }
             _ => {
-                self.changed |= self.dirs.remove(dir).is_some();
+                self.changed |= self.dirs.remove(dir.as_os_str()).is_some();
             }
         }
         Some(entries)
@@ -250,7 +256,7 @@ impl Memo {
         let _ = cache.write_entry(&memo_name(), b"", |w: &mut Writer| {
             w.u32(self.dirs.len() as u32);
             for (dir, (stamp, listing)) in &self.dirs {
-                w.path(dir);
+                w.path(Path::new(dir));
                 stamp.encode(w);
                 w.u32(listing.total as u32);
                 w.u32(listing.kept.len() as u32);
@@ -276,8 +282,10 @@ fn worth_descending(parent: &Path, name: &std::ffi::OsStr) -> bool {
     if !temp {
         return true;
     }
-    let name = name.to_string_lossy();
-    [".X11-unix", ".ICE-unix", ".font-unix", ".XIM-unix"].contains(&name.as_ref())
+    let name = name.as_bytes();
+    [".X11-unix", ".ICE-unix", ".font-unix", ".XIM-unix"]
+        .iter()
+        .any(|n| name == n.as_bytes())
         || [
             "ssh-",
             "tmux-",
@@ -292,9 +300,9 @@ fn worth_descending(parent: &Path, name: &std::ffi::OsStr) -> bool {
             "keyring-",
         ]
         .iter()
-        .any(|p| name.starts_with(p))
-        || name.ends_with(".sock")
-        || name.ends_with(".socket")
+        .any(|p| name.starts_with(p.as_bytes()))
+        || name.ends_with(b".sock")
+        || name.ends_with(b".socket")
 }
 
 #[cfg(test)]
