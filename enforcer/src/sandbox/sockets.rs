@@ -418,4 +418,29 @@ mod tests {
         assert_eq!(*listing, expected);
         assert_eq!(listing.total, 43);
     }
+
+    /// The memo keeps only directories and sockets, and counts the other entries; a
+    /// new plain file is not remembered by name, but it changes the directory's stamp,
+    /// so the memo is not reused and the count (which SCAN_LIMIT looks at) follows.
+    #[test]
+    fn a_new_plain_file_is_not_served_from_the_memo() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let base = std::fs::canonicalize(dir.path()).expect("canonicalize");
+        let root = base.join("run");
+        std::fs::create_dir_all(&root).expect("mkdir");
+        std::fs::write(root.join("a"), "x").expect("write");
+        let cache = PlanCache::with_min_age(&base.join("state"), Duration::ZERO);
+        let listed = |cache: &PlanCache| {
+            let mut memo = Memo::load(cache);
+            let listing = memo.list(&root, Duration::ZERO).expect("list");
+            memo.store(cache);
+            listing
+        };
+        assert_eq!(listed(&cache).total, 1);
+        assert_eq!(listed(&cache).total, 1, "from the memo");
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::write(root.join("b"), "x").expect("write");
+        assert_eq!(listed(&cache).total, 2, "listed again after the change");
+        assert!(listed(&cache).kept.is_empty());
+    }
 }
