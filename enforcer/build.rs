@@ -74,7 +74,7 @@ fn main() {
              required: {required}, deny: {deny}, read: {read}, write: {write}, allow: {allow}, \
              read_file: {read_file}, write_file: {write_file}, allow_file: {allow_file}, network: {network} }},",
             description = g.get("description").map_or("", |v| string(v, name)),
-            required = g.get("required").map_or(false, |v| v
+            required = g.get("required").is_some_and(|v| v
                 .as_bool()
                 .unwrap_or_else(|| panic!("group {name}: required"))),
             deny = list("deny"),

@@ -839,7 +839,7 @@ fn mount_points_in(text: &[u8]) -> Vec<PathBuf> {
 /// filesystem (field 4), or a device (field 3) mounted more than once? Unreadable
 /// mountinfo counts as yes.
 pub fn bind_mounts_present() -> bool {
-    read_mountinfo().map_or(true, |text| bind_mounts_in(&text))
+    read_mountinfo().is_none_or(|text| bind_mounts_in(&text))
 }
 
 /// [`bind_mounts_present`] for the text of a `mountinfo` file.
