@@ -20,6 +20,11 @@ pub fn init() {
     let _ = start();
 }
 
+/// Is `NONO_TIMING=1` set (so that a label worth formatting will be printed)?
+pub fn enabled() -> bool {
+    start().is_some()
+}
+
 /// Prints the time since start, labelled, when `NONO_TIMING=1`, with the page faults
 /// so far (a fault costs about as much as a small system call, and start-up takes
 /// hundreds).
