@@ -522,7 +522,7 @@ pub fn resolve(
     for active in &groups {
         let group = &policy.groups[&active.name];
         let source = &active.source;
-        let g = |list: &[String],
+        let g = |list: &[crate::policy::Text],
                  kind,
                  access,
                  grants: &mut Vec<PathGrant>|

@@ -72,6 +72,10 @@ impl Platform {
     }
 }
 
+/// A text of the policy: borrowed from the binary for the embedded policy (no copy
+/// of its ~450 strings on every start), owned when parsed from a document.
+pub type Text = std::borrow::Cow<'static, str>;
+
 /// Network rules a group may carry.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -89,13 +93,14 @@ pub struct GroupNetwork {
     pub allow_domain: Vec<String>,
 }
 
-/// A policy group.
+/// A policy group. Its texts borrow from the tables compiled into the binary (a
+/// group from a document the caller parses owns them).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Group {
     /// What it is for.
     #[serde(default)]
-    pub description: String,
+    pub description: Text,
     /// Where it applies.
     #[serde(default)]
     pub platform: Platform,
@@ -104,25 +109,25 @@ pub struct Group {
     pub required: bool,
     /// Paths denied all access.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub deny: Vec<String>,
+    pub deny: Vec<Text>,
     /// Read-only paths.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub read: Vec<String>,
+    pub read: Vec<Text>,
     /// Write-only paths.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub write: Vec<String>,
+    pub write: Vec<Text>,
     /// Read-write paths.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub allow: Vec<String>,
+    pub allow: Vec<Text>,
     /// Read-only files.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub read_file: Vec<String>,
+    pub read_file: Vec<Text>,
     /// Write-only files.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub write_file: Vec<String>,
+    pub write_file: Vec<Text>,
     /// Read-write files.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub allow_file: Vec<String>,
+    pub allow_file: Vec<Text>,
     /// Network rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<GroupNetwork>,
@@ -318,22 +323,26 @@ mod tables {
         list.iter().map(|s| (*s).to_string()).collect()
     }
 
+    fn borrowed(list: &'static [&'static str]) -> Vec<super::Text> {
+        list.iter().map(|s| super::Text::Borrowed(s)).collect()
+    }
+
     pub(super) fn policy() -> Policy {
         Policy {
             groups: GROUPS
                 .iter()
                 .map(|g| {
                     let group = Group {
-                        description: g.description.to_string(),
+                        description: super::Text::Borrowed(g.description),
                         platform: g.platform,
                         required: g.required,
-                        deny: owned(g.deny),
-                        read: owned(g.read),
-                        write: owned(g.write),
-                        allow: owned(g.allow),
-                        read_file: owned(g.read_file),
-                        write_file: owned(g.write_file),
-                        allow_file: owned(g.allow_file),
+                        deny: borrowed(g.deny),
+                        read: borrowed(g.read),
+                        write: borrowed(g.write),
+                        allow: borrowed(g.allow),
+                        read_file: borrowed(g.read_file),
+                        write_file: borrowed(g.write_file),
+                        allow_file: borrowed(g.allow_file),
                         network: g.network.as_ref().map(|n| GroupNetwork {
                             block: n.block,
                             allow_domain: owned(n.allow_domain),
