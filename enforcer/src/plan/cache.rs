@@ -217,6 +217,9 @@ impl PlanCache {
             return Err("the cache directory is not private to this user");
         }
         let tmp = self.dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        let target = self.dir.join(name);
+        // Replacing an entry leaves the number of entries as it was: nothing to evict.
+        let replacing = std::fs::symlink_metadata(&target).is_ok();
         let written = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -224,12 +227,14 @@ impl PlanCache {
             .custom_flags(libc::O_NOFOLLOW)
             .open(&tmp)
             .and_then(|mut f| f.write_all(&bytes))
-            .and_then(|()| std::fs::rename(&tmp, self.dir.join(name)));
+            .and_then(|()| std::fs::rename(&tmp, &target));
         if written.is_err() {
             let _ = std::fs::remove_file(&tmp);
             return Err("the cache file cannot be written");
         }
-        self.evict();
+        if !replacing {
+            self.evict();
+        }
         Ok(())
     }
 
@@ -339,14 +344,19 @@ fn checked(bytes: &[u8]) -> Option<&[u8]> {
 /// Is `dir` a real directory (not a symlink), owned by us and closed to everyone else?
 /// With `create`, makes it (and its parents) first.
 fn private_dir(dir: &Path, create: bool) -> bool {
-    if create {
-        let _ = std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir);
+    let private =
+        |m: std::fs::Metadata| m.file_type().is_dir() && m.uid() == euid() && m.mode() & 0o077 == 0;
+    match std::fs::symlink_metadata(dir) {
+        Ok(meta) => private(meta),
+        Err(_) if create => {
+            let _ = std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir);
+            std::fs::symlink_metadata(dir).is_ok_and(private)
+        }
+        Err(_) => false,
     }
-    std::fs::symlink_metadata(dir)
-        .is_ok_and(|m| m.file_type().is_dir() && m.uid() == euid() && m.mode() & 0o077 == 0)
 }
 
 fn euid() -> u32 {
