@@ -3,6 +3,7 @@
 # hyperfine session so the figures compare as ratios on a shared, noisy machine.
 #
 #   bench/run.sh            # writes bench/results/run-<date>.md and prints it
+#   NONO=path bench/run.sh  # the same for another nono binary
 #
 # Targets (issue: nono run on Linux): `nono run --allow-cwd -- true` adds at most
 # 5 ms (median) over `true`; `nono wrap` at most 2 ms; a Python import-heavy workload
@@ -10,8 +11,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v hyperfine >/dev/null || { echo "bench: needs hyperfine (apt-get install hyperfine)" >&2; exit 1; }
-cargo build --release -q
-nono="$PWD/target/release/nono"
+# NONO=/path/to/nono benchmarks that binary instead (e.g. the static build described in
+# docs/PERFORMANCE.md); otherwise the release build of this checkout.
+if [ -n "${NONO:-}" ]; then
+  nono="$(realpath "$NONO")"
+else
+  cargo build --release -q
+  nono="${CARGO_TARGET_DIR:-$PWD/target}/release/nono"
+fi
 python=/usr/bin/python3
 out="$PWD/bench/results"
 mkdir -p "$out"

@@ -145,7 +145,9 @@ pub fn sandbox_with(
     let plan = match cache {
         Some(cache) => {
             let (plan, outcome) = cache.plan(&caps, &options).map_err(usage)?;
-            crate::timing::mark(&format!("rules planned ({outcome})"));
+            if crate::timing::enabled() {
+                crate::timing::mark(&format!("rules planned ({outcome})"));
+            }
             plan
         }
         None => {

@@ -163,13 +163,14 @@ pub enum Source {
         /// The entry.
         origin: Origin,
     },
-    /// A policy group.
+    /// A policy group. Shared, not copied: every path of a group carries its source,
+    /// and a plan copies it again into each denial (a few hundred copies per start).
     Group {
         /// The group.
-        group: String,
+        group: std::sync::Arc<str>,
         /// Where the profile included it; `None` for a required group.
         #[serde(skip_serializing_if = "Option::is_none")]
-        included_by: Option<Origin>,
+        included_by: Option<std::sync::Arc<Origin>>,
     },
     /// nono's own configuration and state, which the sandbox never reaches.
     NonoState,
@@ -467,7 +468,7 @@ pub fn resolve(
             name: name.to_string(),
             required: true,
             source: Source::Group {
-                group: name.to_string(),
+                group: name.into(),
                 included_by: None,
             },
         })
@@ -496,8 +497,8 @@ pub fn resolve(
         if let Some(existing) = groups.iter_mut().find(|g| g.name == entry.name) {
             if existing.required {
                 existing.source = Source::Group {
-                    group: entry.name.clone(),
-                    included_by: Some(entry.origin.clone()),
+                    group: entry.name.as_str().into(),
+                    included_by: Some(entry.origin.clone().into()),
                 };
             }
             continue;
@@ -506,8 +507,8 @@ pub fn resolve(
             name: entry.name.clone(),
             required: group.required,
             source: Source::Group {
-                group: entry.name.clone(),
-                included_by: Some(entry.origin.clone()),
+                group: entry.name.as_str().into(),
+                included_by: Some(entry.origin.clone().into()),
             },
         });
     }
@@ -521,7 +522,7 @@ pub fn resolve(
     for active in &groups {
         let group = &policy.groups[&active.name];
         let source = &active.source;
-        let g = |list: &[String],
+        let g = |list: &[crate::policy::Text],
                  kind,
                  access,
                  grants: &mut Vec<PathGrant>|

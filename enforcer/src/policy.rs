@@ -72,6 +72,10 @@ impl Platform {
     }
 }
 
+/// A text of the policy: borrowed from the binary for the embedded policy (no copy
+/// of its ~450 strings on every start), owned when parsed from a document.
+pub type Text = std::borrow::Cow<'static, str>;
+
 /// Network rules a group may carry.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -89,13 +93,14 @@ pub struct GroupNetwork {
     pub allow_domain: Vec<String>,
 }
 
-/// A policy group.
+/// A policy group. Its texts borrow from the tables compiled into the binary (a
+/// group from a document the caller parses owns them).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Group {
     /// What it is for.
     #[serde(default)]
-    pub description: String,
+    pub description: Text,
     /// Where it applies.
     #[serde(default)]
     pub platform: Platform,
@@ -104,25 +109,25 @@ pub struct Group {
     pub required: bool,
     /// Paths denied all access.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub deny: Vec<String>,
+    pub deny: Vec<Text>,
     /// Read-only paths.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub read: Vec<String>,
+    pub read: Vec<Text>,
     /// Write-only paths.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub write: Vec<String>,
+    pub write: Vec<Text>,
     /// Read-write paths.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub allow: Vec<String>,
+    pub allow: Vec<Text>,
     /// Read-only files.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub read_file: Vec<String>,
+    pub read_file: Vec<Text>,
     /// Write-only files.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub write_file: Vec<String>,
+    pub write_file: Vec<Text>,
     /// Read-write files.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub allow_file: Vec<String>,
+    pub allow_file: Vec<Text>,
     /// Network rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<GroupNetwork>,
@@ -164,6 +169,8 @@ struct GroupsDoc {
     groups: BTreeMap<String, Group>,
 }
 
+/// `network-policy.json` (read by the build script; parsed here by the tests).
+#[cfg(test)]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NetworkDoc {
@@ -210,20 +217,11 @@ fn parse_jsonc<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, serde_js
 }
 
 impl Policy {
-    /// The policy compiled into this binary.
+    /// The policy compiled into this binary: built from the tables that the build
+    /// script makes of the embedded documents (tested to equal parsing them).
     pub fn embedded() -> &'static Policy {
         static POLICY: OnceLock<Policy> = OnceLock::new();
-        POLICY.get_or_init(|| {
-            let groups: GroupsDoc =
-                parse_jsonc(POLICY_JSON).expect("embedded policy.json is valid (tested)");
-            let network: NetworkDoc = parse_jsonc(NETWORK_POLICY_JSON)
-                .expect("embedded network-policy.json is valid (tested)");
-            Policy {
-                groups: groups.groups,
-                network_profiles: network.network_profiles,
-                credentials: network.credentials,
-            }
-        })
+        POLICY.get_or_init(tables::policy)
     }
 
     /// Parses a groups document (`{"groups": {…}}`), as the SDK's `load_policy` does.
@@ -279,13 +277,116 @@ impl Policy {
     }
 }
 
+/// The embedded documents as static tables (see `enforcer/build.rs`).
+mod tables {
+    use super::{CredentialService, Group, GroupNetwork, NetworkProfile, Platform, Policy};
+
+    pub(super) struct GroupDef {
+        name: &'static str,
+        description: &'static str,
+        platform: Platform,
+        required: bool,
+        deny: &'static [&'static str],
+        read: &'static [&'static str],
+        write: &'static [&'static str],
+        allow: &'static [&'static str],
+        read_file: &'static [&'static str],
+        write_file: &'static [&'static str],
+        allow_file: &'static [&'static str],
+        network: Option<GroupNetworkDef>,
+    }
+
+    pub(super) struct GroupNetworkDef {
+        block: Option<bool>,
+        allow_domain: &'static [&'static str],
+    }
+
+    pub(super) struct NetworkProfileDef {
+        name: &'static str,
+        description: &'static str,
+        extends: Option<&'static str>,
+        allow_domain: &'static [&'static str],
+    }
+
+    pub(super) struct CredentialDef {
+        name: &'static str,
+        upstream: &'static str,
+        credential_key: &'static str,
+        inject_header: &'static str,
+        credential_format: &'static str,
+        env_var: &'static str,
+    }
+
+    include!(concat!(env!("OUT_DIR"), "/policy_tables.rs"));
+
+    fn owned(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_string()).collect()
+    }
+
+    fn borrowed(list: &'static [&'static str]) -> Vec<super::Text> {
+        list.iter().map(|s| super::Text::Borrowed(s)).collect()
+    }
+
+    pub(super) fn policy() -> Policy {
+        Policy {
+            groups: GROUPS
+                .iter()
+                .map(|g| {
+                    let group = Group {
+                        description: super::Text::Borrowed(g.description),
+                        platform: g.platform,
+                        required: g.required,
+                        deny: borrowed(g.deny),
+                        read: borrowed(g.read),
+                        write: borrowed(g.write),
+                        allow: borrowed(g.allow),
+                        read_file: borrowed(g.read_file),
+                        write_file: borrowed(g.write_file),
+                        allow_file: borrowed(g.allow_file),
+                        network: g.network.as_ref().map(|n| GroupNetwork {
+                            block: n.block,
+                            allow_domain: owned(n.allow_domain),
+                        }),
+                    };
+                    (g.name.to_string(), group)
+                })
+                .collect(),
+            network_profiles: NETWORK_PROFILES
+                .iter()
+                .map(|p| {
+                    let profile = NetworkProfile {
+                        description: p.description.to_string(),
+                        extends: p.extends.map(str::to_string),
+                        allow_domain: owned(p.allow_domain),
+                    };
+                    (p.name.to_string(), profile)
+                })
+                .collect(),
+            credentials: CREDENTIALS
+                .iter()
+                .map(|c| {
+                    let service = CredentialService {
+                        upstream: c.upstream.to_string(),
+                        credential_key: c.credential_key.to_string(),
+                        inject_header: c.inject_header.to_string(),
+                        credential_format: c.credential_format.to_string(),
+                        env_var: c.env_var.to_string(),
+                    };
+                    (c.name.to_string(), service)
+                })
+                .collect(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn embedded_documents_have_no_comments() {
-        // They are parsed on every run; comments would force the slow path.
+        // The build script reads them with plain serde_json (no comments), and
+        // `the_tables_equal_the_parsed_documents` with the comment-tolerant parser.
         for (name, text) in [
             ("policy.json", POLICY_JSON),
             ("network-policy.json", NETWORK_POLICY_JSON),
@@ -293,6 +394,23 @@ mod tests {
             serde_json::from_str::<serde_json::Value>(text)
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
         }
+    }
+
+    /// The build script's tables hold exactly what parsing the documents gives.
+    #[test]
+    fn the_tables_equal_the_parsed_documents() {
+        let groups: GroupsDoc = parse_jsonc(POLICY_JSON).expect("policy.json parses");
+        let network: NetworkDoc =
+            parse_jsonc(NETWORK_POLICY_JSON).expect("network-policy.json parses");
+        let parsed = Policy {
+            groups: groups.groups,
+            network_profiles: network.network_profiles,
+            credentials: network.credentials,
+        };
+        let tables = Policy::embedded();
+        assert_eq!(tables.groups, parsed.groups);
+        assert_eq!(tables.network_profiles, parsed.network_profiles);
+        assert_eq!(tables.credentials, parsed.credentials);
     }
 
     #[test]

@@ -92,7 +92,7 @@ pub fn query_path(plan: &Plan, fs: &impl FsView, path: &Path, op: Access) -> Pat
     {
         answer.reason = Reason::SensitivePath;
         answer.group = match &deny.source {
-            Source::Group { group, .. } => Some(group.clone()),
+            Source::Group { group, .. } => Some(group.to_string()),
             _ => None,
         };
         answer.detail = format!("{} is denied by {}", deny.path.display(), deny.source);
@@ -132,7 +132,7 @@ pub fn query_path(plan: &Plan, fs: &impl FsView, path: &Path, op: Access) -> Pat
         answer.granted_access = Some(combined);
         answer.provenance = Some(Source::clone(&rule.source));
         answer.group = match rule.source.as_ref() {
-            Source::Group { group, .. } => Some(group.clone()),
+            Source::Group { group, .. } => Some(group.to_string()),
             _ => None,
         };
         answer.suggested_flag = Some(format!(

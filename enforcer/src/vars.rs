@@ -110,7 +110,7 @@ impl PathVars {
         let expanded = if raw == "~" {
             self.home.clone()
         } else if let Some(rest) = raw.strip_prefix("~/") {
-            self.home.join(self.substitute(rest, raw)?)
+            join(&self.home, self.substitute(rest, raw)?)
         } else if raw.starts_with('~') {
             return Err(ExpandError::TildeUser {
                 path: raw.to_string(),
@@ -119,9 +119,9 @@ impl PathVars {
             PathBuf::from(self.substitute(raw, raw)?)
         };
         if expanded.is_absolute() {
-            Ok(normalize(&expanded))
+            Ok(normalize_owned(expanded))
         } else if let Some(base) = relative_base {
-            Ok(normalize(&base.join(expanded)))
+            Ok(normalize_owned(base.join(expanded)))
         } else {
             Err(ExpandError::Relative {
                 path: raw.to_string(),
@@ -167,27 +167,47 @@ impl PathVars {
                     path: raw.to_string(),
                     known: KNOWN,
                 })?;
-            out.push(value.as_os_str());
+            out.push(&*value);
             rest = tail;
         }
         out.push(rest);
         Ok(out)
     }
 
-    fn lookup(&self, name: &str) -> Option<PathBuf> {
-        Some(match name {
-            "HOME" => self.home.clone(),
-            "WORKDIR" => self.workdir.clone(),
-            "TMPDIR" => self.tmpdir.clone(),
-            "UID" => PathBuf::from(self.uid.to_string()),
-            "XDG_CONFIG_HOME" => self.xdg_config_home.clone(),
-            "XDG_CACHE_HOME" => self.xdg_cache_home.clone(),
-            "XDG_DATA_HOME" => self.xdg_data_home.clone(),
-            "XDG_STATE_HOME" => self.xdg_state_home.clone(),
-            "XDG_RUNTIME_DIR" => self.xdg_runtime_dir.clone(),
+    fn lookup(&self, name: &str) -> Option<std::borrow::Cow<'_, std::ffi::OsStr>> {
+        use std::borrow::Cow;
+        let path = match name {
+            "HOME" => &self.home,
+            "WORKDIR" => &self.workdir,
+            "TMPDIR" => &self.tmpdir,
+            "UID" => return Some(Cow::Owned(OsString::from(self.uid.to_string()))),
+            "XDG_CONFIG_HOME" => &self.xdg_config_home,
+            "XDG_CACHE_HOME" => &self.xdg_cache_home,
+            "XDG_DATA_HOME" => &self.xdg_data_home,
+            "XDG_STATE_HOME" => &self.xdg_state_home,
+            "XDG_RUNTIME_DIR" => &self.xdg_runtime_dir,
             _ => return None,
-        })
+        };
+        Some(Cow::Borrowed(path.as_os_str()))
     }
+}
+
+/// `base.join(rest)`, built in one buffer (`Path::join` grows its copy of `base`).
+fn join(base: &Path, rest: OsString) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    let (b, r) = (base.as_os_str().as_bytes(), rest.as_bytes());
+    // An absolute `rest` replaces `base`, and an empty `base` takes no separator, as
+    // in `Path::join`.
+    if r.first() == Some(&b'/') || b.is_empty() {
+        return base.join(rest);
+    }
+    let mut out = OsString::with_capacity(b.len() + 1 + r.len());
+    out.push(base.as_os_str());
+    if !b.ends_with(b"/") {
+        out.push("/");
+    }
+    out.push(&rest);
+    PathBuf::from(out)
 }
 
 /// Splits `NAME/rest` or `{NAME}/rest` into the name and the rest.
@@ -206,6 +226,37 @@ fn split_var(after_dollar: &str) -> (&str, &str) {
 /// Removes `.` components and folds `..` lexically, without touching the
 /// filesystem (symlinks are resolved later, when rules are planned).
 pub fn normalize(path: &Path) -> PathBuf {
+    if is_normal(path) {
+        return path.to_path_buf();
+    }
+    normalize_components(path)
+}
+
+/// [`normalize`], keeping `path`'s buffer when it is already in normal form.
+fn normalize_owned(path: PathBuf) -> PathBuf {
+    if is_normal(&path) {
+        return path;
+    }
+    normalize_components(&path)
+}
+
+/// Is `path` absolute and already what [`normalize`] makes of it: no empty, `.` or
+/// `..` component and no trailing `/` (most paths in profiles are)?
+fn is_normal(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    if bytes == b"/" {
+        return true;
+    }
+    match bytes.strip_prefix(b"/") {
+        Some(rest) => rest
+            .split(|b| *b == b'/')
+            .all(|c| !c.is_empty() && c != b"." && c != b".."),
+        None => false,
+    }
+}
+
+fn normalize_components(path: &Path) -> PathBuf {
     use std::path::Component;
     let mut out = PathBuf::new();
     for component in path.components() {
@@ -313,5 +364,48 @@ mod tests {
     #[test]
     fn dotdot_cannot_climb_above_root() {
         assert_eq!(normalize(Path::new("/../../etc")), PathBuf::from("/etc"));
+    }
+
+    proptest::proptest! {
+        /// The fast path (a path already in normal form is copied) gives what folding
+        /// the components gives, for every mix of empty, `.`, `..` and plain parts.
+        #[test]
+        fn the_fast_path_normalizes_like_the_components(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec!["", ".", "..", "a", "bc", ".d", "e."]),
+                0..6,
+            ),
+            absolute: bool,
+            trailing: bool,
+        ) {
+            let mut text = if absolute { "/".to_string() } else { String::new() };
+            text.push_str(&parts.join("/"));
+            if trailing {
+                text.push('/');
+            }
+            let path = Path::new(&text);
+            proptest::prop_assert_eq!(normalize(path), normalize_components(path));
+            proptest::prop_assert_eq!(normalize_owned(path.to_path_buf()), normalize_components(path));
+        }
+    }
+
+    /// The one-buffer join gives what `Path::join` gives.
+    #[test]
+    fn join_is_path_join() {
+        for (base, rest) in [
+            ("/home/u", "x"),
+            ("/home/u/", "x/y"),
+            ("/", "x"),
+            ("/home/u", ""),
+            ("/home/u", "/abs"),
+            ("", "x"),
+            ("/home/u", "./a/../b"),
+        ] {
+            assert_eq!(
+                join(Path::new(base), OsString::from(rest)),
+                Path::new(base).join(rest),
+                "{base} + {rest}"
+            );
+        }
     }
 }

@@ -6,6 +6,131 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// Parses the command line, exiting with clap's message on an error or for `--help`.
+///
+/// `nono run` and `nono wrap` are started often, by scripts and agents, and clap
+/// (describing every subcommand, then parsing; its code is touched for the first time
+/// on every start) took a tenth of their start-up. Their usual command lines are read
+/// by [`parse_run_or_wrap`] instead; whenever that meets anything it does not simply
+/// accept (an unknown or repeated flag, a missing value, `--help`), the whole command
+/// line is parsed by clap as usual, so every message stays the same. A test checks
+/// that the short cut agrees with clap wherever it accepts.
+pub fn parse() -> Cli {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    match parse_run_or_wrap(&args) {
+        Some(cli) => cli,
+        None => Cli::parse_from(args),
+    }
+}
+
+/// `nono run …` or `nono wrap …` with the usual flags, read without clap; `None` for
+/// anything else, and for anything clap would not accept as it stands or might read
+/// differently: then clap parses (and reports).
+fn parse_run_or_wrap(args: &[OsString]) -> Option<Cli> {
+    let wrap = match args.get(1)?.to_str()? {
+        "run" => false,
+        "wrap" => true,
+        _ => return None,
+    };
+    let mut run = RunArgs {
+        sandbox: SandboxArgs::default(),
+        dry_run: false,
+        json: false,
+        require_full: false,
+        no_mount_view: false,
+        quiet: false,
+        command: Vec::new(),
+    };
+    // Flags and single-valued options seen, to refuse repetitions (clap does).
+    let mut seen: Vec<&str> = Vec::new();
+    let mut rest = args[2..].iter();
+    loop {
+        let arg = rest.next()?.to_str()?;
+        if arg == "--" {
+            run.command = rest.cloned().collect();
+            break;
+        }
+        let (name, inline) = match arg.strip_prefix("--") {
+            Some(long) => match long.split_once('=') {
+                Some((name, value)) => (name, Some(value)),
+                None => (long, None),
+            },
+            None => match arg {
+                "-p" => ("profile", None),
+                "-q" => ("quiet", None),
+                _ => return None,
+            },
+        };
+        let name = match name {
+            "block-net" => "block-network",
+            "proxy-credential" => "credential",
+            other => other,
+        };
+        let flag = |set: &mut bool| -> Option<()> {
+            if inline.is_some() || *set {
+                return None;
+            }
+            *set = true;
+            Some(())
+        };
+        // A value: after `=`, or the next argument unless that looks like a flag.
+        let mut value = || -> Option<OsString> {
+            match inline {
+                Some(text) => (!text.is_empty()).then(|| OsString::from(text)),
+                None => {
+                    let value = rest.next()?;
+                    let text = value.to_str()?;
+                    (!text.is_empty() && !text.starts_with('-')).then(|| value.clone())
+                }
+            }
+        };
+        let s = &mut run.sandbox;
+        match name {
+            "allow-cwd" => flag(&mut s.allow_cwd)?,
+            "block-network" => flag(&mut s.block_network)?,
+            "allow-net" => flag(&mut s.allow_net)?,
+            "dry-run" => flag(&mut run.dry_run)?,
+            "json" => flag(&mut run.json)?,
+            "require-full" => flag(&mut run.require_full)?,
+            "no-mount-view" => flag(&mut run.no_mount_view)?,
+            "quiet" => flag(&mut run.quiet)?,
+            "allow" => s.allow.push(value()?),
+            "read" => s.read.push(value()?),
+            "write" => s.write.push(value()?),
+            "allow-file" => s.allow_file.push(value()?),
+            "read-file" => s.read_file.push(value()?),
+            "write-file" => s.write_file.push(value()?),
+            "allow-domain" => s.allow_domain.push(value()?.into_string().ok()?),
+            "credential" => s.credential.push(value()?.into_string().ok()?),
+            "profile" | "workdir" | "network-profile" => {
+                if seen.contains(&name) {
+                    return None;
+                }
+                seen.push(name);
+                let value = value()?;
+                match name {
+                    "profile" => s.profile = Some(value.into_string().ok()?),
+                    "workdir" => s.workdir = Some(value.into()),
+                    _ => s.network_profile = Some(value.into_string().ok()?),
+                }
+            }
+            _ => return None,
+        }
+    }
+    // What clap would refuse: no command, --json without --dry-run, both network flags.
+    let s = &run.sandbox;
+    if run.command.is_empty() || (run.json && !run.dry_run) || (s.block_network && s.allow_net) {
+        return None;
+    }
+    Some(Cli {
+        command: if wrap {
+            Command::Wrap(run)
+        } else {
+            Command::Run(run)
+        },
+    })
+}
+
 /// Run code you don't fully trust under kernel-enforced least privilege.
 #[derive(Debug, Parser)]
 #[command(
@@ -263,4 +388,152 @@ pub struct CompletionsArgs {
     /// The shell
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Compares the short cut with clap on one command line: where the short cut
+    /// accepts, clap accepts and reads the same. Returns whether it accepted.
+    fn agrees(line: &[&str]) -> bool {
+        let args: Vec<OsString> = std::iter::once("nono")
+            .chain(line.iter().copied())
+            .map(OsString::from)
+            .collect();
+        let Some(short) = parse_run_or_wrap(&args) else {
+            return false;
+        };
+        let full = Cli::try_parse_from(&args)
+            .unwrap_or_else(|e| panic!("{line:?}: the short cut accepts what clap refuses: {e}"));
+        assert_eq!(format!("{short:?}"), format!("{full:?}"), "{line:?}");
+        true
+    }
+
+    /// The usual command lines take the short cut and read as clap reads them.
+    #[test]
+    fn usual_run_and_wrap_lines_take_the_short_cut() {
+        let lines: &[&[&str]] = &[
+            &["run", "--", "true"],
+            &["wrap", "-q", "--allow-cwd", "--", "true"],
+            &[
+                "run", "--allow", "/tmp", "--read", "a", "--read=b", "-p", "default", "--", "ls",
+                "-l",
+            ],
+            &[
+                "wrap",
+                "--profile=x.json",
+                "--block-net",
+                "--dry-run",
+                "--json",
+                "--",
+                "sh",
+            ],
+            &["run", "--", "--help"],
+            &[
+                "run",
+                "--workdir",
+                "/tmp",
+                "--network-profile",
+                "minimal",
+                "--allow-domain",
+                "a.b",
+                "--credential",
+                "c",
+                "--",
+                "x",
+            ],
+            &[
+                "run",
+                "--proxy-credential=c",
+                "--allow-domain=*.x.y",
+                "--",
+                "x",
+            ],
+            &[
+                "run",
+                "--no-mount-view",
+                "--require-full",
+                "--allow-file",
+                "f",
+                "--read-file",
+                "g",
+                "--write-file",
+                "h",
+                "--write",
+                "w",
+                "--allow-file=i",
+                "--",
+                "x",
+            ],
+            &["wrap", "--", "true", "--", "x"],
+            &["wrap", "--quiet", "--block-network", "--", "true", "-q"],
+        ];
+        for line in lines {
+            assert!(
+                agrees(line),
+                "{line:?}: the short cut declines a usual line"
+            );
+        }
+    }
+
+    /// Errors, help, version and anything unusual go to clap.
+    #[test]
+    fn unusual_lines_go_to_clap() {
+        let lines: &[&[&str]] = &[
+            &["run", "--help"],
+            &["wrap", "-h"],
+            &["run", "--version"],
+            &["wrap", "-V", "--", "true"],
+            &["run"],
+            &["run", "--"],
+            &["run", "true"],
+            &["run", "--nope", "--", "true"],
+            &["run", "--allow"],
+            &["run", "--allow", "--", "true"],
+            &["run", "--allow", "-x", "--", "true"],
+            &["run", "--allow=", "--", "true"],
+            &["run", "--json", "--", "true"],
+            &["run", "--allow-net", "--block-network", "--", "true"],
+            &["run", "-q", "-q", "--", "true"],
+            &["run", "--quiet=yes", "--", "true"],
+            &["run", "-p", "a", "--profile", "b", "--", "true"],
+            &["run", "-qp", "x", "--", "true"],
+            &["run", "-px", "--", "true"],
+            &["learn", "--", "true"],
+            &["help", "run"],
+            &["profiles", "list"],
+        ];
+        for line in lines {
+            assert!(
+                !agrees(line),
+                "{line:?}: the short cut accepts an unusual line"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        /// On command lines made of flags, values and separators in any order, the short
+        /// cut never reads differently from clap, and never accepts what clap refuses.
+        #[test]
+        fn the_short_cut_never_disagrees_with_clap(
+            tokens in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "--", "-", "true", "/tmp", "x", "", "-q", "-p", "-x", "--quiet", "--json",
+                    "--dry-run", "--allow-cwd", "--allow", "--allow=/a", "--read", "--write=",
+                    "--workdir", "--profile", "--profile=p", "--block-net", "--block-network",
+                    "--allow-net", "--network-profile", "--allow-domain", "--credential",
+                    "--proxy-credential", "--require-full", "--no-mount-view", "--allow-file",
+                    "--help", "-h", "--version", "--nope", "=", "--allow=-x", "--read=",
+                    "--credential=c", "--workdir=/w", "-qp", "--allow-cwd=",
+                ]),
+                0..8,
+            ),
+            wrap: bool,
+        ) {
+            let mut line = vec![if wrap { "wrap" } else { "run" }];
+            line.extend(tokens);
+            agrees(&line);
+        }
+    }
 }

@@ -708,7 +708,7 @@ fn learn_context(
             plan.rules
                 .iter()
                 .filter(
-                    |r| matches!(r.source.as_ref(), Source::Group { group, .. } if group == name),
+                    |r| matches!(r.source.as_ref(), Source::Group { group, .. } if **group == **name),
                 )
                 .map(coverage)
                 .collect()

@@ -83,6 +83,9 @@ pub fn run(args: RunArgs, mode: Mode) -> CmdResult {
             crate::timing::mark("child started");
             let outcome = child.wait(None).map_err(exec_failure)?;
             crate::timing::mark("child exited");
+            // The process ends now: freeing the sandbox's description piece by piece
+            // (thousands of paths and sources) would only delay the exit status.
+            std::mem::forget(sandbox);
             Ok(ExitCode::from(outcome.code.clamp(0, 255) as u8))
         }
         Mode::Wrap => wrap(prepared, &path, &spec),

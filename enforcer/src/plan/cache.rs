@@ -57,7 +57,7 @@ pub const MIN_AGE: Duration = Duration::from_secs(2);
 /// A cache file larger than this is not read.
 const MAX_FILE: u64 = 16 << 20;
 const MAGIC: &[u8; 8] = b"NONOPLAN";
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 
 /// Where a plan came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,8 +146,7 @@ impl PlanCache {
         options: &PlanOptions,
     ) -> Option<Plan> {
         self.read_entry(name, key, |r| {
-            let journal = Journal::decode(r)?;
-            if !journal.still_holds() {
+            if !Journal::holds(r)? {
                 return None;
             }
             decode_plan(r, caps)
@@ -218,6 +217,9 @@ impl PlanCache {
             return Err("the cache directory is not private to this user");
         }
         let tmp = self.dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        let target = self.dir.join(name);
+        // Replacing an entry leaves the number of entries as it was: nothing to evict.
+        let replacing = std::fs::symlink_metadata(&target).is_ok();
         let written = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -225,12 +227,14 @@ impl PlanCache {
             .custom_flags(libc::O_NOFOLLOW)
             .open(&tmp)
             .and_then(|mut f| f.write_all(&bytes))
-            .and_then(|()| std::fs::rename(&tmp, self.dir.join(name)));
+            .and_then(|()| std::fs::rename(&tmp, &target));
         if written.is_err() {
             let _ = std::fs::remove_file(&tmp);
             return Err("the cache file cannot be written");
         }
-        self.evict();
+        if !replacing {
+            self.evict();
+        }
         Ok(())
     }
 
@@ -340,14 +344,19 @@ fn checked(bytes: &[u8]) -> Option<&[u8]> {
 /// Is `dir` a real directory (not a symlink), owned by us and closed to everyone else?
 /// With `create`, makes it (and its parents) first.
 fn private_dir(dir: &Path, create: bool) -> bool {
-    if create {
-        let _ = std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir);
+    let private =
+        |m: std::fs::Metadata| m.file_type().is_dir() && m.uid() == euid() && m.mode() & 0o077 == 0;
+    match std::fs::symlink_metadata(dir) {
+        Ok(meta) => private(meta),
+        Err(_) if create => {
+            let _ = std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir);
+            std::fs::symlink_metadata(dir).is_ok_and(private)
+        }
+        Err(_) => false,
     }
-    std::fs::symlink_metadata(dir)
-        .is_ok_and(|m| m.file_type().is_dir() && m.uid() == euid() && m.mode() & 0o077 == 0)
 }
 
 fn euid() -> u32 {
@@ -533,23 +542,6 @@ impl Journal {
         }
     }
 
-    /// Does every observation still hold? Cheapest first.
-    fn still_holds(&self) -> bool {
-        std::fs::read("/proc/self/mountinfo").ok() == self.mountinfo
-            && self
-                .listings
-                .iter()
-                .all(|(dir, stamp)| Stamp::of(dir) == Some(*stamp))
-            && self
-                .lookups
-                .iter()
-                .all(|(path, node)| super::lookup(path) == *node)
-            && self
-                .identities
-                .iter()
-                .all(|(path, id)| super::RealFs.identity(path) == *id)
-    }
-
     fn encode(&self, w: &mut Writer) {
         match &self.mountinfo {
             Some(text) => {
@@ -593,19 +585,27 @@ impl Journal {
         }
     }
 
-    fn decode(r: &mut Reader<'_>) -> Option<Journal> {
-        let mut journal = Journal::new(MIN_AGE);
-        journal.mountinfo = match r.u8()? {
+    /// Does every observation of the journal [`Journal::encode`] wrote at `r` still
+    /// hold? Each is asked again as it is read, cheapest kind first (the order they are
+    /// written in), and the first that no longer holds ends the check: `Some(false)`.
+    /// `None` when the journal is malformed.
+    fn holds(r: &mut Reader<'_>) -> Option<bool> {
+        let mountinfo = match r.u8()? {
             0 => None,
-            1 => Some(r.bytes()?.to_vec()),
+            1 => Some(r.bytes()?),
             _ => return None,
         };
-        for _ in 0..r.count()? {
-            let dir = r.path()?;
-            journal.listings.push((dir, Stamp::decode(r)?));
+        if super::read_mountinfo().as_deref() != mountinfo {
+            return Some(false);
         }
         for _ in 0..r.count()? {
-            let path = r.path()?;
+            let dir = r.path_ref()?;
+            if Stamp::of(dir) != Some(Stamp::decode(r)?) {
+                return Some(false);
+            }
+        }
+        for _ in 0..r.count()? {
+            let path = r.path_ref()?;
             let node = match r.u8()? {
                 0 => Node::Missing(r.u32()? as i32),
                 1 => Node::Dir,
@@ -613,18 +613,22 @@ impl Journal {
                 3 => Node::Symlink(r.path()?),
                 _ => return None,
             };
-            journal.lookups.push((path, node));
+            if super::lookup(path) != node {
+                return Some(false);
+            }
         }
         for _ in 0..r.count()? {
-            let path = r.path()?;
+            let path = r.path_ref()?;
             let id = match r.u8()? {
                 0 => None,
                 1 => Some((r.u64()?, r.u64()?)),
                 _ => return None,
             };
-            journal.identities.push((path, id));
+            if super::RealFs.identity(path) != id {
+                return Some(false);
+            }
         }
-        Some(journal)
+        Some(true)
     }
 }
 
@@ -902,6 +906,10 @@ impl<'a> Reader<'a> {
     }
     pub(crate) fn path(&mut self) -> Option<PathBuf> {
         Some(PathBuf::from(OsString::from_vec(self.bytes()?.to_vec())))
+    }
+    /// A path, borrowed from the bytes read.
+    pub(crate) fn path_ref(&mut self) -> Option<&'a Path> {
+        Some(Path::new(std::ffi::OsStr::from_bytes(self.bytes()?)))
     }
     fn at_end(&self) -> bool {
         self.bytes.is_empty()

@@ -1130,3 +1130,12 @@ fn carving_does_not_grant_symlink_targets_outside_the_grant() {
 }
 
 mod cache_props;
+
+/// The few-calls read of mountinfo reads what `std::fs::read` reads.
+#[test]
+fn read_mountinfo_reads_the_whole_table() {
+    assert_eq!(
+        super::read_mountinfo(),
+        std::fs::read("/proc/self/mountinfo").ok()
+    );
+}

@@ -33,6 +33,9 @@ impl PositionIndex {
             text,
             pos: 0,
             out: HashMap::new(),
+            line: 1,
+            line_start: 0,
+            counted: 0,
         };
         scanner.value(String::new());
         Self {
@@ -51,6 +54,11 @@ struct Scanner<'a> {
     text: &'a str,
     pos: usize,
     out: HashMap<String, Position>,
+    /// The line at `counted`, and where it starts: positions are asked in increasing
+    /// order, so each newline is counted once.
+    line: usize,
+    line_start: usize,
+    counted: usize,
 }
 
 impl Scanner<'_> {
@@ -60,19 +68,28 @@ impl Scanner<'_> {
         }
     }
 
-    fn position(&self, offset: usize) -> Position {
-        let before = &self.text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = self.text[line_start..offset].chars().count() + 1;
-        Position { line, column }
+    /// The position of `offset`, which is never before the last one asked.
+    fn position(&mut self, offset: usize) -> Position {
+        for (i, b) in self.bytes[self.counted..offset].iter().enumerate() {
+            if *b == b'\n' {
+                self.line += 1;
+                self.line_start = self.counted + i + 1;
+            }
+        }
+        self.counted = offset;
+        let column = self.text[self.line_start..offset].chars().count() + 1;
+        Position {
+            line: self.line,
+            column,
+        }
     }
 
     fn value(&mut self, path: String) -> Option<()> {
         self.skip_ws();
         let start = self.pos;
         let first = *self.bytes.get(self.pos)?;
-        self.out.insert(path.clone(), self.position(start));
+        let position = self.position(start);
+        self.out.insert(path.clone(), position);
         match first {
             b'{' => {
                 self.pos += 1;
@@ -142,7 +159,12 @@ impl Scanner<'_> {
                 b'\\' => self.pos += 2,
                 b'"' => {
                     self.pos += 1;
-                    return serde_json::from_str(&self.text[start..self.pos]).ok();
+                    let quoted = &self.text[start..self.pos];
+                    // Without escapes, the value is what stands between the quotes.
+                    if !quoted.contains('\\') {
+                        return Some(quoted[1..quoted.len() - 1].to_string());
+                    }
+                    return serde_json::from_str(quoted).ok();
                 }
                 _ => self.pos += 1,
             }
@@ -176,5 +198,20 @@ mod tests {
         let index = PositionIndex::build(text);
         assert_eq!(index.get("a\"b[1]").map(|p| p.column), Some(16));
         assert!(index.get("c.d[1]").is_some());
+    }
+
+    /// Lines and columns stay right across many lines, escaped and multi-byte keys
+    /// (each newline is counted once, as the scan goes).
+    #[test]
+    fn positions_across_lines() {
+        let text = "{\n \"é\": [\n  1,\n\n     \"x\"],\n \"k\\\"q\": {\"z\":\n true}\n}";
+        let index = PositionIndex::build(text);
+        let at = |path: &str| index.get(path).map(|p| (p.line, p.column));
+        assert_eq!(at(""), Some((1, 1)));
+        assert_eq!(at("é"), Some((2, 7)));
+        assert_eq!(at("é[0]"), Some((3, 3)));
+        assert_eq!(at("é[1]"), Some((5, 6)));
+        assert_eq!(at("k\"q"), Some((6, 10)));
+        assert_eq!(at("k\"q.z"), Some((7, 2)));
     }
 }

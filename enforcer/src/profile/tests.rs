@@ -406,3 +406,34 @@ fn schema_is_generated_and_names_every_section() {
         assert!(text.contains(key), "schema lacks {key}");
     }
 }
+
+/// The built-in profiles skip the check that sections are objects (it needs a second
+/// parse); it holds for them, as it would for a user's file of the same text.
+#[test]
+fn builtin_profiles_pass_the_checks_of_a_users_file() {
+    for (name, text) in crate::policy::BUILTIN_PROFILES {
+        let as_file = ProfileSource::File(PathBuf::from(format!("/p/{name}.json")));
+        parse(text, name, as_file).unwrap_or_else(|e| panic!("built-in {name}: {e}"));
+    }
+}
+
+/// Texts without `//`, `/*` or `#` are taken as they are; the others are stripped as
+/// before (a `#` or `//` inside a string is not a comment).
+#[test]
+fn comment_stripping_is_skipped_only_without_comment_markers() {
+    for text in [
+        r#"{"a": "/usr/bin"}"#,
+        r#"{"a": "http://x"} // c"#,
+        "{\"a\": 1} # c\n",
+        r##"{"a": "#"} /* c */"##,
+        r#"{"a": 1}"#,
+    ] {
+        let mut expected = String::new();
+        std::io::Read::read_to_string(
+            &mut json_comments::StripComments::new(text.as_bytes()),
+            &mut expected,
+        )
+        .unwrap();
+        assert_eq!(strip_comments(text, "t").unwrap(), expected, "{text}");
+    }
+}

@@ -53,7 +53,10 @@ const TIOCSTI: u64 = 0x5412;
 const TIOCLINUX: u64 = 0x541c;
 const MSG_FASTOPEN: u64 = 0x2000_0000;
 
-/// The filter every sandbox gets: terminal injection, io_uring.
+/// The filter every sandbox gets: terminal injection, io_uring, and on x86-64 the x32
+/// system calls. One program where there were two (the x32 check first, then the
+/// rest): every filter costs the kernel an allocation and a JIT compilation at install,
+/// and a run at every system call.
 pub fn base_filter() -> Result<BpfProgram, seccompiler::Error> {
     let mut rules = BTreeMap::new();
     rules.insert(
@@ -64,14 +67,25 @@ pub fn base_filter() -> Result<BpfProgram, seccompiler::Error> {
         ],
     );
     rules.insert(libc::SYS_io_uring_setup, vec![]);
-    build(rules)
+    let program = build(rules)?;
+    #[cfg(target_arch = "x86_64")]
+    let program = {
+        let mut joined = x32_prefix();
+        joined.extend(program);
+        joined
+    };
+    Ok(program)
 }
 
 /// On x86-64, refuses every system call made through the x32 ABI (numbers with bit 30
-/// set) with `ENOSYS`, so no filter can be bypassed by using x32 numbers. Hand-written
-/// because seccompiler matches exact numbers only.
+/// set) with `ENOSYS`, so no filter can be bypassed by using x32 numbers, and goes on
+/// to the instruction after it for everything else. Hand-written because seccompiler
+/// matches exact numbers only. It used to be a filter of its own (ending in "allow"
+/// instead of going on), with the same answers: for an x32 call the rest of the base
+/// filter allows (no rule names an x32 number), and between filters ERRNO wins over
+/// ALLOW.
 #[cfg(target_arch = "x86_64")]
-pub fn x32_filter() -> BpfProgram {
+fn x32_prefix() -> BpfProgram {
     use seccompiler::sock_filter;
     const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
     const X32_SYSCALL_BIT: u32 = 0x4000_0000;
@@ -83,15 +97,14 @@ pub fn x32_filter() -> BpfProgram {
     };
     let jump = |code: u16, k: u32, jt: u8, jf: u8| sock_filter { code, jt, jf, k };
     // BPF_LD|BPF_W|BPF_ABS = 0x20, BPF_JMP|BPF_JEQ|BPF_K = 0x15,
-    // BPF_JMP|BPF_JGE|BPF_K = 0x35, BPF_RET|BPF_K = 0x06.
+    // BPF_JMP|BPF_JGE|BPF_K = 0x35, BPF_RET|BPF_K = 0x06. Jumps count from the next
+    // instruction; the program that follows starts at index 5.
     vec![
-        stmt(0x20, 4),                                 // A = seccomp_data.arch
-        jump(0x15, AUDIT_ARCH_X86_64, 1, 0),           // x86-64? skip the next
-        stmt(0x06, 0x7fff_0000),                       // other arch: this filter allows
-        stmt(0x20, 0),                                 // A = seccomp_data.nr
-        jump(0x35, X32_SYSCALL_BIT, 0, 1),             // nr >= x32 bit?
-        stmt(0x06, 0x0005_0000 | libc::ENOSYS as u32), // SECCOMP_RET_ERRNO | ENOSYS
-        stmt(0x06, 0x7fff_0000),                       // SECCOMP_RET_ALLOW
+        stmt(0x20, 4),                                 // 0: A = seccomp_data.arch
+        jump(0x15, AUDIT_ARCH_X86_64, 0, 3),           // 1: x86-64? 2 : 5
+        stmt(0x20, 0),                                 // 2: A = seccomp_data.nr
+        jump(0x35, X32_SYSCALL_BIT, 0, 1),             // 3: nr >= x32 bit? 4 : 5
+        stmt(0x06, 0x0005_0000 | libc::ENOSYS as u32), // 4: SECCOMP_RET_ERRNO | ENOSYS
     ]
 }
 
@@ -186,6 +199,123 @@ pub fn metadata_filter() -> Result<BpfProgram, seccompiler::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs a classic BPF program on a `seccomp_data` (the kernel's interpreter, for the
+    /// instructions these programs use).
+    fn run(program: &[seccompiler::sock_filter], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
+        let mut data = Vec::new();
+        data.extend_from_slice(&nr.to_le_bytes());
+        data.extend_from_slice(&arch.to_le_bytes());
+        data.extend_from_slice(&0u64.to_le_bytes());
+        for arg in args {
+            data.extend_from_slice(&arg.to_le_bytes());
+        }
+        let (mut a, mut pc) = (0u32, 0usize);
+        loop {
+            let i = &program[pc];
+            pc += 1;
+            let jump = |taken: bool| if taken { i.jt as usize } else { i.jf as usize };
+            match i.code {
+                0x20 => {
+                    let k = i.k as usize;
+                    a = u32::from_le_bytes(data[k..k + 4].try_into().unwrap());
+                }
+                0x54 => a &= i.k,
+                0x05 => pc += i.k as usize,
+                0x15 => pc += jump(a == i.k),
+                0x25 => pc += jump(a > i.k),
+                0x35 => pc += jump(a >= i.k),
+                0x45 => pc += jump(a & i.k != 0),
+                0x06 => return i.k,
+                other => panic!("opcode {other:#x} not interpreted"),
+            }
+        }
+    }
+
+    /// What the kernel returns when several filters answer: the most severe action.
+    fn combined(answers: &[u32]) -> u32 {
+        *answers
+            .iter()
+            .min_by_key(|r| (**r & 0xffff_0000) as i32)
+            .unwrap()
+    }
+
+    /// The x32 check joined in front of the base filter answers as the two separate
+    /// filters did, for every architecture, x32 and plain numbers, and arguments.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_joined_base_filter_answers_as_the_two_filters_did() {
+        use seccompiler::sock_filter;
+        let stmt = |code: u16, k: u32| sock_filter {
+            code,
+            jt: 0,
+            jf: 0,
+            k,
+        };
+        let jump = |code: u16, k: u32, jt: u8, jf: u8| sock_filter { code, jt, jf, k };
+        // The x32 filter as it was installed on its own.
+        let x32_alone = vec![
+            stmt(0x20, 4),
+            jump(0x15, 0xc000_003e, 1, 0),
+            stmt(0x06, 0x7fff_0000),
+            stmt(0x20, 0),
+            jump(0x35, 0x4000_0000, 0, 1),
+            stmt(0x06, 0x0005_0000 | libc::ENOSYS as u32),
+            stmt(0x06, 0x7fff_0000),
+        ];
+        let joined = base_filter().unwrap();
+        let rest = &joined[x32_prefix().len()..];
+        const I386: u32 = 0x4000_0003;
+        const AARCH64: u32 = 0xc000_00b7;
+        let x32 = 0x4000_0000u32;
+        let ioctl = libc::SYS_ioctl as u32;
+        let uring = libc::SYS_io_uring_setup as u32;
+        let getpid = libc::SYS_getpid as u32;
+        let mut x32_refused = 0;
+        for arch in [0xc000_003e, I386, AARCH64] {
+            for nr in [
+                ioctl,
+                uring,
+                getpid,
+                0,
+                x32 | ioctl,
+                x32 | uring,
+                x32 | getpid,
+                x32,
+                u32::MAX,
+            ] {
+                for arg in [0, TIOCSTI, TIOCLINUX, TIOCSTI | 1 << 32, 0x5413] {
+                    let args = [3, arg, 0, 0, 0, 0];
+                    let before =
+                        combined(&[run(&x32_alone, arch, nr, args), run(rest, arch, nr, args)]);
+                    assert_eq!(
+                        run(&joined, arch, nr, args),
+                        before,
+                        "arch {arch:#x} nr {nr:#x} arg {arg:#x}"
+                    );
+                    if before == 0x0005_0000 | libc::ENOSYS as u32 {
+                        x32_refused += 1;
+                    }
+                }
+            }
+        }
+        assert!(x32_refused > 0, "some x32 calls are refused with ENOSYS");
+        // And the refusals the base filter is for.
+        let native = 0xc000_003e;
+        assert_eq!(
+            run(&joined, native, ioctl, [0, TIOCSTI, 0, 0, 0, 0]),
+            0x0005_0000 | libc::EACCES as u32
+        );
+        assert_eq!(
+            run(&joined, native, uring, [0; 6]),
+            0x0005_0000 | libc::EACCES as u32
+        );
+        assert_eq!(run(&joined, native, getpid, [0; 6]), 0x7fff_0000);
+        assert_eq!(
+            run(&joined, native, x32 | getpid, [0; 6]),
+            0x0005_0000 | libc::ENOSYS as u32
+        );
+    }
 
     #[test]
     fn programs_build() {

@@ -75,31 +75,58 @@ pub(super) fn to_hide(
 enum Kind {
     Dir,
     Socket,
-    Other,
 }
 
-type Entries = std::rc::Rc<Vec<(OsString, Kind)>>;
+/// What the scan needs of a directory's listing: how many entries it had, and the
+/// directories and sockets among them (with their position in `read_dir` order, so
+/// that [`SCAN_LIMIT`] stops at the same entry as it would walking the listing). The
+/// other entries (files, links, devices: most of them) are only counted.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Listing {
+    total: usize,
+    kept: Vec<(usize, OsString, Kind)>,
+}
 
-/// A directory's entries in `read_dir` order, and the stamp taken just before it
-/// was listed.
+type Entries = std::rc::Rc<Listing>;
+
+/// A directory's listing, and the stamp taken just before it was listed. Entries are
+/// read as `std::fs::read_dir` reads them (`.` and `..` left out, the type from the
+/// directory entry or else from `lstat`), without copying every name: `/tmp` often
+/// holds hundreds and changes all the time, so it is listed on most starts.
 fn list(dir: &Path) -> Option<(Option<Stamp>, Entries)> {
+    use nix::dir::{Dir, Type};
+    use nix::fcntl::OFlag;
+    use nix::sys::stat::Mode;
     use std::os::unix::fs::FileTypeExt;
     let stamp = Stamp::of(dir);
-    let mut entries = Vec::new();
-    for entry in std::fs::read_dir(dir).ok()?.flatten() {
-        let Ok(file_type) = entry.file_type() else {
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let mut handle = Dir::open(dir, flags, Mode::empty()).ok()?;
+    let mut listing = Listing::default();
+    for entry in handle.iter().flatten() {
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." {
             continue;
+        }
+        let name = std::ffi::OsStr::from_bytes(name);
+        let kind = match entry.file_type() {
+            Some(Type::Directory) => Some(Kind::Dir),
+            Some(Type::Socket) => Some(Kind::Socket),
+            Some(_) => None,
+            None => match std::fs::symlink_metadata(dir.join(name)) {
+                Ok(meta) if meta.is_dir() => Some(Kind::Dir),
+                Ok(meta) if meta.file_type().is_socket() => Some(Kind::Socket),
+                Ok(_) => None,
+                // As std's `DirEntry::file_type` failing: the entry is left out.
+                Err(_) => continue,
+            },
         };
-        let kind = if file_type.is_dir() {
-            Kind::Dir
-        } else if file_type.is_socket() {
-            Kind::Socket
-        } else {
-            Kind::Other
-        };
-        entries.push((entry.file_name(), kind));
+        let index = listing.total;
+        listing.total += 1;
+        if let Some(kind) = kind {
+            listing.kept.push((index, name.to_os_string(), kind));
+        }
     }
-    Some((stamp, std::rc::Rc::new(entries)))
+    Some((stamp, std::rc::Rc::new(listing)))
 }
 
 /// The scan: sockets below `roots` (to their depth) except below `skip`, listing each
@@ -110,6 +137,7 @@ fn scan(
     list: &mut dyn FnMut(&Path) -> Option<Entries>,
 ) -> (Vec<PathBuf>, bool) {
     let mut out = Vec::new();
+    // Entries looked at before the current directory.
     let mut seen = 0usize;
     // (directory, depth left)
     let mut stack: Vec<(PathBuf, usize)> = roots
@@ -122,21 +150,27 @@ fn scan(
         if skip.is_some_and(|s| dir.starts_with(s)) {
             continue;
         }
-        let Some(entries) = list(&dir) else {
+        let Some(listing) = list(&dir) else {
             continue;
         };
-        for (name, kind) in entries.iter() {
-            seen += 1;
-            if seen > SCAN_LIMIT {
+        for (index, name, kind) in &listing.kept {
+            // The entry at `index` is the scan's `seen + index + 1`th.
+            if seen + index >= SCAN_LIMIT {
                 out.sort();
                 return (out, false);
             }
-            let path = dir.join(name);
-            if *kind == Kind::Dir && depth_left > 1 && worth_descending(&dir, name) {
-                stack.push((path, depth_left - 1));
-            } else if *kind == Kind::Socket {
-                out.push(path);
+            match kind {
+                Kind::Dir if depth_left > 1 && worth_descending(&dir, name) => {
+                    stack.push((dir.join(name), depth_left - 1));
+                }
+                Kind::Dir => {}
+                Kind::Socket => out.push(dir.join(name)),
             }
+        }
+        seen += listing.total;
+        if seen > SCAN_LIMIT {
+            out.sort();
+            return (out, false);
         }
     }
     out.sort();
@@ -146,7 +180,8 @@ fn scan(
 /// Directories as last listed, with the stamp that vouches for each listing.
 #[derive(Default)]
 struct Memo {
-    dirs: HashMap<PathBuf, (Stamp, Entries)>,
+    /// By the directory's path as bytes (hashing a `Path` walks its components).
+    dirs: HashMap<OsString, (Stamp, Entries), rustc_hash::FxBuildHasher>,
     changed: bool,
 }
 
@@ -154,22 +189,30 @@ impl Memo {
     fn load(cache: &PlanCache) -> Memo {
         let dirs = cache
             .read_entry(&memo_name(), b"", |r| {
-                let mut dirs = HashMap::new();
+                let mut dirs = HashMap::default();
                 for _ in 0..r.count()? {
                     let dir = r.path()?;
                     let stamp = Stamp::decode(r)?;
-                    let mut entries = Vec::new();
+                    let total = r.u32()? as usize;
+                    let mut kept = Vec::new();
                     for _ in 0..r.count()? {
+                        let index = r.u32()? as usize;
                         let name = OsString::from(std::ffi::OsStr::from_bytes(r.bytes()?));
                         let kind = match r.u8()? {
                             0 => Kind::Dir,
                             1 => Kind::Socket,
-                            2 => Kind::Other,
                             _ => return None,
                         };
-                        entries.push((name, kind));
+                        // Positions strictly increase and stay within the listing.
+                        if index >= total || kept.last().is_some_and(|(i, _, _)| *i >= index) {
+                            return None;
+                        }
+                        kept.push((index, name, kind));
                     }
-                    dirs.insert(dir, (stamp, std::rc::Rc::new(entries)));
+                    dirs.insert(
+                        dir.into_os_string(),
+                        (stamp, std::rc::Rc::new(Listing { total, kept })),
+                    );
                 }
                 Some(dirs)
             })
@@ -180,11 +223,11 @@ impl Memo {
         }
     }
 
-    /// `dir`'s entries: remembered when its stamp is unchanged, else listed (and
+    /// `dir`'s listing: remembered when its stamp is unchanged, else listed (and
     /// remembered when the new stamp can vouch for the listing).
     fn list(&mut self, dir: &Path, min_age: std::time::Duration) -> Option<Entries> {
         let now = Stamp::of(dir);
-        if let (Some(now), Some((stamp, entries))) = (now, self.dirs.get(dir))
+        if let (Some(now), Some((stamp, entries))) = (now, self.dirs.get(dir.as_os_str()))
             && now == *stamp
         {
             return Some(entries.clone());
@@ -192,13 +235,15 @@ impl Memo {
         let (stamp, entries) = list(dir)?;
         let vouched = stamp.filter(|s| s.vouches(dir, SystemTime::now(), min_age).is_ok());
         match vouched {
-            Some(stamp) if self.dirs.len() < MEMO_LIMIT || self.dirs.contains_key(dir) => {
+            Some(stamp)
+                if self.dirs.len() < MEMO_LIMIT || self.dirs.contains_key(dir.as_os_str()) =>
+            {
                 self.dirs
-                    .insert(dir.to_path_buf(), (stamp, entries.clone()));
+                    .insert(dir.as_os_str().to_os_string(), (stamp, entries.clone()));
                 self.changed = true;
             }
             _ => {
-                self.changed |= self.dirs.remove(dir).is_some();
+                self.changed |= self.dirs.remove(dir.as_os_str()).is_some();
             }
         }
         Some(entries)
@@ -210,16 +255,17 @@ impl Memo {
         }
         let _ = cache.write_entry(&memo_name(), b"", |w: &mut Writer| {
             w.u32(self.dirs.len() as u32);
-            for (dir, (stamp, entries)) in &self.dirs {
-                w.path(dir);
+            for (dir, (stamp, listing)) in &self.dirs {
+                w.path(Path::new(dir));
                 stamp.encode(w);
-                w.u32(entries.len() as u32);
-                for (name, kind) in entries.iter() {
+                w.u32(listing.total as u32);
+                w.u32(listing.kept.len() as u32);
+                for (index, name, kind) in &listing.kept {
+                    w.u32(*index as u32);
                     w.bytes(name.as_bytes());
                     w.u8(match kind {
                         Kind::Dir => 0,
                         Kind::Socket => 1,
-                        Kind::Other => 2,
                     });
                 }
             }
@@ -236,8 +282,10 @@ fn worth_descending(parent: &Path, name: &std::ffi::OsStr) -> bool {
     if !temp {
         return true;
     }
-    let name = name.to_string_lossy();
-    [".X11-unix", ".ICE-unix", ".font-unix", ".XIM-unix"].contains(&name.as_ref())
+    let name = name.as_bytes();
+    [".X11-unix", ".ICE-unix", ".font-unix", ".XIM-unix"]
+        .iter()
+        .any(|n| name == n.as_bytes())
         || [
             "ssh-",
             "tmux-",
@@ -252,9 +300,9 @@ fn worth_descending(parent: &Path, name: &std::ffi::OsStr) -> bool {
             "keyring-",
         ]
         .iter()
-        .any(|p| name.starts_with(p))
-        || name.ends_with(".sock")
-        || name.ends_with(".socket")
+        .any(|p| name.starts_with(p.as_bytes()))
+        || name.ends_with(b".sock")
+        || name.ends_with(b".socket")
 }
 
 #[cfg(test)]
@@ -340,5 +388,59 @@ mod tests {
         bytes[middle] ^= 1;
         std::fs::write(&file, &bytes).expect("write");
         assert!(Memo::load(&cache).dirs.is_empty());
+    }
+
+    /// The listing equals what `std::fs::read_dir` gives, position for position.
+    #[test]
+    fn listing_matches_read_dir() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let root = dir.path();
+        for i in 0..40 {
+            std::fs::write(root.join(format!("f{i}")), "x").expect("write");
+        }
+        std::fs::create_dir(root.join("d")).expect("mkdir");
+        std::os::unix::fs::symlink("d", root.join("l")).expect("symlink");
+        let _listener = UnixListener::bind(root.join("s.sock")).expect("bind");
+        let mut expected = Listing::default();
+        for entry in std::fs::read_dir(root).expect("read_dir").flatten() {
+            let file_type = entry.file_type().expect("file type");
+            let index = expected.total;
+            expected.total += 1;
+            if file_type.is_dir() {
+                expected.kept.push((index, entry.file_name(), Kind::Dir));
+            } else if file_type.is_socket() {
+                expected.kept.push((index, entry.file_name(), Kind::Socket));
+            }
+        }
+        let (stamp, listing) = list(root).expect("list");
+        assert!(stamp.is_some());
+        assert_eq!(*listing, expected);
+        assert_eq!(listing.total, 43);
+    }
+
+    /// The memo keeps only directories and sockets, and counts the other entries; a
+    /// new plain file is not remembered by name, but it changes the directory's stamp,
+    /// so the memo is not reused and the count (which SCAN_LIMIT looks at) follows.
+    #[test]
+    fn a_new_plain_file_is_not_served_from_the_memo() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let base = std::fs::canonicalize(dir.path()).expect("canonicalize");
+        let root = base.join("run");
+        std::fs::create_dir_all(&root).expect("mkdir");
+        std::fs::write(root.join("a"), "x").expect("write");
+        let cache = PlanCache::with_min_age(&base.join("state"), Duration::ZERO);
+        let listed = |cache: &PlanCache| {
+            let mut memo = Memo::load(cache);
+            let listing = memo.list(&root, Duration::ZERO).expect("list");
+            memo.store(cache);
+            listing
+        };
+        assert_eq!(listed(&cache).total, 1);
+        assert_eq!(listed(&cache).total, 1, "from the memo");
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::write(root.join("b"), "x").expect("write");
+        assert_eq!(listed(&cache).total, 2, "listed again after the change");
+        assert!(listed(&cache).kept.is_empty());
     }
 }

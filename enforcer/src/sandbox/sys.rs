@@ -309,18 +309,60 @@ pub unsafe fn execve(
     errno()
 }
 
-/// The highest capability number this kernel knows.
+/// The highest capability number this kernel knows: the last one
+/// `PR_CAPBSET_READ` accepts (it refuses unknown numbers with `EINVAL`), which is what
+/// `/proc/sys/kernel/cap_last_cap` says, in two system calls instead of five.
 pub fn last_capability() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(40)
+    // SAFETY: prctl with integer arguments only.
+    let known = |cap: u32| unsafe {
+        libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) >= 0
+    };
+    // CAP_CHECKPOINT_RESTORE (40) is the last one since Linux 5.9.
+    let mut cap = 40;
+    if known(cap) {
+        while cap < 63 && known(cap + 1) {
+            cap += 1;
+        }
+    } else {
+        while cap > 0 && !known(cap) {
+            cap -= 1;
+        }
+    }
+    cap
 }
 
-/// The process's effective capabilities, from `/proc/self/status` (the thread-group
-/// leader's; `capget` would answer for the calling thread, which differs in a
-/// multi-threaded caller that dropped capabilities in one thread).
+/// The process's effective capabilities: those of its thread-group leader, as
+/// `/proc/self/status` reports them (the calling thread's may differ in a
+/// multi-threaded caller that dropped capabilities in one thread). `capget` for the
+/// leader's id answers in one system call where reading the file takes a dozen.
 pub fn effective_capabilities() -> u64 {
+    let mut header = CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        // SAFETY: getpid takes no arguments and cannot fail.
+        pid: unsafe { libc::getpid() },
+    };
+    let mut data = [CapData {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
+    // SAFETY: header and data are live and laid out as the kernel's v3 structs; the
+    // kernel writes two CapData.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            &mut header as *mut CapHeader,
+            data.as_mut_ptr(),
+        )
+    };
+    if ret < 0 {
+        return effective_capabilities_from_proc();
+    }
+    u64::from(data[0].effective) | (u64::from(data[1].effective) << 32)
+}
+
+/// [`effective_capabilities`] from `/proc/self/status`, should `capget` fail.
+fn effective_capabilities_from_proc() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -345,6 +387,49 @@ pub fn allows_mounting(capabilities: u64) -> bool {
 /// (`CAP_SYS_ADMIN`)?
 pub fn can_mount() -> bool {
     allows_mounting(effective_capabilities())
+}
+
+/// What Rust's runtime does to a process before `main`, for a binary that has its
+/// own entry point (`#![no_main]`): standard descriptors that are closed are opened on
+/// `/dev/null` (so that no file nono opens later becomes its stdout), and SIGPIPE is
+/// ignored (a write to a closed pipe then fails with `EPIPE` instead of killing).
+/// Aborts when a closed standard descriptor cannot be reopened, as std does.
+pub fn init_process() {
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    loop {
+        // SAFETY: fds is a live array of three pollfd; a zero timeout does not block.
+        if unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) } >= 0 {
+            break;
+        }
+        match errno() {
+            libc::EINTR => continue,
+            // poll may be refused (a seccomp filter, RLIMIT_NOFILE of 0): ask each.
+            _ => {
+                for pfd in &mut fds {
+                    // SAFETY: F_GETFD on a possibly closed descriptor only fails.
+                    if unsafe { libc::fcntl(pfd.fd, libc::F_GETFD) } < 0 && errno() == libc::EBADF {
+                        pfd.revents = libc::POLLNVAL;
+                    }
+                }
+                break;
+            }
+        }
+    }
+    for pfd in fds {
+        if pfd.revents & libc::POLLNVAL != 0 {
+            // The lowest free descriptor is this one: 0, 1 and 2 are taken in order.
+            // SAFETY: a static NUL-terminated path; the descriptor is meant to stay open.
+            if unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR, 0) } < 0 {
+                std::process::abort();
+            }
+        }
+    }
+    // SAFETY: setting a signal to SIG_IGN installs no handler.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
 }
 
 /// Marks every descriptor from 3 up close-on-exec, so nothing the caller had open
@@ -467,4 +552,26 @@ pub fn bind_over(source: &CStr, target: &CStr) -> Result<(), Errno> {
         )
     })
     .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `capget` for the thread-group leader and `CapEff` in `/proc/self/status` agree.
+    #[test]
+    fn effective_capabilities_match_proc_status() {
+        assert_eq!(effective_capabilities(), effective_capabilities_from_proc());
+    }
+
+    /// Probing with `PR_CAPBSET_READ` finds what the kernel publishes.
+    #[test]
+    fn last_capability_matches_cap_last_cap() {
+        let published: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .expect("read cap_last_cap")
+            .trim()
+            .parse()
+            .expect("a number");
+        assert_eq!(last_capability(), published);
+    }
 }

@@ -174,7 +174,13 @@ pub fn probe_landlock_abi() -> Option<u32> {
 /// Do the sysctls allow an unprivileged process to create a user namespace? Cheap (no
 /// fork), so it can be wrong in one direction: a security module may still refuse, and
 /// then the sandboxed child reports the failing step instead of running unprotected.
+/// Asked once per process (`nono run` asks while planning and again while preparing).
 pub fn unprivileged_userns_likely() -> bool {
+    static LIKELY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *LIKELY.get_or_init(unprivileged_userns_likely_now)
+}
+
+fn unprivileged_userns_likely_now() -> bool {
     let read =
         |path: &str| -> Option<u64> { std::fs::read_to_string(path).ok()?.trim().parse().ok() };
     read("/proc/sys/kernel/unprivileged_userns_clone") != Some(0)
