@@ -252,7 +252,7 @@ fn mem_fs_resolves_symlinks_like_the_kernel() {
 // Building capability sets.
 // ---------------------------------------------------------------------------
 
-fn caps(grants: Vec<PathGrant>, denies: Vec<PathDeny>) -> CapabilitySet {
+pub(crate) fn caps(grants: Vec<PathGrant>, denies: Vec<PathDeny>) -> CapabilitySet {
     CapabilitySet {
         profile: None,
         profile_chain: vec![],

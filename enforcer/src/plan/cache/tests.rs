@@ -4,7 +4,7 @@
 use std::os::unix::fs::{PermissionsExt, symlink};
 
 use super::*;
-use crate::capability::{EnvPolicy, NetworkMode, NetworkPolicy, PathDeny, PathGrant, Source};
+use crate::capability::{PathDeny, PathGrant, Source};
 
 fn source(name: &str) -> Source {
     Source::Group {
@@ -13,13 +13,11 @@ fn source(name: &str) -> Source {
     }
 }
 
+/// A capability set of `grants` (of any kind) and `denies`, each from a group of its own
+/// name (built by the planner tests' builder).
 fn caps(grants: &[(&Path, Access)], denies: &[&Path]) -> CapabilitySet {
-    CapabilitySet {
-        profile: None,
-        profile_chain: vec![],
-        workdir: "/".into(),
-        groups: vec![],
-        grants: grants
+    crate::plan::tests::caps(
+        grants
             .iter()
             .map(|(path, access)| PathGrant {
                 path: path.to_path_buf(),
@@ -29,24 +27,14 @@ fn caps(grants: &[(&Path, Access)], denies: &[&Path]) -> CapabilitySet {
                 source: source("grants"),
             })
             .collect(),
-        denies: denies
+        denies
             .iter()
             .map(|path| PathDeny {
                 path: path.to_path_buf(),
                 source: source("denies"),
             })
             .collect(),
-        bypassed: vec![],
-        network: NetworkPolicy {
-            mode: NetworkMode::Allowed,
-            credentials: vec![],
-            listen_ports: vec![],
-            open_ports: vec![],
-        },
-        environment: EnvPolicy::default(),
-        security: Default::default(),
-        notes: vec![],
-    }
+    )
 }
 
 /// A home directory granted read-write with `.ssh` and `.aws` denied (carved), and a
