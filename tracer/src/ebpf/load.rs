@@ -181,19 +181,40 @@ pub(super) fn load(
     obj.relocate_calls(&text_sections).map_err(|e| parse(&e))?;
 
     let license = obj.license.clone();
-    let names = programs;
-    let mut programs = HashMap::new();
-    for &name in names {
+    let mut code = Vec::with_capacity(programs.len());
+    for &name in programs {
         let program = obj.programs.get(name).ok_or_else(|| {
             LoadError::new(
                 format!("loading {name}"),
                 io::Error::other("the object has no such program"),
             )
         })?;
-        let function = &obj.functions[&program.function_key()];
-        let fd = load_program(name, &function.instructions, &license)?;
-        programs.insert(name.to_owned(), fd);
+        code.push((name, &obj.functions[&program.function_key()].instructions));
     }
+    // The kernel verifies a program on the loading thread, so the largest is verified
+    // on a thread of its own while the others are (on this machine `sys_exit` takes
+    // ~5.5 ms, the other five ~2.3 ms together).
+    code.sort_by_key(|(_, insns)| std::cmp::Reverse(insns.len()));
+    let load_all = |code: &[(&str, &Vec<bpf_insn>)]| {
+        code.iter()
+            .map(|&(name, insns)| Ok((name.to_owned(), load_program(name, insns, &license)?)))
+            .collect::<Result<Vec<_>, LoadError>>()
+    };
+    let (largest, rest) = code.split_at(code.len().min(1));
+    let (largest, rest) = std::thread::scope(|scope| {
+        let other = (!rest.is_empty()).then(|| scope.spawn(|| load_all(rest)));
+        let largest = load_all(largest);
+        let rest = other.map_or(Ok(Vec::new()), |thread| {
+            thread.join().unwrap_or_else(|_| {
+                Err(LoadError::new(
+                    "loading the programs",
+                    io::Error::other("the loading thread panicked"),
+                ))
+            })
+        });
+        (largest, rest)
+    });
+    let programs: HashMap<String, OwnedFd> = largest?.into_iter().chain(rest?).collect();
     let maps = maps
         .into_iter()
         .map(|(name, data)| {
