@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow};
 use nono_enforcer::capability::{self, CapabilitySet, GrantFlag, Overrides};
 use nono_enforcer::plan::cache::PlanCache;
-use nono_enforcer::plan::{self, CachingFs, Plan};
+use nono_enforcer::plan::{self, CachingFs, Plan, PlanError};
+use nono_enforcer::sandbox::SandboxError;
 use nono_enforcer::{PathVars, ProfileStore};
 
 use crate::cli::SandboxArgs;
@@ -51,6 +52,55 @@ pub fn vars(workdir: PathBuf) -> PathVars {
 /// The profile store for these variables.
 pub fn store(vars: &PathVars) -> ProfileStore {
     ProfileStore::new(Dirs::new(vars).profiles())
+}
+
+/// Why the sandbox could not be prepared, as the command's failure: a profile asking for
+/// what this build cannot enforce is the input's fault (a usage error); the rest are
+/// failures, with [`home_hint`].
+pub fn sandbox_failure(error: SandboxError, vars: &PathVars) -> Failure {
+    if let SandboxError::ProxyRequired { .. } = error {
+        return usage(error);
+    }
+    let hint = match &error {
+        SandboxError::OpenRule { path, error } => home_hint(path, error, vars),
+        _ => None,
+    };
+    Failure::from(with_hint(anyhow::Error::from(error), hint))
+}
+
+/// Why the rules could not be planned, as a usage error, with [`home_hint`].
+pub fn plan_failure(error: PlanError, vars: &PathVars) -> Failure {
+    let hint = match &error {
+        PlanError::Io { path, error } => home_hint(path, error, vars),
+        _ => None,
+    };
+    usage(with_hint(anyhow::Error::from(error), hint))
+}
+
+fn with_hint(error: anyhow::Error, hint: Option<String>) -> anyhow::Error {
+    match hint {
+        Some(hint) => anyhow!("{error}\n{hint}"),
+        None => error,
+    }
+}
+
+/// A hint for a path under `HOME` that could not be read because `HOME` belongs to
+/// another user (`su` or `setpriv` without resetting it): the message alone points at a
+/// file, not at the variable.
+fn home_hint(path: &Path, cause: &std::io::Error, vars: &PathVars) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    if cause.kind() != std::io::ErrorKind::PermissionDenied || !path.starts_with(&vars.home) {
+        return None;
+    }
+    let owner = std::fs::metadata(&vars.home).ok()?.uid();
+    let me = nix::unistd::geteuid().as_raw();
+    (owner != me).then(|| {
+        format!(
+            "hint: HOME is {}, which belongs to uid {owner}, but nono runs as uid {me}; \
+             set HOME to your own home directory",
+            vars.home.display()
+        )
+    })
 }
 
 /// A sandbox description, resolved and planned.
@@ -144,14 +194,17 @@ pub fn sandbox_with(
     };
     let plan = match cache {
         Some(cache) => {
-            let (plan, outcome) = cache.plan(&caps, &options).map_err(usage)?;
+            let (plan, outcome) = cache
+                .plan(&caps, &options)
+                .map_err(|e| plan_failure(e, &vars))?;
             if crate::timing::enabled() {
                 crate::timing::mark(&format!("rules planned ({outcome})"));
             }
             plan
         }
         None => {
-            let plan = plan::plan_with(&caps, &CachingFs::new(), &options).map_err(usage)?;
+            let plan = plan::plan_with(&caps, &CachingFs::new(), &options)
+                .map_err(|e| plan_failure(e, &vars))?;
             crate::timing::mark("rules planned");
             plan
         }

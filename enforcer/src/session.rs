@@ -186,6 +186,11 @@ impl Session {
         Ok(session)
     }
 
+    /// Removes the session (for one that recorded nothing: the command never ran).
+    pub fn discard(self) -> Result<(), SessionError> {
+        fs::remove_dir_all(&self.dir).map_err(io_err(&self.dir))
+    }
+
     /// The session's directory.
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -47,10 +47,8 @@ pub fn run(args: LearnArgs) -> CmdResult {
         None => cwd.clone(),
     };
     let vars = context::vars(workdir.clone());
-    let store = context::store(&vars);
-    let profile = store.load(&args.profile).map_err(usage)?;
     let dirs = Dirs::new(&vars);
-    // Loading the eBPF programs (~20 ms, mostly the kernel verifying them) overlaps
+    // Loading the eBPF programs (~13 ms, mostly the kernel verifying them) overlaps
     // with the rest of the set-up; what it says is printed when it is done.
     let loading = {
         let (backend, state_dir) = (args.backend, dirs.state.clone());
@@ -59,6 +57,9 @@ pub fn run(args: LearnArgs) -> CmdResult {
             .spawn(move || Tracer::choose(backend, &state_dir))
             .context("cannot start a thread")?
     };
+    let store = context::store(&vars);
+    let profile = store.load(&args.profile).map_err(usage)?;
+    crate::timing::mark("profile loaded");
     let nono_state = vec![dirs.config.clone(), dirs.state.clone()];
 
     // The base profile's view: what counts as granted, and what is sensitive.
@@ -70,8 +71,9 @@ pub fn run(args: LearnArgs) -> CmdResult {
     let base_caps =
         capability::resolve(&profile, &base_overrides, &vars, store.policy()).map_err(usage)?;
     let fs = CachingFs::new();
-    let base_plan = plan::plan(&base_caps, &fs).map_err(usage)?;
+    let base_plan = plan::plan(&base_caps, &fs).map_err(|e| context::plan_failure(e, &vars))?;
     let ctx = learn_context(&base_caps, &base_plan, store.policy(), &vars, &fs);
+    crate::timing::mark("base plan");
 
     // The command, its environment (filtered like `nono run`), and the safety net.
     let filtered = env::filter(std::env::vars_os(), &base_caps.environment);
@@ -108,14 +110,16 @@ pub fn run(args: LearnArgs) -> CmdResult {
         };
         let caps =
             capability::resolve(&profile, &net_overrides, &vars, store.policy()).map_err(usage)?;
-        let plan = plan::plan(&caps, &CachingFs::new()).map_err(usage)?;
+        let plan =
+            plan::plan(&caps, &CachingFs::new()).map_err(|e| context::plan_failure(e, &vars))?;
         let options = SandboxOptions {
             mount_view: false,
             single_threaded: true,
             guard_metadata: false,
             state_dir: None,
         };
-        let mut prepared = sandbox::prepare(&caps, &plan, &workdir, &options).map_err(usage)?;
+        let mut prepared = sandbox::prepare(&caps, &plan, &workdir, &options)
+            .map_err(|e| context::sandbox_failure(e, &vars))?;
         enforcement = Some(format!(
             "safety net: credentials, keychains and shell files withheld ({})",
             prepared.report
@@ -150,15 +154,8 @@ pub fn run(args: LearnArgs) -> CmdResult {
         pty = Some(master);
     }
 
-    let (tracer, chosen) = loading
-        .join()
-        .map_err(|_| anyhow!("loading the tracer panicked"))??;
-    if !chosen.is_empty() {
-        eprintln!("{}", style.dim(&chosen));
-    }
-    if let Some(line) = &enforcement {
-        eprintln!("{}", style.dim(&format!("nono: {line}")));
-    }
+    // The session is recorded while the programs load (writing session.json waits for
+    // the disk); which backend traced is filled in once that is known.
     let command: Vec<String> = args
         .command
         .iter()
@@ -172,10 +169,29 @@ pub fn run(args: LearnArgs) -> CmdResult {
     )
     .context("cannot record the session")?;
     session.info.profile = Some(profile.name.clone());
+    session.info.enforcement = enforcement.clone();
+    crate::timing::mark("set up");
+    let loaded = match loading.join() {
+        Ok(result) => result,
+        Err(_) => Err(anyhow!("loading the tracer panicked").into()),
+    };
+    let (tracer, chosen) = match loaded {
+        Ok(loaded) => loaded,
+        Err(failure) => {
+            // Nothing was traced: no session to keep.
+            let _ = session.discard();
+            return Err(failure);
+        }
+    };
+    if !chosen.is_empty() {
+        eprintln!("{}", style.dim(&chosen));
+    }
+    if let Some(line) = &enforcement {
+        eprintln!("{}", style.dim(&format!("nono: {line}")));
+    }
     session.info.backend = Some(tracer.name().into());
-    session.info.enforcement = enforcement;
-    session.save().context("cannot record the session")?;
     if let Some(master) = pty {
+        session.save().context("cannot record the session")?;
         let review = Review {
             base: profile.name.clone(),
             profiles_dir: store.user_dir().to_path_buf(),
@@ -191,9 +207,11 @@ pub fn run(args: LearnArgs) -> CmdResult {
         .spawn(move || tracer.trace(trace_cmd, tx))
         .context("cannot start the tracer thread")?;
     crate::timing::mark("tracer started");
+    // While the command starts (its events wait in the channel). A failure is reported
+    // with the trace, like a failure to record an event.
+    let mut record_error = session.save().err();
     let mut model = LearnModel::new(ctx);
     let mut canon = canon::Canonicalizer::new();
-    let mut record_error = None;
     for event in rx {
         if record_error.is_none()
             && let Err(e) = session.record(&event)

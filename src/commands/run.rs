@@ -50,13 +50,8 @@ pub fn run(args: RunArgs, mode: Mode) -> CmdResult {
         return dry_run(&args, &sandbox, &filtered);
     }
     let workdir = sandbox.caps.workdir.clone();
-    let mut prepared = sandbox::prepare(&sandbox.caps, &sandbox.plan, &workdir, &options).map_err(
-        |e| match e {
-            // The profile asks for something this build cannot enforce: the input's fault.
-            sandbox::SandboxError::ProxyRequired { .. } => usage(e),
-            other => Failure::from(anyhow::Error::from(other)),
-        },
-    )?;
+    let mut prepared = sandbox::prepare(&sandbox.caps, &sandbox.plan, &workdir, &options)
+        .map_err(|e| context::sandbox_failure(e, &sandbox.vars))?;
     crate::timing::mark("sandbox prepared");
     let report = prepared.report.clone();
     let style = Style::stderr();

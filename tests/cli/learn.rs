@@ -296,29 +296,62 @@ fn run_copy_as_nobody(w: &World, args: &str, prepare: impl FnOnce(&Path)) -> std
     // descriptor until it execs, and executing the copy meanwhile fails with ETXTBSY
     // ("Text file busy"): try again shortly.
     for _ in 0..20 {
-        let out = nobody_runs(w, &bin, args);
+        let out = nobody_runs(w, &bin, &w.home(), args);
         if !(out.status.code() == Some(126) && stderr(&out).contains("Text file busy")) {
             return out;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    nobody_runs(w, &bin, args)
+    nobody_runs(w, &bin, &w.home(), args)
 }
 
-fn nobody_runs(w: &World, bin: &Path, args: &str) -> std::process::Output {
+fn nobody_runs(w: &World, bin: &Path, home: &Path, args: &str) -> std::process::Output {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(w.dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let shell = format!(
         "chmod -R a+rwX {root} && cd {work} && setpriv --reuid=65534 --regid=65534 --clear-groups env HOME={home} {bin} {args}",
         root = w.dir.path().display(),
         work = w.work().display(),
-        home = w.home().display(),
+        home = home.display(),
         bin = bin.display()
     );
     std::process::Command::new("sh")
         .args(["-c", &shell])
         .output()
         .unwrap()
+}
+
+/// `su`/`setpriv` without resetting `HOME`: the error names the variable, not only the
+/// file it could not read (for `learn`, planning fails; for `run`, opening a rule).
+#[test]
+fn a_home_of_another_user_is_named_in_the_error() {
+    use std::os::unix::fs::PermissionsExt;
+    if !nix_is_root() {
+        skip("needs root to switch to an unprivileged user");
+        return;
+    }
+    let w = World::new();
+    // Root's, mode 0700, outside the world (which is opened up for uid 65534).
+    let foreign = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(foreign.path().join(".local/state/nono")).unwrap();
+    std::fs::set_permissions(foreign.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    assert_code(&run_as_nobody(&w, "--version"), 0, "the copy runs");
+    let bin = w.dir.path().join("nono");
+    let hint = format!(
+        "hint: HOME is {}, which belongs to uid 0, but nono runs as uid 65534",
+        foreign.path().display()
+    );
+    for (args, code) in [
+        ("learn --no-tui --backend ptrace -- true", 2),
+        ("run --allow-cwd -- true", 1),
+    ] {
+        let out = nobody_runs(&w, &bin, foreign.path(), args);
+        assert_code(&out, code, args);
+        assert!(stderr(&out).contains(&hint), "{args}: {}", stderr(&out));
+    }
+    // Not for a HOME of one's own.
+    let out = run_as_nobody(&w, "run --allow-cwd -- true");
+    assert_code(&out, 0, "run with the world's HOME");
 }
 
 #[test]
@@ -328,8 +361,11 @@ fn unprivileged_ebpf_names_the_capability_and_auto_falls_back_to_ptrace() {
         return;
     }
     let w = World::new();
+    let sessions = w.home().join(".local/state/nono/sessions");
+    let count = || std::fs::read_dir(&sessions).map_or(0, |d| d.count());
     let out = run_as_nobody(&w, "learn --no-tui --backend ebpf -- true");
     assert_code(&out, 1, "--backend ebpf as uid 65534");
+    assert_eq!(count(), 0, "a trace that never started leaves no session");
     assert!(
         stderr(&out).contains("CAP_BPF") && stderr(&out).contains("CAP_PERFMON"),
         "the missing capability is named: {}",
@@ -337,6 +373,7 @@ fn unprivileged_ebpf_names_the_capability_and_auto_falls_back_to_ptrace() {
     );
     let out = run_as_nobody(&w, "learn --no-tui -- sh -c 'echo traced'");
     assert_code(&out, 0, "--backend auto as uid 65534");
+    assert_eq!(count(), 1, "the fallback trace's session is kept");
     assert_eq!(stdout(&out), "traced\n");
     assert!(
         stderr(&out).contains("tracing with ptrace (eBPF is not available: ")
