@@ -5,6 +5,7 @@
 #
 #   bench/learn.sh            # prints markdown tables, writes bench/results/learn-<date>.md
 #   ROUNDS=15 bench/learn.sh  # more rounds (default 9; fixed cost: 3× as many)
+#   PIN=0 bench/learn.sh      # the workloads pinned to CPU 0 (see variants)
 #
 # Targets: ptrace backend (issue: tracer and nono learn): Python import workload ×20
 # ≤ 1.3× plain, cat of 20,000 files ≤ 1.6×. eBPF backend (issue: eBPF tracing
@@ -27,10 +28,19 @@ export HOME="$work/home"
 mkdir -p "$HOME"
 
 syscalls="trace=open,openat,openat2,creat,stat,lstat,newfstatat,statx,access,faccessat,faccessat2,readlink,readlinkat,execve,execveat,mkdir,mkdirat,rmdir,unlink,unlinkat,rename,renameat,renameat2,link,linkat,symlink,symlinkat,truncate,chdir,connect,bind,sendto,sendmsg,sendmmsg"
-cat > python.sh <<'EOF'
+# The Python workload also times itself (inside.us): the wall time around it minus that
+# is what a variant adds before and after the command (start-up, loading, detaching,
+# writing the session), the rest is what it adds while the command runs.
+cat > python.sh <<EOF
 #!/bin/sh
-for i in $(seq 20); do /usr/bin/python3 -c 'import json, email, http.client, asyncio, unittest, xml.dom.minidom'; done
+s=\$(date +%s%N)
+for i in \$(seq 20); do /usr/bin/python3 -c 'import json, email, http.client, asyncio, unittest, xml.dom.minidom'; done
+e=\$(date +%s%N)
+echo \$(( (e - s) / 1000 )) > $work/out/inside.us
 EOF
+# (Not in $work itself: the safety net's rules for HOME=$work/home leave the
+# directories above HOME without file creation.)
+mkdir -p "$work/out"
 (find /usr -type f -size -64k 2>/dev/null || true) | head -20000 > files.txt || true
 cat > cat.sh <<EOF
 #!/bin/sh
@@ -40,6 +50,9 @@ chmod +x python.sh cat.sh
 
 variants() {
   local w=$1
+  # PIN=N: the workload (not nono) runs on CPU N in every variant: on this VM where a
+  # process lands and moves moves its time by ±15%, which this takes out.
+  [ -n "${PIN:-}" ] && w="taskset -c $PIN $w"
   printf '%s\n' \
     "plain|$w" \
     "nono learn --backend ebpf|$nono learn --backend ebpf --no-tui -- $w" \
@@ -56,19 +69,26 @@ fixed() {
 }
 
 # Runs each line's command ("name|command") once per round, in order, for ROUNDS
-# rounds (after one warm-up round), and prints "name|seconds" lines.
+# rounds (after one warm-up round), and prints "name|seconds|round|inside seconds"
+# lines (inside: what the workload measured of itself, if it did).
 interleave() {
   local rounds=$1 spec=$2
-  python3 - "$rounds" "$spec" <<'PY'
-import subprocess, sys, time
-rounds, spec = int(sys.argv[1]), sys.argv[2]
+  python3 - "$rounds" "$spec" "$work/out/inside.us" <<'PY'
+import os, subprocess, sys, time
+rounds, spec, inside_file = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 rows = [line.split("|", 1) for line in open(spec) if line.strip()]
 for r in range(rounds + 1):
     for name, cmd in rows:
         t = time.perf_counter()
         subprocess.run(cmd, shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wall = time.perf_counter() - t
+        try:
+            inside = int(open(inside_file).read()) / 1e6
+            os.unlink(inside_file)
+        except (OSError, ValueError):
+            inside = ""
         if r:
-            print(f"{name}|{time.perf_counter() - t:.6f}", flush=True)
+            print(f"{name}|{wall:.6f}|{r}|{inside}", flush=True)
 PY
 }
 
@@ -87,11 +107,13 @@ done > phases.txt
 report="$out/learn-$(date -u +%Y%m%d-%H%M%S).md"
 python3 - python.times cat.times fixed.times phases.txt "$rounds" > "$report" <<'PY'
 import sys, statistics, platform, os, re, collections
-def load(path):
+def load(path, inside=None):
     d = collections.OrderedDict()
     for line in open(path):
-        name, t = line.rstrip("\n").rsplit("|", 1)
+        name, t, _round, ins = line.rstrip("\n").rsplit("|", 3)
         d.setdefault(name, []).append(float(t))
+        if inside is not None and ins:
+            inside.setdefault(name, []).append(float(ins))
     return d
 print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, kernel {platform.release()}; "
       f"{sys.argv[5]} interleaved rounds, medians")
@@ -100,12 +122,30 @@ targets = {
     "cat of 20,000 files": {"nono learn --backend ebpf --no-safety-net": "≤ 1.15×", "nono learn --backend ebpf": "≤ 1.15×", "nono learn --backend ptrace": "≤ 1.6×"},
 }
 for title, path in [("Python imports ×20", sys.argv[1]), ("cat of 20,000 files", sys.argv[2])]:
-    d = load(path)
+    inside = {}
+    d = load(path, inside)
     base = statistics.median(d["plain"])
-    print(f"\n| {title} | median (s) | × plain | target |\n|---|---:|---:|---|")
+    # Paired: each run against the plain run of its own round (the drift of a shared
+    # machine hits both alike).
+    paired = {n: statistics.median(a / b for a, b in zip(v, d["plain"])) for n, v in d.items()}
+    # Every variant must have measured itself (a workload that could not write its
+    # figure would otherwise vanish from the table).
+    inside = inside if all(len(inside.get(n, [])) == len(v) for n, v in d.items()) else {}
+    if inside:
+        print(f"\n| {title} | median (s) | × plain | × plain, paired | added inside (ms) | added outside (ms) | target |\n|---|---:|---:|---:|---:|---:|---|")
+    else:
+        print(f"\n| {title} | median (s) | × plain | × plain, paired | target |\n|---|---:|---:|---:|---|")
     for name, v in d.items():
         m = statistics.median(v)
-        print(f"| {name} | {m:.3f} | {m / base:.2f} | {targets[title].get(name, '')} |")
+        row = f"| {name} | {m:.3f} | {m / base:.3f} | {paired[name]:.3f} |"
+        if inside:
+            # Inside: the workload's own time against plain's, paired by round;
+            # outside: wall minus inside, against plain's.
+            ins = statistics.median((a - b) * 1000 for a, b in zip(inside[name], inside["plain"]))
+            out = statistics.median((w - i) * 1000 for w, i in zip(v, inside[name])) - statistics.median(
+                (w - i) * 1000 for w, i in zip(d["plain"], inside["plain"]))
+            row += f" {ins:+.0f} | {out:+.0f} |"
+        print(f"{row} {targets[title].get(name, '')} |")
 d = load(sys.argv[3])
 base = statistics.median(d["true"]) * 1000
 print("\n| learning `true` | median (ms) | over `true` (ms) |\n|---|---:|---:|")
