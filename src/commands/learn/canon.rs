@@ -111,8 +111,19 @@ impl Canonicalizer {
         if !matches!(&self.open, Some((at, _)) if at == dir) {
             self.open = open_dir(dir).map(|fd| (dir.to_path_buf(), fd));
         }
-        let stat = match &self.open {
-            Some((_, fd)) => fstatat(fd, name, AtFlags::AT_SYMLINK_NOFOLLOW),
+        let at_fd = self
+            .open
+            .as_ref()
+            .map(|(_, fd)| fstatat(fd, name, AtFlags::AT_SYMLINK_NOFOLLOW));
+        let stat = match at_fd {
+            // The directory may have been replaced since it was opened (`rm -rf d;
+            // mkdir d`), and the descriptor still names the old, deleted one: a miss
+            // is asked again by the full path, with the descriptor dropped.
+            Some(Err(nix::errno::Errno::ENOENT)) => {
+                self.open = None;
+                nix::sys::stat::lstat(&dir.join(name))
+            }
+            Some(answer) => answer,
             // Not an open-able directory (missing, or not a directory): ask with the
             // full path, which says the same in the ordinary case.
             None => nix::sys::stat::lstat(&dir.join(name)),
@@ -187,5 +198,28 @@ mod tests {
                 assert_eq!(canon.resolve(&path), (want, want_dir), "{p}");
             }
         }
+    }
+
+    /// A directory deleted and made again while its descriptor is kept open: entries
+    /// made in the new one are still found (not looked up in the deleted one).
+    #[test]
+    fn a_directory_made_again_is_looked_into_afresh() {
+        let tmp = tempfile::tempdir().unwrap();
+        let build = tmp.path().canonicalize().unwrap().join("build");
+        std::fs::create_dir(&build).unwrap();
+        std::fs::write(build.join("old"), "").unwrap();
+        let mut canon = Canonicalizer::new();
+        assert_eq!(
+            canon.resolve(&build.join("old")),
+            (build.join("old"), false)
+        );
+        std::fs::remove_dir_all(&build).unwrap();
+        std::fs::create_dir_all(build.join("out")).unwrap();
+        assert_eq!(canon.resolve(&build.join("out")), (build.join("out"), true));
+        std::fs::write(build.join("new"), "").unwrap();
+        assert_eq!(
+            canon.resolve(&build.join("new")),
+            (build.join("new"), false)
+        );
     }
 }
