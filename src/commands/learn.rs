@@ -110,8 +110,7 @@ pub fn run(args: LearnArgs) -> CmdResult {
         };
         let caps =
             capability::resolve(&profile, &net_overrides, &vars, store.policy()).map_err(usage)?;
-        let plan =
-            plan::plan(&caps, &CachingFs::new()).map_err(|e| context::plan_failure(e, &vars))?;
+        let plan = plan::plan(&caps, &fs).map_err(|e| context::plan_failure(e, &vars))?;
         let options = SandboxOptions {
             mount_view: false,
             single_threaded: true,
@@ -154,8 +153,8 @@ pub fn run(args: LearnArgs) -> CmdResult {
         pty = Some(master);
     }
 
-    // The session is recorded while the programs load (writing session.json waits for
-    // the disk); which backend traced is filled in once that is known.
+    // The session is created while the programs load (writing session.json waits for
+    // the disk); it is saved again, with the backend, once that is known.
     let command: Vec<String> = args
         .command
         .iter()
@@ -178,7 +177,7 @@ pub fn run(args: LearnArgs) -> CmdResult {
     let (tracer, chosen) = match loaded {
         Ok(loaded) => loaded,
         Err(failure) => {
-            // Nothing was traced: no session to keep.
+            // No tracer, so nothing ran: no session to keep.
             let _ = session.discard();
             return Err(failure);
         }
@@ -190,8 +189,8 @@ pub fn run(args: LearnArgs) -> CmdResult {
         eprintln!("{}", style.dim(&format!("nono: {line}")));
     }
     session.info.backend = Some(tracer.name().into());
+    session.save().context("cannot record the session")?;
     if let Some(master) = pty {
-        session.save().context("cannot record the session")?;
         let review = Review {
             base: profile.name.clone(),
             profiles_dir: store.user_dir().to_path_buf(),
@@ -207,9 +206,7 @@ pub fn run(args: LearnArgs) -> CmdResult {
         .spawn(move || tracer.trace(trace_cmd, tx))
         .context("cannot start the tracer thread")?;
     crate::timing::mark("tracer started");
-    // While the command starts (its events wait in the channel). A failure is reported
-    // with the trace, like a failure to record an event.
-    let mut record_error = session.save().err();
+    let mut record_error = None;
     let mut model = LearnModel::new(ctx);
     let mut canon = canon::Canonicalizer::new();
     for event in rx {
