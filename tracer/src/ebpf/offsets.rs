@@ -9,6 +9,13 @@
 //! of theirs is fault-checked by `bpf_probe_read_kernel`), so a wrong file can make
 //! records wrong, never the kernel unsafe; the file sits in nono's own state directory,
 //! which sandboxed commands cannot reach.
+//!
+//! But the file is the user's, and a nono given `cap_bpf,cap_perfmon` as file
+//! capabilities runs with privileges its user lacks: offsets chosen by the user would
+//! steer the programs' pointer chains (task → files → fdt → fd → file) to kernel memory
+//! of the user's choosing and copy it into records the user reads. So in such a
+//! process (`AT_SECURE`: file capabilities, setuid or setgid) the cache is neither read
+//! nor written.
 
 use std::io::Write;
 use std::path::Path;
@@ -25,7 +32,8 @@ fn key() -> Option<String> {
     let btf = std::fs::metadata("/sys/kernel/btf/vmlinux").ok()?;
     let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
     Some(format!(
-        "nono-ebpf-offsets v1 {WORDS}\n{}\n{}\n{}\n{}\n{}",
+        "nono-ebpf-offsets v1 {WORDS} {}\n{}\n{}\n{}\n{}\n{}",
+        env!("CARGO_PKG_VERSION"),
         uts.release().to_string_lossy(),
         uts.version().to_string_lossy(),
         uts.machine().to_string_lossy(),
@@ -68,7 +76,8 @@ pub(super) fn cached(
     cache: Option<&Path>,
     read: impl FnOnce() -> Result<KernelOffsets, EbpfError>,
 ) -> Result<KernelOffsets, EbpfError> {
-    let Some((cache, key)) = cache.and_then(|c| Some((c, key()?))) else {
+    let Some((cache, key)) = usable(cache, secure_execution()).and_then(|c| Some((c, key()?)))
+    else {
         return read();
     };
     if let Some(offsets) = std::fs::read_to_string(cache)
@@ -82,13 +91,29 @@ pub(super) fn cached(
     Ok(offsets)
 }
 
+/// Whether this process runs with privileges its user lacks (see the module doc).
+fn secure_execution() -> bool {
+    // SAFETY: getauxval only reads the auxiliary vector; 0 means unset or false.
+    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
+}
+
+/// The cache to use: none in a process that runs with privileges its user lacks.
+fn usable(cache: Option<&Path>, secure: bool) -> Option<&Path> {
+    cache.filter(|_| !secure)
+}
+
 fn store(cache: &Path, text: &str) -> std::io::Result<()> {
     let dir = cache.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile_in(dir)?;
-    tmp.1.write_all(text.as_bytes())?;
-    tmp.1.sync_all()?;
-    std::fs::rename(&tmp.0, cache)
+    let (tmp, mut file) = tempfile_in(dir)?;
+    let written = file
+        .write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .and_then(|()| std::fs::rename(&tmp, cache));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// A new file beside the cache (mode 0600), removed by `rename` on success.
@@ -116,6 +141,18 @@ mod tests {
             mm_arg_start: 99,
             ..KernelOffsets::default()
         }
+    }
+
+    /// A nono with file capabilities (or setuid) does not take offsets from its user's
+    /// file.
+    #[test]
+    fn a_privileged_process_uses_no_cache() {
+        let file = Path::new("/tmp/ebpf-offsets");
+        assert_eq!(usable(Some(file), false), Some(file));
+        assert_eq!(usable(Some(file), true), None);
+        assert_eq!(usable(None, false), None);
+        // This test process itself is not one.
+        assert!(!secure_execution());
     }
 
     #[test]
