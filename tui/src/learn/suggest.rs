@@ -629,7 +629,9 @@ fn collapse(
     }
     let mut out: Vec<Candidate> = kept.into_values().collect();
     out.extend(out_files);
-    out.sort_by(|a, b| a.path.cmp(&b.path));
+    // By path, then reason: two candidates for one path (a file created in a carved
+    // directory, then written) keep one order whatever order the paths came in.
+    out.sort_by(|a, b| a.path.cmp(&b.path).then_with(|| a.reason.cmp(&b.reason)));
     out
 }
 
