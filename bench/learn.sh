@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v strace >/dev/null || { echo "bench: needs strace (apt-get install strace)" >&2; exit 1; }
 cargo build --release -q
-nono="$PWD/target/release/nono"
+nono="${CARGO_TARGET_DIR:-$PWD/target}/release/nono"
 out="$PWD/bench/results"
 mkdir -p "$out"
 work=$(mktemp -d)
@@ -51,8 +51,8 @@ chmod +x python.sh cat.sh
 variants() {
   local w=$1
   # PIN=N: the workload (not nono) runs on CPU N in every variant: on this VM where a
-  # process lands and moves moves its time by ±15%, which this takes out.
-  [ -n "${PIN:-}" ] && w="taskset -c $PIN $w"
+  # process lands and moves changes its time by ±15%, which this takes out.
+  if [ -n "${PIN:-}" ]; then w="taskset -c $PIN $w"; fi
   printf '%s\n' \
     "plain|$w" \
     "nono learn --backend ebpf|$nono learn --backend ebpf --no-tui -- $w" \
