@@ -59,7 +59,9 @@ impl Loaded {
 
     /// Runs the kernel skipped because the program was already running on that CPU
     /// (`recursion_misses`: a system call tracepoint that can be preempted, with
-    /// another traced task on the same CPU) — records lost as surely as a full ring's.
+    /// another task on the same CPU) — records lost as surely as a full ring's. An
+    /// upper bound: the kernel counts the skipped runs of every task, including those
+    /// the program would have let go at once as not traced.
     pub fn recursion_misses(&self) -> u64 {
         self.programs
             .values()
@@ -77,15 +79,6 @@ impl Loaded {
     /// A map, borrowed.
     pub fn map(&self, name: &str) -> Option<&Map> {
         self.maps.get(name)
-    }
-}
-
-impl Drop for Loaded {
-    fn drop(&mut self) {
-        // Closing an attachment detaches it; programs and maps go when their last
-        // descriptor does.
-        self.links.clear();
-        self.programs.clear();
     }
 }
 

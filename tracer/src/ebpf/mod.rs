@@ -607,13 +607,10 @@ fn run(
             );
         }
     };
-    if let Err(e) = std::thread::Builder::new()
+    // Without a thread, `spawn` drops the closure, which detaches here.
+    let _ = std::thread::Builder::new()
         .name("nono-ebpf-detach".into())
-        .spawn(detach)
-    {
-        // No thread: the closure was dropped with the error, which detached in place.
-        drop(e);
-    }
+        .spawn(detach);
     Ok(TraceOutcome {
         exit_code: root_status.unwrap_or(128 + libc::SIGKILL),
         events: sent,
