@@ -233,18 +233,29 @@ pub fn run(args: LearnArgs) -> CmdResult {
     model.update(Msg::Finished {
         exit_code: outcome.exit_code,
     });
+    // The resolver's memory (every path seen) is left to the process's exit: freeing
+    // it one allocation at a time costs milliseconds for nothing (see the end).
+    std::mem::forget(canon);
     session.info.dropped = outcome.dropped;
     let session_dir = session.dir().to_path_buf();
-    session
-        .finish(Some(outcome.exit_code))
-        .context("cannot record the session")?;
+    // The session is flushed and saved (an fsync) while the suggestions are made.
+    let (finished, suggestions) = std::thread::scope(|scope| {
+        let suggesting = std::thread::Builder::new()
+            .name("nono-suggest".into())
+            .spawn_scoped(scope, || suggest(&model));
+        let finished = session.finish(Some(outcome.exit_code));
+        let suggestions = match suggesting {
+            Ok(thread) => thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            // No thread to be had: made here instead.
+            Err(_) => suggest(&model),
+        };
+        (finished, suggestions)
+    });
+    finished.context("cannot record the session")?;
     warn_after_trace(&style, record_error.map(|e| e.to_string()), &outcome);
-
-    crate::timing::mark("session finished");
-
-    // Suggestions and outputs.
-    let suggestions = suggest(&model);
-    crate::timing::mark("suggestions made");
+    crate::timing::mark("session finished, suggestions made");
     let approved = output::auto_approved(&suggestions);
     let name = args
         .output
