@@ -201,10 +201,18 @@ pub fn run(args: LearnArgs) -> CmdResult {
     }
 
     let (tx, rx) = std::sync::mpsc::channel();
-    let tracer = std::thread::Builder::new()
+    let tracer = match std::thread::Builder::new()
         .name("nono-tracer".into())
         .spawn(move || tracer.trace(trace_cmd, tx))
-        .context("cannot start the tracer thread")?;
+    {
+        Ok(thread) => thread,
+        Err(e) => {
+            end_failed_session(session);
+            return Err(anyhow::Error::new(e)
+                .context("cannot start the tracer thread")
+                .into());
+        }
+    };
     crate::timing::mark("tracer started");
     let mut record_error = None;
     let mut model = LearnModel::new(ctx);
@@ -221,10 +229,23 @@ pub fn run(args: LearnArgs) -> CmdResult {
             observations,
         });
     }
-    let outcome = tracer
-        .join()
-        .map_err(|_| anyhow!("the tracer thread panicked"))?
-        .map_err(|e| anyhow!("tracing failed: {e}"))?;
+    let outcome = match tracer.join() {
+        Ok(Ok(outcome)) => outcome,
+        failed => {
+            let error = match failed {
+                Ok(Err(e)) => anyhow!("tracing failed: {e}"),
+                _ => anyhow!("the tracer thread panicked"),
+            };
+            if let Some(e) = record_error {
+                eprintln!(
+                    "{} events were not all recorded: {e}",
+                    style.warn("nono: warning:")
+                );
+            }
+            end_failed_session(session);
+            return Err(error.into());
+        }
+    };
     crate::timing::mark("events consumed");
     model.update(Msg::Counters {
         events: outcome.events,
@@ -349,10 +370,18 @@ impl Review {
         let progress = Arc::new(TraceProgress::default());
         let mut trace_cmd = trace_cmd;
         trace_cmd.progress = Some(Arc::clone(&progress));
-        let tracer = std::thread::Builder::new()
+        let tracer = match std::thread::Builder::new()
             .name("nono-tracer".into())
             .spawn(move || tracer.trace(trace_cmd, tx))
-            .context("cannot start the tracer thread")?;
+        {
+            Ok(thread) => thread,
+            Err(e) => {
+                end_failed_session(session);
+                return Err(anyhow::Error::new(e)
+                    .context("cannot start the tracer thread")
+                    .into());
+            }
+        };
         let (ui_tx, ui_rx) = mpsc::channel::<Input>();
         let feeder = {
             let ui = ui_tx.clone();
@@ -411,10 +440,16 @@ impl Review {
                         }
                     }
                     let dir = session.dir().to_path_buf();
-                    let finished = session
-                        .finish(outcome.as_ref().ok().map(|o| o.exit_code))
-                        .err()
-                        .map(|e| e.to_string());
+                    let finished = match &outcome {
+                        Ok(o) => session
+                            .finish(Some(o.exit_code))
+                            .err()
+                            .map(|e| e.to_string()),
+                        Err(_) => {
+                            end_failed_session(session);
+                            None
+                        }
+                    };
                     (dir, outcome, record_error.or(finished))
                 })
                 .context("cannot start the event thread")?
@@ -526,6 +561,17 @@ impl Review {
         eprintln!("session: {}", session_dir.display());
         let code = if stopped { 130 } else { outcome.exit_code };
         Ok(ExitCode::from(code.clamp(0, 255) as u8))
+    }
+}
+
+/// The session of a trace that failed: one that recorded nothing is removed (nothing
+/// ran that could be inspected later); one that did is ended without an exit code and
+/// kept. Errors are ignored: the trace's own error is what gets reported.
+fn end_failed_session(session: Session) {
+    if session.info.events == 0 {
+        let _ = session.discard();
+    } else {
+        let _ = session.finish(None);
     }
 }
 

@@ -30,7 +30,7 @@ fn learned_profile_lets_the_command_run_again_and_nothing_more() {
 
 #[test]
 fn learned_profile_round_trip_with_the_ebpf_backend() {
-    if !nix_is_root() {
+    if !is_root() {
         skip("the eBPF backend needs root");
         return;
     }
@@ -250,7 +250,7 @@ fn output_is_never_overwritten_without_force() {
 
 #[test]
 fn learn_works_unprivileged() {
-    if !nix_is_root() {
+    if !is_root() {
         skip("needs root to switch to an unprivileged user");
         return;
     }
@@ -271,11 +271,6 @@ fn learn_works_unprivileged() {
         report["profile"]["workdir"]["access"], "readwrite",
         "{report:#}"
     );
-}
-
-fn nix_is_root() -> bool {
-    // SAFETY: geteuid cannot fail.
-    unsafe { libc::geteuid() == 0 }
 }
 
 /// Runs `nono ARGS` (shell words) as uid 65534, from a copy of the binary inside the
@@ -306,14 +301,19 @@ fn run_copy_as_nobody(w: &World, args: &str, prepare: impl FnOnce(&Path)) -> std
 }
 
 fn nobody_runs(w: &World, bin: &Path, home: &Path, args: &str) -> std::process::Output {
+    runs_as(65534, w, home, &format!("{} {args}", bin.display()))
+}
+
+/// Runs the shell words `command` as `uid` (and the same gid) in the world's working
+/// directory, with `HOME` set, after opening the world up to every user.
+fn runs_as(uid: u32, w: &World, home: &Path, command: &str) -> std::process::Output {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(w.dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let shell = format!(
-        "chmod -R a+rwX {root} && cd {work} && setpriv --reuid=65534 --regid=65534 --clear-groups env HOME={home} {bin} {args}",
+        "chmod -R a+rwX {root} && cd {work} && setpriv --reuid={uid} --regid={uid} --clear-groups env HOME={home} {command}",
         root = w.dir.path().display(),
         work = w.work().display(),
         home = home.display(),
-        bin = bin.display()
     );
     std::process::Command::new("sh")
         .args(["-c", &shell])
@@ -321,12 +321,57 @@ fn nobody_runs(w: &World, bin: &Path, home: &Path, args: &str) -> std::process::
         .unwrap()
 }
 
+/// A trace that fails before anything is traced (here the process limit stops the
+/// tracer's thread or its fork) leaves no empty session behind; the same learn without
+/// the limit keeps one. Run as a uid no other test uses, whose process count is only
+/// this test's.
+#[test]
+fn a_trace_that_fails_leaves_no_session() {
+    if !is_root() {
+        skip("needs root to switch to an unprivileged user");
+        return;
+    }
+    const UID: u32 = 65533;
+    let w = World::new();
+    assert_code(&run_as_nobody(&w, "--version"), 0, "the copy runs");
+    let bin = w.dir.path().join("nono");
+    let sessions = w.home().join(".local/state/nono/sessions");
+    let count = || std::fs::read_dir(&sessions).map_or(0, |d| d.count());
+    let learn = format!("{} learn --no-tui --backend ptrace -- true", bin.display());
+
+    let out = runs_as(UID, &w, &w.home(), &learn);
+    assert_code(&out, 0, "learn without a limit");
+    assert_eq!(count(), 1, "a learn keeps its session");
+    std::fs::remove_dir_all(&sessions).unwrap();
+
+    let mut failed = 0;
+    for limit in 1..=6 {
+        let out = runs_as(
+            UID,
+            &w,
+            &w.home(),
+            &format!("prlimit --nproc={limit} {learn}"),
+        );
+        let err = stderr(&out);
+        if err.contains("tracing failed") || err.contains("cannot start the tracer thread") {
+            failed += 1;
+            assert_eq!(
+                count(),
+                0,
+                "with --nproc={limit}, a session was left: {err}"
+            );
+        }
+        let _ = std::fs::remove_dir_all(&sessions);
+    }
+    assert!(failed > 0, "no process limit made the trace itself fail");
+}
+
 /// `su`/`setpriv` without resetting `HOME`: the error names the variable, not only the
 /// file it could not read (for `learn`, planning fails; for `run`, opening a rule).
 #[test]
 fn a_home_of_another_user_is_named_in_the_error() {
     use std::os::unix::fs::PermissionsExt;
-    if !nix_is_root() {
+    if !is_root() {
         skip("needs root to switch to an unprivileged user");
         return;
     }
@@ -356,7 +401,7 @@ fn a_home_of_another_user_is_named_in_the_error() {
 
 #[test]
 fn unprivileged_ebpf_names_the_capability_and_auto_falls_back_to_ptrace() {
-    if !nix_is_root() {
+    if !is_root() {
         skip("needs root to switch to an unprivileged user");
         return;
     }
@@ -385,7 +430,7 @@ fn unprivileged_ebpf_names_the_capability_and_auto_falls_back_to_ptrace() {
 
 #[test]
 fn ebpf_as_a_user_given_cap_bpf_and_cap_perfmon_runs_the_command_as_that_user() {
-    if !nix_is_root() {
+    if !is_root() {
         skip("needs root to give a copy of nono file capabilities and switch users");
         return;
     }
@@ -426,7 +471,7 @@ fn ebpf_as_a_user_given_cap_bpf_and_cap_perfmon_runs_the_command_as_that_user() 
 
 #[test]
 fn learning_through_sudo_warns_whose_secrets_the_safety_net_guards() {
-    if !nix_is_root() {
+    if !is_root() {
         skip("the warning is about running as root");
         return;
     }

@@ -39,11 +39,6 @@ const LANDLOCK_REFUSALS: &[&str] = &["Permission denied", "Invalid cross-device 
 // ---------------------------------------------------------------------------------
 // Helpers
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
 /// The kernel's Landlock ABI, asked directly (0 when Landlock is unavailable).
 fn landlock_abi() -> i64 {
     const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;

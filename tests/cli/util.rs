@@ -89,6 +89,12 @@ pub fn p(path: &Path) -> &str {
     path.to_str().expect("test paths are UTF-8")
 }
 
+/// Does the test run as root (needed to switch to another user with `setpriv`)?
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
 /// A test that needs something this machine lacks says so; under NONO_TEST_STRICT=1
 /// (set by CI) that is a failure rather than a skip.
 pub fn skip(why: &str) {
