@@ -12,13 +12,23 @@
 # backend): Python ≤ 1.05×, cat ≤ 1.15×, fixed cost (attach + detach) ≤ 100 ms. Every
 # `nono learn` row is the default command (`--no-tui`, no report file); the eBPF
 # backend is measured with the safety net (the default) and without it
-# (`--no-safety-net`: the tracing alone, as strace traces). The eBPF rows need root
-# and a build with the programs (scripts/install-ebpf-toolchain.sh).
+# (`--no-safety-net`: the tracing alone, as strace traces). Two rows show what no
+# change to nono's programs can remove: an empty program attached where nono's
+# `sys_exit` program is (bench/empty-sys-exit.py: the floor of tracing system calls on
+# a kernel without kprobes or fentry), and `nono run --allow /` (Landlock's check on
+# every open, which the safety net also pays). The eBPF rows need root and a build
+# with the programs (scripts/install-ebpf-toolchain.sh). A variant whose runs exit
+# non-zero is marked in the tables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v strace >/dev/null || { echo "bench: needs strace (apt-get install strace)" >&2; exit 1; }
 cargo build --release -q
 nono="${CARGO_TARGET_DIR:-$PWD/target}/release/nono"
+bench="$PWD/bench"
+rounds=${ROUNDS:-9}
+case $rounds in
+  ''|*[!0-9]*|0) echo "bench: ROUNDS must be a whole number of at least 1 (got '$rounds')" >&2; exit 1 ;;
+esac
 out="$PWD/bench/results"
 mkdir -p "$out"
 work=$(mktemp -d)
@@ -41,10 +51,17 @@ EOF
 # (Not in $work itself: the safety net's rules for HOME=$work/home leave the
 # directories above HOME without file creation.)
 mkdir -p "$work/out"
-(find /usr -type f -size -64k 2>/dev/null || true) | head -20000 > files.txt || true
+# NUL-separated: some names under /usr hold spaces, which would make cat fail on
+# pieces of them (and xargs exit 123).
+(find /usr -type f -size -64k -print0 2>/dev/null || true) | head -z -n 20000 > files.txt || true
 cat > cat.sh <<EOF
 #!/bin/sh
-xargs -a $work/files.txt cat > /dev/null 2>&1
+s=\$(date +%s%N)
+xargs -0 -a $work/files.txt cat > /dev/null
+rc=\$?
+e=\$(date +%s%N)
+echo \$(( (e - s) / 1000 )) > $work/out/inside.us
+exit \$rc
 EOF
 chmod +x python.sh cat.sh
 
@@ -55,6 +72,8 @@ variants() {
   if [ -n "${PIN:-}" ]; then w="taskset -c $PIN $w"; fi
   printf '%s\n' \
     "plain|$w" \
+    "empty program on sys_exit (floor)|python3 $bench/empty-sys-exit.py -- $w" \
+    "nono run --allow / (Landlock alone)|$nono run --allow / -- $w" \
     "nono learn --backend ebpf|$nono learn --backend ebpf --no-tui -- $w" \
     "nono learn --backend ebpf --no-safety-net|$nono learn --backend ebpf --no-tui --no-safety-net -- $w" \
     "nono learn --backend ptrace|$nono learn --backend ptrace --no-tui -- $w" \
@@ -69,8 +88,8 @@ fixed() {
 }
 
 # Runs each line's command ("name|command") once per round, in order, for ROUNDS
-# rounds (after one warm-up round), and prints "name|seconds|round|inside seconds"
-# lines (inside: what the workload measured of itself, if it did).
+# rounds (after one warm-up round), and prints "name|seconds|round|inside seconds|exit
+# status" lines (inside: what the workload measured of itself, if it did).
 interleave() {
   local rounds=$1 spec=$2
   python3 - "$rounds" "$spec" "$work/out/inside.us" <<'PY'
@@ -80,7 +99,7 @@ rows = [line.split("|", 1) for line in open(spec) if line.strip()]
 for r in range(rounds + 1):
     for name, cmd in rows:
         t = time.perf_counter()
-        subprocess.run(cmd, shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        rc = subprocess.run(cmd, shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
         wall = time.perf_counter() - t
         try:
             inside = int(open(inside_file).read()) / 1e6
@@ -88,11 +107,10 @@ for r in range(rounds + 1):
         except (OSError, ValueError):
             inside = ""
         if r:
-            print(f"{name}|{wall:.6f}|{r}|{inside}", flush=True)
+            print(f"{name}|{wall:.6f}|{r}|{inside}|{rc}", flush=True)
 PY
 }
 
-rounds=${ROUNDS:-9}
 variants "$work/python.sh" > python.spec
 variants "$work/cat.sh" > cat.spec
 fixed > fixed.spec
@@ -107,10 +125,14 @@ done > phases.txt
 report="$out/learn-$(date -u +%Y%m%d-%H%M%S).md"
 python3 - python.times cat.times fixed.times phases.txt "$rounds" > "$report" <<'PY'
 import sys, statistics, platform, os, re, collections
+failed = collections.Counter()
 def load(path, inside=None):
     d = collections.OrderedDict()
     for line in open(path):
-        name, t, _round, ins = line.rstrip("\n").rsplit("|", 3)
+        name, t, _round, ins, rc = line.rstrip("\n").rsplit("|", 4)
+        if rc != "0":
+            # A run that failed may have been quick for it: say so beside its figures.
+            failed[(path, name)] += 1
         d.setdefault(name, []).append(float(t))
         if inside is not None and ins:
             inside.setdefault(name, []).append(float(ins))
@@ -145,13 +167,15 @@ for title, path in [("Python imports ×20", sys.argv[1]), ("cat of 20,000 files"
             out = statistics.median((w - i) * 1000 for w, i in zip(v, inside[name])) - statistics.median(
                 (w - i) * 1000 for w, i in zip(d["plain"], inside["plain"]))
             row += f" {ins:+.0f} | {out:+.0f} |"
-        print(f"{row} {targets[title].get(name, '')} |")
+        note = f" **exited non-zero in {failed[(path, name)]} of {len(v)} runs**" if failed[(path, name)] else ""
+        print(f"{row} {targets[title].get(name, '')}{note} |")
 d = load(sys.argv[3])
 base = statistics.median(d["true"]) * 1000
 print("\n| learning `true` | median (ms) | over `true` (ms) |\n|---|---:|---:|")
 for name, v in d.items():
     m = statistics.median(v) * 1000
-    print(f"| {name} | {m:.1f} | {m - base:+.1f} |")
+    note = f" (**exited non-zero in {failed[(sys.argv[3], name)]} runs**)" if failed[(sys.argv[3], name)] else ""
+    print(f"| {name}{note} | {m:.1f} | {m - base:+.1f} |")
 phases = collections.defaultdict(list)
 for line in open(sys.argv[4]):
     m = re.match(r"nono timing: ebpf (.*): ([0-9.]+) ms", line.strip())
