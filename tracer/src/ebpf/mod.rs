@@ -259,18 +259,9 @@ impl Programs {
         {
             return Err(EbpfError::PidNamespace);
         }
-        let timing = std::env::var_os("NONO_TIMING").is_some_and(|v| v == "1");
-        let phase = |what: &str, since: Instant| {
-            if timing {
-                eprintln!(
-                    "nono timing: ebpf {what}: {:.2} ms",
-                    since.elapsed().as_secs_f64() * 1e3
-                );
-            }
-        };
         let t = Instant::now();
         let offsets = offsets::cached(options.offsets_cache.as_deref(), kernel_offsets)?;
-        phase("offsets (kernel BTF or cache)", t);
+        timing_phase("offsets (kernel BTF or cache)", t);
         let t = Instant::now();
         // The tree-following programs first, then io_uring, then the system calls.
         let mut attach = vec![
@@ -301,7 +292,7 @@ impl Programs {
                 .collect::<Vec<_>>(),
         )
         .map_err(load_error)?;
-        phase("creating maps, loading and verifying the programs", t);
+        timing_phase("creating maps, loading and verifying the programs", t);
         let t = Instant::now();
         {
             let mut specs: Array<_, SyscallSpec> = loaded
@@ -318,7 +309,7 @@ impl Programs {
             }
         }
         loaded.attach(&attach).map_err(load_error)?;
-        phase("attaching", t);
+        timing_phase("attaching", t);
         Ok(Programs { loaded })
     }
 
@@ -503,12 +494,7 @@ fn run(
             if root_status.is_some() {
                 child.reaped = true;
                 root_pidfd = None;
-                if std::env::var_os("NONO_TIMING").is_some_and(|v| v == "1") {
-                    eprintln!(
-                        "nono timing: ebpf command ran: {:.2} ms",
-                        start.elapsed().as_secs_f64() * 1e3
-                    );
-                }
+                timing_phase("command ran", start);
             }
         }
         if let Some(deadline) = deadline
@@ -600,12 +586,7 @@ fn run(
         let started = Instant::now();
         drop(programs);
         drop(ring);
-        if std::env::var_os("NONO_TIMING").is_some_and(|v| v == "1") {
-            eprintln!(
-                "nono timing: ebpf detaching: {:.2} ms",
-                started.elapsed().as_secs_f64() * 1e3
-            );
-        }
+        timing_phase("detaching", started);
     };
     // Without a thread, `spawn` drops the closure, which detaches here.
     let _ = std::thread::Builder::new()
@@ -618,6 +599,18 @@ fn run(
         duration: start.elapsed(),
         timed_out,
     })
+}
+
+/// With `NONO_TIMING=1` (read once), prints how long an eBPF phase took since `since`,
+/// beside the command's own timing lines.
+fn timing_phase(what: &str, since: Instant) {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *ON.get_or_init(|| std::env::var_os("NONO_TIMING").is_some_and(|v| v == "1")) {
+        eprintln!(
+            "nono timing: ebpf {what}: {:.2} ms",
+            since.elapsed().as_secs_f64() * 1e3
+        );
+    }
 }
 
 #[cfg(test)]
@@ -638,7 +631,10 @@ mod tests {
         let programs = super::Programs::load(&super::EbpfOptions::default()).unwrap();
         for fd in programs.loaded.program_fds() {
             let info = super::load::prog_info(fd).unwrap();
-            assert_eq!(info.prog_type, 17, "BPF_PROG_TYPE_RAW_TRACEPOINT");
+            assert_eq!(
+                info.type_,
+                aya_obj::generated::bpf_prog_type::BPF_PROG_TYPE_RAW_TRACEPOINT as u32
+            );
         }
         assert_eq!(programs.loaded.recursion_misses(), 0);
         assert_eq!(programs.dropped(), 0);
