@@ -194,20 +194,10 @@ impl PathVars {
 
 /// `base.join(rest)`, built in one buffer (`Path::join` grows its copy of `base`).
 fn join(base: &Path, rest: OsString) -> PathBuf {
-    use std::os::unix::ffi::OsStrExt;
-    let (b, r) = (base.as_os_str().as_bytes(), rest.as_bytes());
-    // An absolute `rest` replaces `base`, and an empty `base` takes no separator, as
-    // in `Path::join`.
-    if r.first() == Some(&b'/') || b.is_empty() {
-        return base.join(rest);
-    }
-    let mut out = OsString::with_capacity(b.len() + 1 + r.len());
-    out.push(base.as_os_str());
-    if !b.ends_with(b"/") {
-        out.push("/");
-    }
-    out.push(&rest);
-    PathBuf::from(out)
+    let mut out = PathBuf::with_capacity(base.as_os_str().len() + 1 + rest.len());
+    out.push(base);
+    out.push(rest);
+    out
 }
 
 /// Splits `NAME/rest` or `{NAME}/rest` into the name and the rest.
