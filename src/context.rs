@@ -68,13 +68,17 @@ pub fn sandbox_failure(error: SandboxError, vars: &PathVars) -> Failure {
     Failure::from(with_hint(anyhow::Error::from(error), hint))
 }
 
-/// Why the rules could not be planned, as a usage error, with [`home_hint`].
+/// Why the rules could not be planned: a usage error (exit 2) when a rule is wrong,
+/// a failure (exit 1) when a path could not be read (not the input's fault; as for
+/// `run`, whose sandbox opens the same paths), with [`home_hint`].
 pub fn plan_failure(error: PlanError, vars: &PathVars) -> Failure {
-    let hint = match &error {
-        PlanError::Io { path, error } => home_hint(path, error, vars),
-        _ => None,
-    };
-    usage(with_hint(anyhow::Error::from(error), hint))
+    match &error {
+        PlanError::Io { path, error: cause } => {
+            let hint = home_hint(path, cause, vars);
+            Failure::from(with_hint(anyhow::Error::from(error), hint))
+        }
+        _ => usage(error),
+    }
 }
 
 fn with_hint(error: anyhow::Error, hint: Option<String>) -> anyhow::Error {
@@ -89,7 +93,12 @@ fn with_hint(error: anyhow::Error, hint: Option<String>) -> anyhow::Error {
 /// file, not at the variable.
 fn home_hint(path: &Path, cause: &std::io::Error, vars: &PathVars) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
-    if cause.kind() != std::io::ErrorKind::PermissionDenied || !path.starts_with(&vars.home) {
+    // The path is resolved; HOME may be spelled through a symbolic link.
+    let under_home = || {
+        path.starts_with(&vars.home)
+            || std::fs::canonicalize(&vars.home).is_ok_and(|home| path.starts_with(home))
+    };
+    if cause.kind() != std::io::ErrorKind::PermissionDenied || !under_home() {
         return None;
     }
     let owner = std::fs::metadata(&vars.home).ok()?.uid();

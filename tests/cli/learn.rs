@@ -387,12 +387,31 @@ fn a_home_of_another_user_is_named_in_the_error() {
         foreign.path().display()
     );
     for (args, code) in [
-        ("learn --no-tui --backend ptrace -- true", 2),
+        ("learn --no-tui --backend ptrace -- true", 1),
         ("run --allow-cwd -- true", 1),
     ] {
         let out = nobody_runs(&w, &bin, foreign.path(), args);
         assert_code(&out, code, args);
         assert!(stderr(&out).contains(&hint), "{args}: {}", stderr(&out));
+    }
+    // The same HOME through a symbolic link: the paths in the errors are resolved.
+    let link = w.dir.path().join("home-link");
+    std::os::unix::fs::symlink(foreign.path(), &link).unwrap();
+    let hint = format!(
+        "hint: HOME is {}, which belongs to uid 0, but nono runs as uid 65534",
+        link.display()
+    );
+    for (args, code) in [
+        ("learn --no-tui --backend ptrace -- true", 1),
+        ("run --allow-cwd -- true", 1),
+    ] {
+        let out = nobody_runs(&w, &bin, &link, args);
+        assert_code(&out, code, args);
+        assert!(
+            stderr(&out).contains(&hint),
+            "through a link, {args}: {}",
+            stderr(&out)
+        );
     }
     // Not for a HOME of one's own.
     let out = run_as_nobody(&w, "run --allow-cwd -- true");
