@@ -488,6 +488,102 @@ fn ebpf_as_a_user_given_cap_bpf_and_cap_perfmon_runs_the_command_as_that_user() 
     );
 }
 
+/// The eBPF offsets cache is a file its user owns, and the offsets steer what the
+/// programs read in the kernel: a nono given file capabilities must not trust it. With
+/// a cache whose system-call number offset is wrong, root's learn (which may use it)
+/// misses the command's open; a capable copy run as uid 65534 (which must ignore it)
+/// sees the open and leaves the file as it found it.
+#[test]
+fn a_poisoned_offsets_cache_is_ignored_by_a_copy_with_file_capabilities() {
+    if !is_root() {
+        skip("needs root to give a copy of nono file capabilities and switch users");
+        return;
+    }
+    if !Path::new("/usr/sbin/setcap").exists() && !Path::new("/sbin/setcap").exists() {
+        skip("needs setcap (Debian package libcap2-bin)");
+        return;
+    }
+    let w = World::new();
+    let marker = w.write("work/marker.txt", "x");
+    let cache = w.home().join(".local/state/nono/ebpf-offsets");
+    let opened = |report: &Path| read(report).contains(&format!("\"{}\"", marker.display()));
+
+    // Root's learn writes the cache; it sees the open.
+    let report = w.dir.path().join("report.json");
+    let out = w
+        .nono(&[
+            "learn",
+            "--no-tui",
+            "--backend",
+            "ebpf",
+            "--report",
+            p(&report),
+            "--",
+            "cat",
+            "marker.txt",
+        ])
+        .output()
+        .unwrap();
+    assert_code(&out, 0, "learn as root");
+    assert!(opened(&report), "root's learn sees the open");
+    // The offsets are the last line; the fourteenth is the system-call number's
+    // (KernelOffsets: seven task/file fields, six argument registers, then the number).
+    let text = read(&cache);
+    let (key, line) = text
+        .trim_end()
+        .rsplit_once('\n')
+        .expect("key, then offsets");
+    let mut words: Vec<&str> = line.split(' ').collect();
+    assert!(words.len() > 13 && words[13] != "0", "offsets line: {line}");
+    words[13] = "0";
+    let poisoned = format!("{key}\n{}\n", words.join(" "));
+    std::fs::write(&cache, &poisoned).unwrap();
+
+    let out = w
+        .nono(&[
+            "learn",
+            "--no-tui",
+            "--backend",
+            "ebpf",
+            "--report",
+            p(&report),
+            "--",
+            "cat",
+            "marker.txt",
+        ])
+        .output()
+        .unwrap();
+    assert_code(&out, 0, "learn as root with the poisoned cache");
+    assert!(
+        !opened(&report),
+        "the poisoned cache steers root's programs (else this test proves nothing)"
+    );
+
+    let report = w.work().join("nobody-report.json");
+    let out = run_copy_as_nobody(
+        &w,
+        &format!(
+            "learn --no-tui --backend ebpf --report {} -- cat marker.txt",
+            report.display()
+        ),
+        |bin| {
+            let status = std::process::Command::new("setcap")
+                .args(["cap_bpf,cap_perfmon+ep"])
+                .arg(bin)
+                .status()
+                .unwrap();
+            assert!(status.success(), "setcap");
+        },
+    );
+    assert_code(&out, 0, "learn as uid 65534 with file capabilities");
+    assert!(
+        opened(&report),
+        "the capable copy ignores the cache: {}",
+        stderr(&out)
+    );
+    assert_eq!(read(&cache), poisoned, "and leaves it alone");
+}
+
 #[test]
 fn learning_through_sudo_warns_whose_secrets_the_safety_net_guards() {
     if !is_root() {

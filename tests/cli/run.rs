@@ -140,10 +140,6 @@ fn assert_no_panic(output: &Output, args: &[&str]) {
     );
 }
 
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
-}
-
 /// The names in a directory, sorted.
 fn entries(dir: &Path) -> BTreeSet<String> {
     std::fs::read_dir(dir)

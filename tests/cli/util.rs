@@ -89,6 +89,11 @@ pub fn p(path: &Path) -> &str {
     path.to_str().expect("test paths are UTF-8")
 }
 
+/// A file's text (the test fails, naming the file, if it cannot be read).
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
 /// Does the test run as root (needed to switch to another user with `setpriv`)?
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
