@@ -206,12 +206,7 @@ pub fn run(args: LearnArgs) -> CmdResult {
         .spawn(move || tracer.trace(trace_cmd, tx))
     {
         Ok(thread) => thread,
-        Err(e) => {
-            end_failed_session(session);
-            return Err(anyhow::Error::new(e)
-                .context("cannot start the tracer thread")
-                .into());
-        }
+        Err(e) => return Err(no_tracer_thread(e, session)),
     };
     crate::timing::mark("tracer started");
     let mut record_error = None;
@@ -375,12 +370,7 @@ impl Review {
             .spawn(move || tracer.trace(trace_cmd, tx))
         {
             Ok(thread) => thread,
-            Err(e) => {
-                end_failed_session(session);
-                return Err(anyhow::Error::new(e)
-                    .context("cannot start the tracer thread")
-                    .into());
-            }
+            Err(e) => return Err(no_tracer_thread(e, session)),
         };
         let (ui_tx, ui_rx) = mpsc::channel::<Input>();
         let feeder = {
@@ -573,6 +563,14 @@ fn end_failed_session(session: Session) {
     } else {
         let _ = session.finish(None);
     }
+}
+
+/// The tracer's thread could not be started: nothing ran, so the session goes.
+fn no_tracer_thread(error: std::io::Error, session: Session) -> Failure {
+    end_failed_session(session);
+    anyhow::Error::new(error)
+        .context("cannot start the tracer thread")
+        .into()
 }
 
 /// What a person must know once tracing ended: events that could not be recorded,

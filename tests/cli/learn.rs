@@ -447,14 +447,33 @@ fn unprivileged_ebpf_names_the_capability_and_auto_falls_back_to_ptrace() {
     );
 }
 
-#[test]
-fn ebpf_as_a_user_given_cap_bpf_and_cap_perfmon_runs_the_command_as_that_user() {
+/// Can this test give a copy of nono file capabilities and run it as another user?
+/// Says why not (a skip) when it cannot.
+fn can_setcap() -> bool {
     if !is_root() {
         skip("needs root to give a copy of nono file capabilities and switch users");
-        return;
+        return false;
     }
     if !Path::new("/usr/sbin/setcap").exists() && !Path::new("/sbin/setcap").exists() {
         skip("needs setcap (Debian package libcap2-bin)");
+        return false;
+    }
+    true
+}
+
+/// `setcap cap_bpf,cap_perfmon+ep` on a private copy of the binary.
+fn give_ebpf_capabilities(bin: &Path) {
+    let status = std::process::Command::new("setcap")
+        .args(["cap_bpf,cap_perfmon+ep"])
+        .arg(bin)
+        .status()
+        .unwrap();
+    assert!(status.success(), "setcap");
+}
+
+#[test]
+fn ebpf_as_a_user_given_cap_bpf_and_cap_perfmon_runs_the_command_as_that_user() {
+    if !can_setcap() {
         return;
     }
     let w = World::new();
@@ -463,14 +482,7 @@ fn ebpf_as_a_user_given_cap_bpf_and_cap_perfmon_runs_the_command_as_that_user() 
         "learn --no-tui --backend ebpf -- sh -c 'id -u; grep CapEff /proc/self/status; cat {}/.ssh/id_rsa 2>/dev/null || echo key-refused'",
         w.home().display()
     );
-    let out = run_copy_as_nobody(&w, &args, |bin| {
-        let status = std::process::Command::new("setcap")
-            .args(["cap_bpf,cap_perfmon+ep"])
-            .arg(bin)
-            .status()
-            .unwrap();
-        assert!(status.success(), "setcap");
-    });
+    let out = run_copy_as_nobody(&w, &args, give_ebpf_capabilities);
     assert_code(
         &out,
         0,
@@ -495,12 +507,7 @@ fn ebpf_as_a_user_given_cap_bpf_and_cap_perfmon_runs_the_command_as_that_user() 
 /// sees the open and leaves the file as it found it.
 #[test]
 fn a_poisoned_offsets_cache_is_ignored_by_a_copy_with_file_capabilities() {
-    if !is_root() {
-        skip("needs root to give a copy of nono file capabilities and switch users");
-        return;
-    }
-    if !Path::new("/usr/sbin/setcap").exists() && !Path::new("/sbin/setcap").exists() {
-        skip("needs setcap (Debian package libcap2-bin)");
+    if !can_setcap() {
         return;
     }
     let w = World::new();
@@ -510,20 +517,20 @@ fn a_poisoned_offsets_cache_is_ignored_by_a_copy_with_file_capabilities() {
 
     // Root's learn writes the cache; it sees the open.
     let report = w.dir.path().join("report.json");
-    let out = w
-        .nono(&[
+    let learn_as_root = || {
+        w.nono(&[
             "learn",
             "--no-tui",
             "--backend",
             "ebpf",
             "--report",
             p(&report),
-            "--",
-            "cat",
-            "marker.txt",
         ])
+        .args(["--", "cat", "marker.txt"])
         .output()
-        .unwrap();
+        .unwrap()
+    };
+    let out = learn_as_root();
     assert_code(&out, 0, "learn as root");
     assert!(opened(&report), "root's learn sees the open");
     // The offsets are the last line; the fourteenth is the system-call number's
@@ -539,20 +546,7 @@ fn a_poisoned_offsets_cache_is_ignored_by_a_copy_with_file_capabilities() {
     let poisoned = format!("{key}\n{}\n", words.join(" "));
     std::fs::write(&cache, &poisoned).unwrap();
 
-    let out = w
-        .nono(&[
-            "learn",
-            "--no-tui",
-            "--backend",
-            "ebpf",
-            "--report",
-            p(&report),
-            "--",
-            "cat",
-            "marker.txt",
-        ])
-        .output()
-        .unwrap();
+    let out = learn_as_root();
     assert_code(&out, 0, "learn as root with the poisoned cache");
     assert!(
         !opened(&report),
@@ -566,14 +560,7 @@ fn a_poisoned_offsets_cache_is_ignored_by_a_copy_with_file_capabilities() {
             "learn --no-tui --backend ebpf --report {} -- cat marker.txt",
             report.display()
         ),
-        |bin| {
-            let status = std::process::Command::new("setcap")
-                .args(["cap_bpf,cap_perfmon+ep"])
-                .arg(bin)
-                .status()
-                .unwrap();
-            assert!(status.success(), "setcap");
-        },
+        give_ebpf_capabilities,
     );
     assert_code(&out, 0, "learn as uid 65534 with file capabilities");
     assert!(
