@@ -15,8 +15,8 @@
 //!   in the kernel, before the child first runs.
 //!
 //! A record that does not fit in the ring buffer is counted in `DROPPED`, never lost
-//! silently. Wake-ups are batched: the reader is woken only when a quarter of a megabyte
-//! waits, and otherwise polls.
+//! silently. Wake-ups are batched: the reader is woken once each time a quarter of a
+//! megabyte has piled up (by the record that crosses the mark), and otherwise polls.
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
 // BPF's atomic add (`lock *(u64 *)(r + 0) += r`), which core's atomics lack on this

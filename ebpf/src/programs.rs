@@ -155,24 +155,44 @@ fn dropped() {
     }
 }
 
+/// Bytes a record of `len` takes in the ring beyond `len` at most: the kernel's 8-byte
+/// header and the rounding up to 8.
+const RING_OVERHEAD: u64 = 16;
+
+/// The wake-up flag for a record: the reader is woken only by the record that takes
+/// the waiting data across [`WAKEUP_BYTES`] (`waiting` counts the record, of `len`
+/// bytes). Waking it for every record above the mark made each one raise an
+/// interrupt (an `irq_work`; in a VM, an exit to the hypervisor, ~1.5 µs a record)
+/// until the reader caught up. A wake-up that finds the reader busy is not needed: it
+/// drains everything, and polls (with a timeout) only when the ring is empty.
 #[inline(always)]
-fn submit_flags() -> u64 {
-    if EVENTS.query(BPF_RB_AVAIL_DATA as u64) >= WAKEUP_BYTES {
+fn wake_flags(waiting: u64, len: u64) -> u64 {
+    if waiting >= WAKEUP_BYTES && waiting < WAKEUP_BYTES + len + RING_OVERHEAD {
         BPF_RB_FORCE_WAKEUP as u64
     } else {
         BPF_RB_NO_WAKEUP as u64
     }
 }
 
+/// [`wake_flags`] for a reserved record of `len` bytes about to be submitted (the
+/// ring counts it already).
+#[inline(always)]
+fn submit_flags(len: usize) -> u64 {
+    wake_flags(EVENTS.query(BPF_RB_AVAIL_DATA as u64), len as u64)
+}
+
 /// Sends the used part of the record put together in `SCRATCH`.
 #[inline(always)]
-fn send_compact(record: *const SyscallRecord, flags: u64) {
+fn send_compact(record: *const SyscallRecord) {
     // SAFETY: `record` is the per-CPU scratch record; `compact_len` never exceeds its
     // size.
     let bytes = unsafe {
         let len = (*record).compact_len();
         core::slice::from_raw_parts(record.cast::<u8>(), len)
     };
+    // Not in the ring yet: counted as if it were.
+    let len = bytes.len() as u64;
+    let flags = wake_flags(EVENTS.query(BPF_RB_AVAIL_DATA as u64) + len, len);
     if EVENTS.output::<[u8]>(bytes, flags).is_err() {
         dropped();
     }
@@ -303,7 +323,7 @@ fn failed_exec_record(pid_tgid: u64, nr: u32, args: &[u64; 6], spec: &SyscallSpe
         }
         (*record).argc = argc;
     }
-    entry.submit(submit_flags());
+    entry.submit(submit_flags(core::mem::size_of::<ExecRecord>()));
 }
 
 #[raw_tracepoint(tracepoint = "sched_process_exec")]
@@ -352,7 +372,7 @@ pub fn process_exec(ctx: RawTracePointContext) -> i32 {
             0
         };
     }
-    entry.submit(submit_flags());
+    entry.submit(submit_flags(core::mem::size_of::<ExecRecord>()));
     0
 }
 
@@ -518,7 +538,7 @@ pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
             }
         }
     }
-    send_compact(record, submit_flags());
+    send_compact(record);
     0
 }
 
@@ -593,7 +613,7 @@ pub fn uring_submit(ctx: RawTracePointContext) -> i32 {
             ) as i32
         };
     }
-    send_compact(record, submit_flags());
+    send_compact(record);
     let _ = URING_OPENS.insert(&req, &1, 0);
     0
 }
@@ -619,7 +639,7 @@ pub fn uring_complete(ctx: RawTracePointContext) -> i32 {
                     .as_mut_ptr()
                     .write(header(RECORD_URING_DONE, pid_tgid, res, req))
             };
-            entry.submit(submit_flags());
+            entry.submit(submit_flags(core::mem::size_of::<Header>()));
         }
         None => dropped(),
     }
@@ -648,7 +668,7 @@ pub fn process_fork(ctx: RawTracePointContext) -> i32 {
                     .as_mut_ptr()
                     .write(header(RECORD_FORK, pid_tgid, 0, tgid as u64))
             };
-            entry.submit(submit_flags());
+            entry.submit(submit_flags(core::mem::size_of::<Header>()));
         }
         None => dropped(),
     }

@@ -25,7 +25,8 @@
 //! result; the tracer turns the records into events ([`state`]).
 //!
 //! The reader drains the ring buffer, sleeping in `poll` between batches (the programs
-//! wake it only when a quarter of a megabyte waits, or when a process exits). A record
+//! wake it once each time a quarter of a megabyte has piled up, and when a process
+//! exits; otherwise the poll's timeout does). A record
 //! that does not fit is counted by the kernel and reported in
 //! [`TraceOutcome::dropped`], never lost silently.
 //!
