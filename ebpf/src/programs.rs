@@ -155,19 +155,24 @@ fn dropped() {
     }
 }
 
-/// Bytes a record of `len` takes in the ring beyond `len` at most: the kernel's 8-byte
-/// header and the rounding up to 8.
-const RING_OVERHEAD: u64 = 16;
-
-/// The wake-up flag for a record: the reader is woken only by the record that takes
-/// the waiting data across [`WAKEUP_BYTES`] (`waiting` counts the record, of `len`
-/// bytes). Waking it for every record above the mark made each one raise an
-/// interrupt (an `irq_work`; in a VM, an exit to the hypervisor, ~1.5 µs a record)
-/// until the reader caught up. A wake-up that finds the reader busy is not needed: it
-/// drains everything, and polls (with a timeout) only when the ring is empty.
+/// Bytes a record of `len` bytes takes in the ring: the kernel's 8-byte header, and the
+/// whole rounded up to 8.
 #[inline(always)]
-fn wake_flags(waiting: u64, len: u64) -> u64 {
-    if waiting >= WAKEUP_BYTES && waiting < WAKEUP_BYTES + len + RING_OVERHEAD {
+fn ring_size(len: u64) -> u64 {
+    (len + 8 + 7) & !7
+}
+
+/// The wake-up flag for a record that takes `size` bytes of the ring, with `waiting`
+/// bytes waiting counting it: the reader is woken by the record that takes the waiting
+/// data across a multiple of [`WAKEUP_BYTES`], so once per quarter megabyte while the
+/// reader lags. Waking it for every record above the mark made each one raise an
+/// interrupt (an `irq_work`; in a VM, an exit to the hypervisor, ~1.5 µs a record).
+/// A crossing missed by two CPUs racing is made up at the next multiple, or by the
+/// reader's poll timeout; a wake-up that finds the reader busy is not needed, as it
+/// drains everything before it polls again.
+#[inline(always)]
+fn wake_flags(waiting: u64, size: u64) -> u64 {
+    if waiting / WAKEUP_BYTES != waiting.saturating_sub(size) / WAKEUP_BYTES {
         BPF_RB_FORCE_WAKEUP as u64
     } else {
         BPF_RB_NO_WAKEUP as u64
@@ -178,7 +183,10 @@ fn wake_flags(waiting: u64, len: u64) -> u64 {
 /// ring counts it already).
 #[inline(always)]
 fn submit_flags(len: usize) -> u64 {
-    wake_flags(EVENTS.query(BPF_RB_AVAIL_DATA as u64), len as u64)
+    wake_flags(
+        EVENTS.query(BPF_RB_AVAIL_DATA as u64),
+        ring_size(len as u64),
+    )
 }
 
 /// Sends the used part of the record put together in `SCRATCH`.
@@ -191,8 +199,8 @@ fn send_compact(record: *const SyscallRecord) {
         core::slice::from_raw_parts(record.cast::<u8>(), len)
     };
     // Not in the ring yet: counted as if it were.
-    let len = bytes.len() as u64;
-    let flags = wake_flags(EVENTS.query(BPF_RB_AVAIL_DATA as u64) + len, len);
+    let size = ring_size(bytes.len() as u64);
+    let flags = wake_flags(EVENTS.query(BPF_RB_AVAIL_DATA as u64) + size, size);
     if EVENTS.output::<[u8]>(bytes, flags).is_err() {
         dropped();
     }
