@@ -212,7 +212,9 @@ pub fn run(args: LearnArgs) -> CmdResult {
     let mut record_error = None;
     let mut model = LearnModel::new(ctx);
     let mut canon = canon::Canonicalizer::new();
+    let mut seen = 0u64;
     for event in rx {
+        seen += 1;
         if record_error.is_none()
             && let Err(e) = session.record(&event)
         {
@@ -237,7 +239,7 @@ pub fn run(args: LearnArgs) -> CmdResult {
                     style.warn("nono: warning:")
                 );
             }
-            end_failed_session(session);
+            end_failed_session(session, seen);
             return Err(error.into());
         }
     };
@@ -384,7 +386,9 @@ impl Review {
                     // happen when they flood); the final figures come with the outcome.
                     let mut shown_dropped = 0u64;
                     let mut last_check = Instant::now();
+                    let mut seen = 0u64;
                     for (index, event) in rx.into_iter().enumerate() {
+                        seen += 1;
                         if record_error.is_none()
                             && let Err(e) = session.record(&event)
                         {
@@ -436,7 +440,7 @@ impl Review {
                             .err()
                             .map(|e| e.to_string()),
                         Err(_) => {
-                            end_failed_session(session);
+                            end_failed_session(session, seen);
                             None
                         }
                     };
@@ -554,11 +558,12 @@ impl Review {
     }
 }
 
-/// The session of a trace that failed: one that recorded nothing is removed (nothing
-/// ran that could be inspected later); one that did is ended without an exit code and
-/// kept. Errors are ignored: the trace's own error is what gets reported.
-fn end_failed_session(session: Session) {
-    if session.info.events == 0 {
+/// The session of a trace that failed after `seen` events: with none, it is removed
+/// (nothing ran that could be inspected later); otherwise it is ended without an exit
+/// code and kept, whatever part of them could be recorded. Errors are ignored: the
+/// trace's own error is what gets reported.
+fn end_failed_session(session: Session, seen: u64) {
+    if seen == 0 {
         let _ = session.discard();
     } else {
         let _ = session.finish(None);
@@ -567,7 +572,7 @@ fn end_failed_session(session: Session) {
 
 /// The tracer's thread could not be started: nothing ran, so the session goes.
 fn no_tracer_thread(error: std::io::Error, session: Session) -> Failure {
-    end_failed_session(session);
+    end_failed_session(session, 0);
     anyhow::Error::new(error)
         .context("cannot start the tracer thread")
         .into()
