@@ -54,7 +54,9 @@ def main():
     link_attr = struct.pack("<QI", ctypes.addressof(name), prog) + bytes(52)
     link = bpf(libc, nr, BPF_RAW_TRACEPOINT_OPEN, link_attr)
     try:
-        return subprocess.call(args, pass_fds=())
+        code = subprocess.call(args)
+        # Killed by signal N: exit 128 + N, as a shell reports it.
+        return 128 - code if code < 0 else code
     finally:
         os.close(link)
         os.close(prog)

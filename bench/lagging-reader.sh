@@ -15,8 +15,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-7}
 case $rounds in
-  ''|*[!0-9]*|0) echo "bench: ROUNDS must be a whole number of at least 1 (got '$rounds')" >&2; exit 1 ;;
+  ''|*[!0-9]*) echo "bench: ROUNDS must be a whole number of at least 1 (got '$rounds')" >&2; exit 1 ;;
 esac
+rounds=$((10#$rounds))  # base 10 even with leading zeros
+[ "$rounds" -ge 1 ] || { echo "bench: ROUNDS must be at least 1" >&2; exit 1; }
 if [ -z "${NONO:-}" ]; then cargo build --release -q; fi
 nono="${NONO:-${CARGO_TARGET_DIR:-$PWD/target}/release/nono}"
 work=$(mktemp -d)
@@ -34,7 +36,8 @@ learn = [nono, "learn", "--backend", "ebpf", "--no-tui", "--no-safety-net", "--"
 variants = {
     "no tracing": ["sh", "-c", opens],
     "nono learn, reader running": learn + [opens],
-    "nono learn, reader stopped": learn + ["kill -STOP $PPID; " + opens + "; kill -CONT $PPID"],
+    # nono is let go whatever happens to the workload (or the bench would hang).
+    "nono learn, reader stopped": learn + ["trap 'kill -CONT $PPID' EXIT; kill -STOP $PPID; " + opens],
 }
 per_open = {name: [] for name in variants}
 for r in range(rounds + 1):
