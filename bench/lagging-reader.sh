@@ -13,12 +13,8 @@
 # safety net's signal scoping would (rightly) refuse the command's SIGSTOP to nono.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds=${ROUNDS:-7}
-case $rounds in
-  ''|*[!0-9]*) echo "bench: ROUNDS must be a whole number of at least 1 (got '$rounds')" >&2; exit 1 ;;
-esac
-rounds=$((10#$rounds))  # base 10 even with leading zeros
-[ "$rounds" -ge 1 ] || { echo "bench: ROUNDS must be at least 1" >&2; exit 1; }
+. bench/common.sh
+rounds=$(bench_rounds 7)
 if [ -z "${NONO:-}" ]; then cargo build --release -q; fi
 nono="${NONO:-${CARGO_TARGET_DIR:-$PWD/target}/release/nono}"
 work=$(mktemp -d)

@@ -25,12 +25,8 @@ command -v strace >/dev/null || { echo "bench: needs strace (apt-get install str
 cargo build --release -q
 nono="${CARGO_TARGET_DIR:-$PWD/target}/release/nono"
 bench="$PWD/bench"
-rounds=${ROUNDS:-9}
-case $rounds in
-  ''|*[!0-9]*) echo "bench: ROUNDS must be a whole number of at least 1 (got '$rounds')" >&2; exit 1 ;;
-esac
-rounds=$((10#$rounds))  # base 10 even with leading zeros
-[ "$rounds" -ge 1 ] || { echo "bench: ROUNDS must be at least 1" >&2; exit 1; }
+. bench/common.sh
+rounds=$(bench_rounds 9)
 out="$PWD/bench/results"
 mkdir -p "$out"
 work=$(mktemp -d)
