@@ -177,8 +177,8 @@ pub fn run(args: LearnArgs) -> CmdResult {
     let (tracer, chosen) = match loaded {
         Ok(loaded) => loaded,
         Err(failure) => {
-            // No tracer, so nothing ran: no session to keep.
-            let _ = session.discard();
+            // No tracer, so nothing ran.
+            end_failed_session(session, 0);
             return Err(failure);
         }
     };

@@ -250,8 +250,7 @@ fn output_is_never_overwritten_without_force() {
 
 #[test]
 fn learn_works_unprivileged() {
-    if !is_root() {
-        skip("needs root to switch to an unprivileged user");
+    if !can_switch_user() {
         return;
     }
     let w = World::new();
@@ -327,8 +326,7 @@ fn runs_as(uid: u32, w: &World, home: &Path, command: &str) -> std::process::Out
 /// this test's.
 #[test]
 fn a_trace_that_fails_leaves_no_session() {
-    if !is_root() {
-        skip("needs root to switch to an unprivileged user");
+    if !can_switch_user() {
         return;
     }
     const UID: u32 = 65533;
@@ -371,8 +369,7 @@ fn a_trace_that_fails_leaves_no_session() {
 #[test]
 fn a_home_of_another_user_is_named_in_the_error() {
     use std::os::unix::fs::PermissionsExt;
-    if !is_root() {
-        skip("needs root to switch to an unprivileged user");
+    if !can_switch_user() {
         return;
     }
     let w = World::new();
@@ -420,8 +417,7 @@ fn a_home_of_another_user_is_named_in_the_error() {
 
 #[test]
 fn unprivileged_ebpf_names_the_capability_and_auto_falls_back_to_ptrace() {
-    if !is_root() {
-        skip("needs root to switch to an unprivileged user");
+    if !can_switch_user() {
         return;
     }
     let w = World::new();
@@ -450,8 +446,7 @@ fn unprivileged_ebpf_names_the_capability_and_auto_falls_back_to_ptrace() {
 /// Can this test give a copy of nono file capabilities and run it as another user?
 /// Says why not (a skip) when it cannot.
 fn can_setcap() -> bool {
-    if !is_root() {
-        skip("needs root to give a copy of nono file capabilities and switch users");
+    if !can_switch_user() {
         return false;
     }
     if !Path::new("/usr/sbin/setcap").exists() && !Path::new("/sbin/setcap").exists() {

@@ -174,8 +174,7 @@ impl Scene {
             ));
             return None;
         }
-        if user == User::Nobody && !is_root() {
-            skip("needs root to switch to an unprivileged user");
+        if user == User::Nobody && !can_switch_user() {
             return None;
         }
         let w = World::new();

@@ -100,6 +100,16 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// Can the test run nono as another user (`setpriv` needs root)? Says why not (a skip)
+/// when it cannot.
+pub fn can_switch_user() -> bool {
+    if !is_root() {
+        skip("needs root to switch to an unprivileged user");
+        return false;
+    }
+    true
+}
+
 /// A test that needs something this machine lacks says so; under NONO_TEST_STRICT=1
 /// (set by CI) that is a failure rather than a skip.
 pub fn skip(why: &str) {
