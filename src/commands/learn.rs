@@ -18,7 +18,7 @@ use nono_tracer::ptrace::{self, TraceCommand, TraceOutcome, TraceProgress};
 use nono_tracer::{ebpf, support};
 use nono_tui::learn::model::{Coverage, GroupInfo, LearnContext, SensitivePath};
 use nono_tui::learn::observe;
-use nono_tui::learn::{LearnModel, Msg, output, suggest};
+use nono_tui::learn::{LearnModel, Msg, command, output, suggest};
 use nono_tui::review::{self, ReviewConfig, ReviewState, event_loop::Input};
 
 use crate::cli::{Backend, LearnArgs};
@@ -31,14 +31,13 @@ use crate::{CmdResult, Failure, usage};
 /// Runs `nono learn`.
 pub fn run(args: LearnArgs) -> CmdResult {
     let style = Style::stderr();
-    if let Some(output) = &args.output
-        && output.exists()
-        && !args.force
-    {
-        return Err(usage(anyhow!(
-            "{} exists; pass --force to overwrite it",
-            output.display()
-        )));
+    // Where the profile and the report go is checked before the command runs, for the
+    // review screen and --no-tui alike: a typo must not cost a whole trace.
+    if let Some(output) = &args.output {
+        check_output(output, args.force, "--output")?;
+    }
+    if let Some(report) = &args.report {
+        check_output(report, true, "--report")?;
     }
     warn_if_sudo(&style);
     let cwd = context::current_dir()?;
@@ -280,8 +279,8 @@ pub fn run(args: LearnArgs) -> CmdResult {
         .as_ref()
         .and_then(|p| p.file_stem())
         .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "learned".into());
-    let description = format!("Learned from `{}`", command.join(" "));
+        .unwrap_or_else(|| command::default_profile_name(&command));
+    let description = command::description(&command);
     let suggested = output::profile(&approved, &profile.name, &name, &description);
     let report = output::Report {
         command: &command,
@@ -297,9 +296,12 @@ pub fn run(args: LearnArgs) -> CmdResult {
         let text = serde_json::to_vec_pretty(&report).context("serializing the report")?;
         write_atomically(file, &text, true)?;
     } else if args.json {
-        let mut err = std::io::stderr().lock();
-        serde_json::to_writer_pretty(&mut err, &report).context("writing the report")?;
-        writeln!(err).context("writing the report")?;
+        // On stdout, so `nono learn --no-tui --json -- CMD | jq .` works; nono's own
+        // lines stay on stderr.
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, &report).context("writing the report")?;
+        writeln!(out).context("writing the report")?;
+        out.flush().context("writing the report")?;
     }
     if !args.json {
         eprint!("{}", output::summary(&model, &suggestions));
@@ -312,7 +314,7 @@ pub fn run(args: LearnArgs) -> CmdResult {
         write_atomically(file, &text, args.force)?;
         let left_out = suggestions.iter().filter(|s| !s.safe).count();
         eprintln!(
-            "{} wrote {} ({} suggestions{}); review it, then: nono run --profile {} -- …",
+            "{} wrote {} ({} suggestions{}); review it, then replay: {}",
             style.ok("nono:"),
             file.display(),
             approved.len(),
@@ -321,7 +323,10 @@ pub fn run(args: LearnArgs) -> CmdResult {
             } else {
                 String::new()
             },
-            file.display()
+            command::replay_command(
+                &command::profile_reference(file, store.user_dir()),
+                &command
+            )
         );
     } else if !args.json {
         eprintln!(
@@ -449,33 +454,16 @@ impl Review {
                 .context("cannot start the event thread")?
         };
 
-        let program = self
-            .command
-            .first()
-            .and_then(|c| Path::new(c).file_name())
-            .map(|n| {
-                n.to_string_lossy()
-                    .chars()
-                    .map(|c| {
-                        if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                            c
-                        } else {
-                            '-'
-                        }
-                    })
-                    .collect::<String>()
-            })
-            .unwrap_or_default();
         let config = ReviewConfig {
-            command: review::view::shell_words(&self.command),
+            command: command::shell_words(&self.command),
             backend: backend.into(),
             base_profile: self.base.clone(),
-            description: format!("Learned from `{}`", self.command.join(" ")),
+            description: command::description(&self.command),
             profiles_dir: self.profiles_dir.clone(),
             cwd: self.cwd.clone(),
             default_target: match &args.output {
                 Some(path) => path.display().to_string(),
-                None => format!("learned-{program}"),
+                None => command::default_profile_name(&self.command),
             },
             color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         };
@@ -502,10 +490,13 @@ impl Review {
         let learn = &ended.state.learn;
         if let Some(saved) = &ended.state.saved_to {
             eprintln!(
-                "{} saved {}; run it with: nono run --profile {} -- …",
+                "{} saved {}; replay it with: {}",
                 style.ok("nono:"),
                 saved.display(),
-                saved.display()
+                command::replay_command(
+                    &command::profile_reference(saved, &self.profiles_dir),
+                    &self.command
+                )
             );
         } else {
             eprintln!("nono: no profile saved");
@@ -545,8 +536,8 @@ impl Review {
                 profile: output::profile(
                     &approved,
                     &self.base,
-                    "learned",
-                    &format!("Learned from `{}`", self.command.join(" ")),
+                    &command::default_profile_name(&self.command),
+                    &command::description(&self.command),
                 ),
             };
             let text = serde_json::to_vec_pretty(&report).context("serializing the report")?;
@@ -686,6 +677,65 @@ fn warn_after_trace(style: &Style, record_error: Option<String>, outcome: &Trace
             style.warn("nono: warning:"),
             outcome.dropped
         );
+    }
+}
+
+/// Checks, before anything runs, that `path` (given with `flag`) can be written: its
+/// directory exists and is a directory, and the path is not a directory itself nor an
+/// existing file when `overwrite` is false.
+fn check_output(path: &Path, overwrite: bool, flag: &str) -> Result<(), Failure> {
+    use std::os::unix::fs::FileTypeExt;
+    if path.as_os_str().is_empty() {
+        return Err(usage(anyhow!("{flag}: the path is empty")));
+    }
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => {
+            return Err(usage(anyhow!(
+                "{flag} {} is a directory; name a file in it",
+                path.display()
+            )));
+        }
+        Ok(meta) => {
+            let kind = meta.file_type();
+            let special = kind.is_char_device() || kind.is_fifo() || kind.is_socket();
+            if !special && !overwrite {
+                return Err(usage(anyhow!(
+                    "{} exists; pass --force to overwrite it",
+                    path.display()
+                )));
+            }
+            return Ok(());
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(usage(anyhow!("{flag} {}: {e}", path.display())));
+        }
+    }
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => {
+            if nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK).is_err() {
+                return Err(usage(anyhow!(
+                    "{flag} {}: cannot write in {}",
+                    path.display(),
+                    dir.display()
+                )));
+            }
+            Ok(())
+        }
+        Ok(_) => Err(usage(anyhow!(
+            "{flag} {}: {} is not a directory",
+            path.display(),
+            dir.display()
+        ))),
+        Err(_) => Err(usage(anyhow!(
+            "{flag} {}: the directory {} does not exist; create it first",
+            path.display(),
+            dir.display()
+        ))),
     }
 }
 

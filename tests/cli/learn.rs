@@ -164,9 +164,14 @@ fn json_report_sessions_and_exit_code() {
         "cat ../data/a.csv >/dev/null; exit 7",
     ]);
     assert_code(&out, 7, "the command's exit code");
-    let err = stderr(&out);
-    let start = err.find("{\n").expect("a JSON report on stderr");
-    let report: serde_json::Value = serde_json::from_str(&err[start..]).expect("valid JSON");
+    // The report is stdout's whole content (the command printed nothing there), so
+    // `nono learn --json -- CMD | jq .` works; nono's own lines stay on stderr.
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON on stdout");
+    assert!(
+        !stderr(&out).contains("\"observations\""),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(report["exit_code"], 7);
     assert!(report["events"].as_u64().unwrap() > 0);
     assert!(
@@ -787,4 +792,80 @@ fn report_and_output_never_replace_special_files_or_links() {
             .contains("\"extends\""),
         "the link's target was not written"
     );
+}
+
+#[test]
+fn output_paths_are_checked_before_the_command_runs() {
+    let w = World::new();
+    let marker = w.work().join("ran");
+    let script = format!("touch {}", p(&marker));
+    for (flag, path, says) in [
+        ("--output", "missing-dir/p.json", "does not exist"),
+        ("--output", ".", "is a directory"),
+        ("--report", "missing-dir/r.json", "does not exist"),
+    ] {
+        let out = w.run(&["learn", "--no-tui", flag, path, "--", "sh", "-c", &script]);
+        assert_code(&out, 2, flag);
+        assert!(
+            stderr(&out).contains(says),
+            "{flag} {path}: {}",
+            stderr(&out)
+        );
+        assert!(
+            !marker.exists(),
+            "{flag} {path}: the command ran before the check"
+        );
+    }
+    w.write("work/taken.json", "{}");
+    let out = w.run(&[
+        "learn",
+        "--no-tui",
+        "-o",
+        "taken.json",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert_code(&out, 2, "an existing --output without --force");
+    assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
+    assert!(!marker.exists());
+}
+
+#[test]
+fn the_saved_profile_is_named_after_the_real_program_and_replays_in_full() {
+    let w = World::new();
+    let out = w.run(&[
+        "learn",
+        "--no-tui",
+        "--json",
+        "--",
+        "sh",
+        "-c",
+        "cd . && FOO='a b' ls >/dev/null",
+    ]);
+    assert_code(&out, 0, "learn");
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON on stdout");
+    assert_eq!(report["profile"]["meta"]["name"], "learned-ls");
+    assert_eq!(
+        report["profile"]["meta"]["description"],
+        r"Learned from `sh -c 'cd . && FOO='\''a b'\'' ls >/dev/null'`"
+    );
+    let out = w.run(&[
+        "learn",
+        "--no-tui",
+        "-o",
+        "mine.json",
+        "--",
+        "sh",
+        "-c",
+        "echo 'hi there'",
+    ]);
+    assert_code(&out, 0, "learn -o");
+    let err = stderr(&out);
+    assert!(
+        err.contains(r"then replay: nono run --profile mine.json -- sh -c 'echo '\''hi there'\'''"),
+        "{err}"
+    );
+    assert!(!err.contains("-- …"), "{err}");
 }

@@ -143,9 +143,10 @@ pub fn update(state: &mut ReviewState, msg: Msg) -> Option<Command> {
             state.overlay = Overlay::None;
             state.status = Some(Status {
                 text: format!(
-                    "saved {} — try it: nono run --profile {} -- …",
+                    "saved {} — replay: nono run --profile {} -- {}",
                     path.display(),
-                    path.display()
+                    crate::learn::command::profile_reference(&path, &state.config.profiles_dir),
+                    state.config.command
                 ),
                 error: false,
             });
