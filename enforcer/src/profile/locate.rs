@@ -3,12 +3,16 @@
 //!
 //! serde_json reports positions only for errors; provenance ("granted by
 //! `filesystem.allow[0]`, line 12") and semantic errors (an unknown group name)
-//! need the position of values that parsed fine. This is a small scanner over the
-//! comment-stripped text (comments are replaced by spaces, so positions hold). It
-//! runs only after serde_json accepted the document, so it may stop quietly on
-//! anything it does not understand: the index is then merely incomplete.
+//! need the position of values that parsed fine. They come from `jsonc-parser`'s
+//! syntax tree (byte ranges), walked once. The index is built only from text that
+//! serde_json has accepted (so nesting is bounded by serde_json's recursion limit);
+//! on text the tree parser refuses, the index is empty, never a hang or a panic.
 
 use std::collections::HashMap;
+
+use jsonc_parser::ast::{ObjectPropName, Value};
+use jsonc_parser::common::Ranged;
+use jsonc_parser::{CollectOptions, CommentCollectionStrategy, ParseOptions};
 
 /// A 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,21 +30,28 @@ pub struct PositionIndex {
 }
 
 impl PositionIndex {
-    /// Scans `text` (valid JSON, comments already blanked out).
+    /// Indexes `text` (JSON that serde_json accepted, comments already blanked out).
     pub fn build(text: &str) -> Self {
-        let mut scanner = Scanner {
-            bytes: text.as_bytes(),
-            text,
-            pos: 0,
-            out: HashMap::new(),
-            line: 1,
-            line_start: 0,
-            counted: 0,
+        let collect = CollectOptions {
+            comments: CommentCollectionStrategy::Off,
+            tokens: false,
         };
-        scanner.value(String::new());
-        Self {
-            positions: scanner.out,
+        let Ok(parsed) = jsonc_parser::parse_to_ast(text, &collect, &ParseOptions::default())
+        else {
+            return Self::default();
+        };
+        let mut offsets = Vec::new();
+        if let Some(value) = &parsed.value {
+            walk(value, String::new(), &mut offsets);
         }
+        // Offsets to lines and columns in one pass over the text, in offset order.
+        offsets.sort_unstable_by_key(|(offset, _)| *offset);
+        let mut lines = Lines::new(text);
+        let positions = offsets
+            .into_iter()
+            .map(|(offset, path)| (path, lines.position(offset)))
+            .collect();
+        Self { positions }
     }
 
     /// The position of the value at `path` (`a.b[2]`), if known.
@@ -49,127 +60,71 @@ impl PositionIndex {
     }
 }
 
-struct Scanner<'a> {
-    bytes: &'a [u8],
+/// Records the start of `value` and of everything inside it, by key path.
+fn walk(value: &Value<'_>, path: String, out: &mut Vec<(usize, String)>) {
+    out.push((value.range().start, path.clone()));
+    match value {
+        Value::Object(object) => {
+            for prop in &object.properties {
+                let key = match &prop.name {
+                    ObjectPropName::String(s) => s.value.as_ref(),
+                    ObjectPropName::Word(w) => w.value,
+                };
+                let child = if path.is_empty() {
+                    key.to_string()
+                } else {
+                    format!("{path}.{key}")
+                };
+                walk(&prop.value, child, out);
+            }
+        }
+        Value::Array(array) => {
+            for (i, element) in array.elements.iter().enumerate() {
+                walk(element, format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Byte offsets to lines and columns, asked in increasing order.
+struct Lines<'a> {
     text: &'a str,
-    pos: usize,
-    out: HashMap<String, Position>,
-    /// The line at `counted`, and where it starts: positions are asked in increasing
-    /// order, so each newline is counted once.
     line: usize,
     line_start: usize,
     counted: usize,
 }
 
-impl Scanner<'_> {
-    fn skip_ws(&mut self) {
-        while self.pos < self.bytes.len() && self.bytes[self.pos].is_ascii_whitespace() {
-            self.pos += 1;
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Self {
+        Lines {
+            text,
+            line: 1,
+            line_start: 0,
+            counted: 0,
         }
     }
 
-    /// The position of `offset`, which is never before the last one asked.
     fn position(&mut self, offset: usize) -> Position {
-        for (i, b) in self.bytes[self.counted..offset].iter().enumerate() {
+        let offset = offset.min(self.text.len());
+        for (i, b) in self.text.as_bytes()[self.counted..offset]
+            .iter()
+            .enumerate()
+        {
             if *b == b'\n' {
                 self.line += 1;
                 self.line_start = self.counted + i + 1;
             }
         }
         self.counted = offset;
-        let column = self.text[self.line_start..offset].chars().count() + 1;
+        let column = self
+            .text
+            .get(self.line_start..offset)
+            .map_or(1, |s| s.chars().count() + 1);
         Position {
             line: self.line,
             column,
         }
-    }
-
-    fn value(&mut self, path: String) -> Option<()> {
-        self.skip_ws();
-        let start = self.pos;
-        let first = *self.bytes.get(self.pos)?;
-        let position = self.position(start);
-        self.out.insert(path.clone(), position);
-        match first {
-            b'{' => {
-                self.pos += 1;
-                loop {
-                    self.skip_ws();
-                    match *self.bytes.get(self.pos)? {
-                        b'}' => {
-                            self.pos += 1;
-                            return Some(());
-                        }
-                        b',' => self.pos += 1,
-                        b'"' => {
-                            let key = self.string()?;
-                            self.skip_ws();
-                            if *self.bytes.get(self.pos)? != b':' {
-                                return None;
-                            }
-                            self.pos += 1;
-                            let child = if path.is_empty() {
-                                key
-                            } else {
-                                format!("{path}.{key}")
-                            };
-                            self.value(child)?;
-                        }
-                        _ => return None,
-                    }
-                }
-            }
-            b'[' => {
-                self.pos += 1;
-                let mut index = 0usize;
-                loop {
-                    self.skip_ws();
-                    match *self.bytes.get(self.pos)? {
-                        b']' => {
-                            self.pos += 1;
-                            return Some(());
-                        }
-                        b',' => self.pos += 1,
-                        _ => {
-                            self.value(format!("{path}[{index}]"))?;
-                            index += 1;
-                        }
-                    }
-                }
-            }
-            b'"' => self.string().map(|_| ()),
-            _ => {
-                while self.pos < self.bytes.len()
-                    && !matches!(self.bytes[self.pos], b',' | b'}' | b']')
-                    && !self.bytes[self.pos].is_ascii_whitespace()
-                {
-                    self.pos += 1;
-                }
-                Some(())
-            }
-        }
-    }
-
-    /// Reads a string starting at `"`, returning its decoded value.
-    fn string(&mut self) -> Option<String> {
-        let start = self.pos;
-        self.pos += 1;
-        while self.pos < self.bytes.len() {
-            match self.bytes[self.pos] {
-                b'\\' => self.pos += 2,
-                b'"' => {
-                    self.pos += 1;
-                    let quoted = &self.text[start..self.pos];
-                    // Without escapes, the value is what stands between the quotes.
-                    if !quoted.contains('\\') {
-                        return Some(quoted[1..quoted.len() - 1].to_string());
-                    }
-                    return serde_json::from_str(quoted).ok();
-                }
-                _ => self.pos += 1,
-            }
-        }
-        None
     }
 }
 

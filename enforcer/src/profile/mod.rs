@@ -396,14 +396,18 @@ pub fn parse(text: &str, name: &str, source: ProfileSource) -> Result<Profile, P
         ProfileSource::File(path) => path.display().to_string(),
     };
     let stripped = strip_comments(text, &display)?;
-    let index = PositionIndex::build(&stripped);
     // The built-in profiles are known to hold objects where objects belong (tested), so
-    // only a user's file pays for the extra parse into a `Value`.
-    if source != ProfileSource::Builtin {
+    // only a user's file pays for the extra parse into a `Value`. That parse comes
+    // first: the position index is built only from text serde_json accepted.
+    let index = if source != ProfileSource::Builtin {
         let value: serde_json::Value =
             serde_json::from_str(&stripped).map_err(|e| classify_serde_error(&e, &display))?;
+        let index = PositionIndex::build(&stripped);
         require_objects(&value, &index, &display)?;
-    }
+        index
+    } else {
+        PositionIndex::build(&stripped)
+    };
     let raw: file::ProfileFile =
         serde_json::from_str(&stripped).map_err(|e| classify_serde_error(&e, &display))?;
     let file = match &source {

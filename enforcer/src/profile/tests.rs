@@ -437,3 +437,92 @@ fn comment_stripping_is_skipped_only_without_comment_markers() {
         assert_eq!(strip_comments(text, "t").unwrap(), expected, "{text}");
     }
 }
+
+/// The inputs that made the old hand-written position scanner loop forever while
+/// allocating (a `}` or `:` where an array element belongs) are plain syntax errors.
+#[test]
+fn malformed_arrays_are_errors_not_hangs() {
+    for text in [
+        r#"{"filesystem": {"allow": ["/a", }]}}"#,
+        r#"{"filesystem": {"allow": [:]}}"#,
+        r#"{"a": [}"#,
+        r#"[}]"#,
+        r#"{"a": [1, 2, }, "b": 3}"#,
+    ] {
+        let started = std::time::Instant::now();
+        let result = parse_str(text);
+        assert!(
+            matches!(result, Err(ProfileError::Syntax { .. })),
+            "{text}: {result:?}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "{text}"
+        );
+        // The index alone, on text nobody validated, ends too.
+        let _ = PositionIndex::build(text);
+    }
+}
+
+/// Seeds for the mutation test: every profile text this project ships or reads.
+fn seed_profiles() -> Vec<String> {
+    let mut seeds: Vec<String> = vec![
+        include_str!("../../../tests/fixtures/upstream/python-agent.json").into(),
+        include_str!("../../../tests/fixtures/upstream/untrusted-python.json").into(),
+        include_str!("../../../tests/fixtures/upstream/deny-extra.json").into(),
+    ];
+    for (_, text) in crate::policy::BUILTIN_PROFILES {
+        seeds.push(text.to_string());
+    }
+    seeds
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 1500,
+        failure_persistence: None,
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+
+    /// Mutated profiles (bytes deleted, structural characters inserted, spans
+    /// repeated, the text cut): parsing never panics and never takes more than 100 ms.
+    #[test]
+    fn mutated_profiles_never_hang_or_panic(
+        seed in 0usize..64,
+        edits in proptest::collection::vec((0u8..4, 0usize..100_000, 0usize..8, 0usize..12), 1..12),
+    ) {
+        let seeds = seed_profiles();
+        let mut bytes = seeds[seed % seeds.len()].clone().into_bytes();
+        const STRUCTURAL: &[u8] = b"{}[]\",:\\/*#\n0-";
+        for (kind, at, len, pick) in edits {
+            if bytes.is_empty() {
+                break;
+            }
+            let at = at % bytes.len();
+            match kind {
+                0 => {
+                    let end = (at + len + 1).min(bytes.len());
+                    bytes.drain(at..end);
+                }
+                1 => bytes.insert(at, STRUCTURAL[pick % STRUCTURAL.len()]),
+                2 => {
+                    let end = (at + len * 7 + 1).min(bytes.len());
+                    let span: Vec<u8> = bytes[at..end].to_vec();
+                    for _ in 0..(len + 1) {
+                        bytes.splice(at..at, span.iter().copied());
+                    }
+                }
+                _ => bytes.truncate(at),
+            }
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        let started = std::time::Instant::now();
+        let _ = parse_str(&text);
+        let _ = PositionIndex::build(&text);
+        let took = started.elapsed();
+        proptest::prop_assert!(
+            took < std::time::Duration::from_millis(100),
+            "took {took:?} on {text:?}"
+        );
+    }
+}
