@@ -1987,16 +1987,29 @@ as_root_and_nobody!(
 /// tests touch shared directories such as `/etc`). Panics when that never happens: a
 /// test that means to start from a cached plan must not pass without one.
 fn run_until_cached(scene: &Scene, args: &[&str]) {
-    let mut said = String::new();
-    for _ in 0..6 {
+    // A plan is stored only when every directory it listed has been still for 2 s, so
+    // on a busy machine (other tests creating files everywhere) it may take a few
+    // rounds; each round's reason is kept for the failure message.
+    let mut reasons = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
         let out = scene.run_with_env(args, &[("NONO_TIMING", "1")]);
-        said = stderr(&out);
+        let said = stderr(&out);
         if said.contains("plan cache: hit") {
             return;
         }
+        reasons.push(
+            said.lines()
+                .find(|l| l.contains("plan cache:"))
+                .unwrap_or(said.as_str())
+                .to_string(),
+        );
         std::thread::sleep(Duration::from_millis(2100));
     }
-    panic!("no run of {args:?} used a cached plan; the last said:\n{said}");
+    panic!(
+        "no run of {args:?} used a cached plan in 60 s; the runs said:\n{}",
+        reasons.join("\n")
+    );
 }
 
 /// Escape: a plan cached before credentials appeared, reused after. The credentials
