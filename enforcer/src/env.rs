@@ -4,10 +4,12 @@
 //! 1. `environment.deny_vars` strips it.
 //! 2. When `environment.allow_vars` is not empty, only matching variables pass.
 //! 3. Loader and interpreter injection variables (`LD_*`, `DYLD_*`, `PYTHONSTARTUP`,
-//!    `NODE_OPTIONS`, `BASH_ENV`, …) and credential-looking variables (`*_API_KEY`,
-//!    `*_TOKEN`, `*_SECRET`, `*_PASSWORD`, `AWS_*`, `SSH_AUTH_SOCK`, …) are stripped
-//!    unless `allow_vars` names them (by exact name or a namespace prefix ending in `_*`;
-//!    `*` or `A*` does not count).
+//!    `NODE_OPTIONS`, `BASH_ENV`, …), credential-looking variables (a name holding a
+//!    word such as `TOKEN`, `SECRET`, `PASSWORD`, `KEY`, `PAT`, `AUTH` in any case,
+//!    bare or among others; `AWS_*`, `SSH_AUTH_SOCK`, …) and variables whose value holds
+//!    a URL with credentials (`https://user:pass@host`) are stripped unless
+//!    `allow_vars` names them (by exact name or a namespace prefix ending in `_*`; `*`
+//!    or `A*` does not count).
 //! 4. `environment.set_vars` is applied last.
 
 use std::ffi::{OsStr, OsString};
@@ -42,31 +44,71 @@ pub const INJECTION: &[&str] = &[
     "IFS",
 ];
 
-/// Variables that hold credentials, or point at an agent that uses them.
-pub const CREDENTIAL_SUFFIXES: &[&str] = &[
-    "_API_KEY",
-    "_APIKEY",
-    "_TOKEN",
-    "_SECRET",
-    "_SECRET_KEY",
-    "_PASSWORD",
-    "_PASSWD",
-    "_ACCESS_KEY",
-    "_PRIVATE_KEY",
-    "_CREDENTIALS",
-    "_AUTH_TOKEN",
+/// Words of a variable's name (split at `_`, compared upper-cased) that mark it as a
+/// credential: `TOKEN`, `GITHUB_TOKEN`, `TF_TOKEN_app_terraform_io`, `github_token`,
+/// `API_KEY`, `GH_PAT`, `SENTRY_DSN`, `DOCKER_AUTH_CONFIG`, `NPM_CONFIG__AUTH`.
+pub const CREDENTIAL_WORDS: &[&str] = &[
+    "TOKEN",
+    "TOKENS",
+    "SECRET",
+    "SECRETS",
+    "PASSWORD",
+    "PASSWD",
+    "PASSPHRASE",
+    "APIKEY",
+    "KEY",
+    "KEYS",
+    "PAT",
+    "DSN",
+    "AUTH",
+    "CREDENTIAL",
+    "CREDENTIALS",
+    "COOKIE",
+    "COOKIES",
+    "JWT",
+    "BEARER",
 ];
 
-/// Credential variables by prefix or exact name.
+/// Parts of a name that mark a credential even inside a word (`DBPASSWORD`,
+/// `MYAPIKEY`, `CLIENTSECRET`).
+pub const CREDENTIAL_PARTS: &[&str] = &[
+    "PASSWORD",
+    "PASSWD",
+    "APIKEY",
+    "SECRET",
+    "ACCESSTOKEN",
+    "AUTHTOKEN",
+    "AUTHKEY",
+    "PRIVATEKEY",
+];
+
+/// Credential variables by prefix or exact name (upper-cased), beyond the words.
 pub const CREDENTIAL_NAMES: &[&str] = &[
     "AWS_*",
+    "AZURE_CLIENT_*",
     "SSH_AUTH_SOCK",
+    "SSH_AGENT_PID",
     "GPG_AGENT_INFO",
+    "SSHPASS",
     "DATABASE_URL",
-    "PGPASSWORD",
+    "PGPASSFILE",
     "MYSQL_PWD",
-    "VAULT_TOKEN",
     "KUBECONFIG",
+    "KRB5CCNAME",
+    "VAULT_*",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "CLOUDSDK_AUTH_*",
+    "NETRC",
+    "DOCKER_CONFIG",
+];
+
+/// Names that contain a credential word but are not credentials.
+const NOT_CREDENTIALS: &[&str] = &[
+    "XAUTHORITY",
+    "GIT_AUTHOR_NAME",
+    "GIT_AUTHOR_EMAIL",
+    "GIT_AUTHOR_DATE",
+    "TOKENIZERS_PARALLELISM",
 ];
 
 /// Why a variable did not reach the command.
@@ -81,6 +123,8 @@ pub enum Stripped {
     Injection,
     /// Looks like a credential.
     Credential,
+    /// Its value holds a URL with credentials (`https://user:pass@host`).
+    CredentialUrl,
 }
 
 fn matches(pattern: &str, name: &[u8]) -> bool {
@@ -95,12 +139,48 @@ pub fn is_injection(name: &[u8]) -> bool {
     INJECTION.iter().any(|p| matches(p, name))
 }
 
-/// Does `name` look like a credential?
+/// Does `name` look like a credential? Case does not matter; a bare word counts
+/// (`TOKEN`, `password`), and so does a word anywhere in the name (`TF_TOKEN_x`).
 pub fn is_credential(name: &[u8]) -> bool {
-    CREDENTIAL_NAMES.iter().any(|p| matches(p, name))
-        || CREDENTIAL_SUFFIXES
+    let upper = name.to_ascii_uppercase();
+    if NOT_CREDENTIALS.iter().any(|n| upper == n.as_bytes()) {
+        return false;
+    }
+    CREDENTIAL_NAMES.iter().any(|p| matches(p, &upper))
+        || upper
+            .split(|b| *b == b'_')
+            .any(|word| CREDENTIAL_WORDS.iter().any(|w| word == w.as_bytes()))
+        || CREDENTIAL_PARTS.iter().any(|part| {
+            upper
+                .windows(part.len())
+                .any(|window| window == part.as_bytes())
+        })
+}
+
+/// Does `value` hold a URL with credentials in it (`https://user:pass@host`,
+/// `https://TOKEN@github.com`, `postgres://u:p@db/x`)? Anywhere in the value, so a
+/// list of URLs counts too.
+pub fn holds_credential_url(value: &[u8]) -> bool {
+    let mut rest = value;
+    while let Some(at) = find(rest, b"://") {
+        let after = &rest[at + 3..];
+        let authority_end = after
             .iter()
-            .any(|s| name.ends_with(s.as_bytes()))
+            .position(|b| matches!(b, b'/' | b'?' | b'#' | b' ' | b',' | b';' | b'"'))
+            .unwrap_or(after.len());
+        let authority = &after[..authority_end];
+        if let Some(userinfo_end) = authority.iter().rposition(|b| *b == b'@')
+            && userinfo_end > 0
+        {
+            return true;
+        }
+        rest = after;
+    }
+    false
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// The filtered environment and what was left out.
@@ -143,6 +223,8 @@ pub fn filter(
             Some(Stripped::Injection)
         } else if is_credential(bytes) && !explicit(bytes) {
             Some(Stripped::Credential)
+        } else if holds_credential_url(value.as_bytes()) && !explicit(bytes) {
+            Some(Stripped::CredentialUrl)
         } else {
             None
         };
@@ -236,6 +318,78 @@ mod tests {
         let f = filter(input, &policy);
         assert_eq!(names(&f), ["OPENAI_API_KEY", "AWS_REGION", "X", "FOO"]);
         assert_eq!(get(&f.vars, "FOO"), Some(OsStr::new("bar")));
+    }
+
+    #[test]
+    fn credentials_are_found_in_any_case_bare_and_inside_names() {
+        for name in [
+            "TOKEN",
+            "PASSWORD",
+            "API_KEY",
+            "SECRET_KEY",
+            "github_token",
+            "GH_PAT",
+            "SSHPASS",
+            "SENTRY_DSN",
+            "DOCKER_AUTH_CONFIG",
+            "TF_TOKEN_app_terraform_io",
+            "NPM_CONFIG__AUTH",
+            "npm_config__authToken",
+            "DBPASSWORD",
+            "OPENAI_API_KEY",
+            "HF_TOKEN",
+            "VAULT_ADDR",
+            "AZURE_CLIENT_SECRET",
+            "ClientSecret",
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            "KRB5CCNAME",
+        ] {
+            assert!(is_credential(name.as_bytes()), "{name}");
+        }
+        for name in [
+            "PATH",
+            "HOME",
+            "TERM",
+            "XAUTHORITY",
+            "GIT_AUTHOR_NAME",
+            "TOKENIZERS_PARALLELISM",
+            "KEYMAP",
+            "LANG",
+            "PWD",
+            "OLDPWD",
+            "SSH_TTY",
+        ] {
+            assert!(!is_credential(name.as_bytes()), "{name}");
+        }
+    }
+
+    #[test]
+    fn urls_with_credentials_are_stripped_by_value() {
+        let input = env(&[
+            ("HTTPS_PROXY", "http://alice:s3cret@proxy.example:3128"),
+            ("http_proxy", "http://proxy.example:3128"),
+            ("GIT_REMOTE", "https://ghp_abc@github.com/o/r.git"),
+            ("MIRRORS", "https://a.example/x, ftp://u:p@b.example/"),
+            ("EMAIL_LIKE", "mailto:someone@example.com"),
+            ("PLAIN", "https://example.com/a@b"),
+        ]);
+        let f = filter(input, &EnvPolicy::default());
+        assert_eq!(names(&f), ["http_proxy", "EMAIL_LIKE", "PLAIN"]);
+        assert!(
+            f.stripped
+                .iter()
+                .all(|(_, r)| *r == Stripped::CredentialUrl)
+        );
+        // Named on purpose, it passes.
+        let policy = EnvPolicy {
+            allow_vars: vec![("HTTPS_PROXY".into(), Source::NonoState)],
+            ..EnvPolicy::default()
+        };
+        let f = filter(
+            env(&[("HTTPS_PROXY", "http://a:b@p:1"), ("TOKEN", "t")]),
+            &policy,
+        );
+        assert_eq!(names(&f), ["HTTPS_PROXY"]);
     }
 
     #[test]

@@ -1565,6 +1565,69 @@ fn environment_strips_injection_and_credentials() {
     }
 }
 
+/// Escape: credentials under names the suffix rule missed — bare words, lower case,
+/// words in the middle, URLs with a password — reach neither `env` nor
+/// `/proc/self/environ` of a child of the command.
+#[test]
+fn environment_strips_credentials_by_word_case_and_url() {
+    let w = World::new();
+    let secrets = [
+        ("TOKEN", "n0n0-secret-1"),
+        ("PASSWORD", "n0n0-secret-2"),
+        ("API_KEY", "n0n0-secret-3"),
+        ("SECRET_KEY", "n0n0-secret-4"),
+        ("github_token", "n0n0-secret-5"),
+        ("GH_PAT", "n0n0-secret-6"),
+        ("SSHPASS", "n0n0-secret-7"),
+        ("SENTRY_DSN", "https://n0n0-secret-8@o1.ingest.example/1"),
+        ("DOCKER_AUTH_CONFIG", "n0n0-secret-9"),
+        ("TF_TOKEN_app_terraform_io", "n0n0-secret-10"),
+        (
+            "HTTPS_PROXY",
+            "http://alice:n0n0-secret-11@proxy.example:3128",
+        ),
+        ("npm_config__authToken", "n0n0-secret-12"),
+    ];
+    let out = w
+        .nono(&[
+            "run",
+            "-q",
+            "--",
+            "sh",
+            "-c",
+            "env; sh -c 'tr \\0 \\n < /proc/self/environ'",
+        ])
+        .envs(secrets)
+        .env("KEEP_ME", "visible")
+        .timeout(TIMEOUT)
+        .output()
+        .unwrap();
+    assert_code(&out, 0, "env");
+    let seen = stdout(&out);
+    assert!(seen.contains("KEEP_ME=visible"), "{seen}");
+    assert!(
+        !seen.contains("n0n0-secret"),
+        "a credential passed:\n{seen}"
+    );
+
+    // Passed on purpose: named in allow_vars.
+    let profile = w.write(
+        "keep.json",
+        r#"{ "environment": { "allow_vars": ["*", "TOKEN", "HTTPS_PROXY"] } }"#,
+    );
+    let out = w
+        .nono(&["run", "-q", "--profile", p(&profile), "--", "env"])
+        .envs(secrets)
+        .timeout(TIMEOUT)
+        .output()
+        .unwrap();
+    assert_code(&out, 0, "env with allow_vars");
+    let seen = stdout(&out);
+    assert!(seen.lines().any(|l| l == "TOKEN=n0n0-secret-1"), "{seen}");
+    assert!(seen.contains("n0n0-secret-11@"), "{seen}");
+    assert!(!seen.contains("n0n0-secret-2"), "{seen}");
+}
+
 // ---------------------------------------------------------------------------------
 // Bad input: refused before anything runs
 
