@@ -444,6 +444,8 @@ as_root_and_nobody!(
     symlinks_out_of_the_grant_give_nothing,
     truncating_an_outside_file_fails,
     secrets_in_an_allowed_home_stay_denied,
+    every_credential_store_in_an_allowed_home_stays_denied,
+    system_secrets_stay_denied,
     block_network_refuses_tcp_connect,
     block_network_refuses_udp_sendto,
     block_network_refuses_other_socket_kinds,
@@ -476,6 +478,82 @@ fn shadow_is_unreadable(user: User) {
         !stdout(&out).contains("root:"),
         "shadow leaked: {}",
         stdout(&out)
+    );
+}
+
+/// The entries of a built-in group, from the policy file the binary embeds.
+fn policy_denies(group: &str) -> Vec<String> {
+    let policy: serde_json::Value =
+        serde_json::from_str(include_str!("../../enforcer/data/policy.json")).unwrap();
+    policy["groups"][group]["deny"]
+        .as_array()
+        .unwrap_or_else(|| panic!("group {group} has no deny list"))
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Escape: with the whole home granted, read any of the credential stores of
+/// `deny_credentials` (package managers, code hosts, ML hubs, cloud and tunnel CLIs,
+/// password managers, chat clients, mobile tooling). Each is planted as a file.
+fn every_credential_store_in_an_allowed_home_stays_denied(user: User) {
+    let Some(scene) = Scene::new(user) else {
+        return;
+    };
+    let w = &scene.w;
+    let entries = policy_denies("deny_credentials");
+    assert!(entries.len() >= 100, "{} entries", entries.len());
+    let mut script = String::new();
+    for entry in &entries {
+        let relative = entry.strip_prefix("~/").expect("a home path");
+        let path = w.write(&format!("home/{relative}"), "n0n0-credential\n");
+        set_mode(&path, 0o644);
+        script.push_str(&format!("cat '{}' 2>/dev/null; ", p(&path)));
+    }
+    scene.give(&w.home());
+    let home = p(&w.home()).to_string();
+    let out = scene.run(&["run", "-q", "--allow", &home, "--", "sh", "-c", &script]);
+    assert!(
+        !stdout(&out).contains("n0n0-credential"),
+        "a credential store was readable: {}",
+        stdout(&out)
+    );
+    // `why` agrees, entry by entry.
+    for entry in &entries {
+        let path = entry.replacen('~', &home, 1);
+        let out = scene.run(&["why", "--allow", &home, "--path", &path, "--op", "read"]);
+        assert_code(&out, 1, &format!("why {path}"));
+    }
+}
+
+/// Escape: read system secrets through the `/etc` (or a wider) grant; root could
+/// without the sandbox. Every entry that exists here is tried for real.
+fn system_secrets_stay_denied(user: User) {
+    let Some(scene) = Scene::new(user) else {
+        return;
+    };
+    let entries = policy_denies("deny_system_secrets_linux");
+    assert!(entries.len() >= 40, "{} entries", entries.len());
+    let mut tried = 0;
+    for entry in &entries {
+        let out = scene.run(&["why", "--read", "/var", "--path", entry, "--op", "read"]);
+        assert_code(&out, 1, &format!("why {entry}"));
+        let path = Path::new(entry);
+        if !path.exists() {
+            continue;
+        }
+        tried += 1;
+        let verb = if path.is_dir() { "ls" } else { "cat" };
+        let out = scene.run(&["run", "-q", "--read", "/var", "--", verb, entry]);
+        assert!(
+            !out.status.success() && stdout(&out).is_empty(),
+            "{verb} {entry} as {user:?}: {}",
+            stdout(&out)
+        );
+    }
+    assert!(
+        tried > 0,
+        "none of the system secrets exists here to be tried"
     );
 }
 
