@@ -446,6 +446,8 @@ as_root_and_nobody!(
     secrets_in_an_allowed_home_stay_denied,
     every_credential_store_in_an_allowed_home_stays_denied,
     system_secrets_stay_denied,
+    kernel_keyrings_are_out_of_reach,
+    inode_flags_cannot_change_without_the_mount_view,
     block_network_refuses_tcp_connect,
     block_network_refuses_udp_sendto,
     block_network_refuses_other_socket_kinds,
@@ -555,6 +557,135 @@ fn system_secrets_stay_denied(user: User) {
         tried > 0,
         "none of the system secrets exists here to be tried"
     );
+}
+
+/// A Python snippet that asks the kernel's key service for the session and user
+/// keyrings, reads the first key of each, and tries `add_key` and `request_key`.
+const KEYRING_PROBE: &str = r#"
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+def call(nr, *args):
+    r = libc.syscall(nr, *args)
+    return r if r >= 0 else "errno %d" % ctypes.get_errno()
+KEYCTL, ADD_KEY, REQUEST_KEY = 250, 248, 249
+print("session", call(KEYCTL, 0, -3, 0))
+print("user", call(KEYCTL, 0, -4, 0))
+print("add_key", call(ADD_KEY, b"user", b"nono-probe", b"x", 1, -3))
+print("request_key", call(REQUEST_KEY, b"user", b"nono-probe", None, 0))
+"#;
+
+/// Escape: read keys from the caller's session keyring or (as root) the user
+/// keyring, or add keys for later. Refused by default; with `allow_keyring` the
+/// command still gets a session keyring of its own, not the caller's.
+fn kernel_keyrings_are_out_of_reach(user: User) {
+    let Some(scene) = Scene::with_python(user) else {
+        return;
+    };
+    let out = scene.run(&["run", "-q", "--", PYTHON, "-c", KEYRING_PROBE]);
+    assert_code(&out, 0, "keyring probe");
+    let said = stdout(&out);
+    let eacces = format!("errno {}", libc::EACCES);
+    for call in ["session", "user", "add_key", "request_key"] {
+        assert!(
+            said.lines().any(|l| l == format!("{call} {eacces}")),
+            "{call} was not refused:\n{said}"
+        );
+    }
+    let profile = scene
+        .w
+        .write("keyring.json", r#"{"security": {"allow_keyring": true}}"#);
+    scene.give(&profile);
+    let out = scene.run(&[
+        "run",
+        "-q",
+        "--profile",
+        p(&profile),
+        "--",
+        PYTHON,
+        "-c",
+        KEYRING_PROBE,
+    ]);
+    assert_code(&out, 0, "keyring probe with allow_keyring");
+    let inside = stdout(&out);
+    let session = |text: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("session "))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        session(&inside).parse::<i64>().is_ok(),
+        "allow_keyring: {inside}"
+    );
+    if user == User::Caller {
+        let outside = std::process::Command::new(PYTHON)
+            .args(["-c", KEYRING_PROBE])
+            .output()
+            .unwrap();
+        let outside = String::from_utf8_lossy(&outside.stdout).to_string();
+        assert_ne!(
+            session(&inside),
+            session(&outside),
+            "the command shares the caller's session keyring"
+        );
+    }
+}
+
+/// Escape: with no mount view, change a read-only granted file's inode flags
+/// (`chattr +A`, or `+i` as root) — `chmod` is refused, and so must this be.
+fn inode_flags_cannot_change_without_the_mount_view(user: User) {
+    let Some(scene) = Scene::with_python(user) else {
+        return;
+    };
+    let outside = scene.outside();
+    let file = scene.outside_file(&outside, "flags.txt", "data\n");
+    let dir = p(outside.path()).to_string();
+    let probe = format!(
+        r#"
+import fcntl, struct, os
+fd = os.open("{}", os.O_RDONLY)
+for name, req, size in (("SETFLAGS", 0x40086602, "l"), ("SETFLAGS32", 0x40046602, "i")):
+    try:
+        fcntl.ioctl(fd, req, struct.pack(size, 0x80))
+        print(name, "ok")
+    except OSError as e:
+        print(name, "errno", e.errno)
+try:
+    fcntl.ioctl(fd, 0x401c5820, bytes(28))
+    print("FSSETXATTR ok")
+except OSError as e:
+    print("FSSETXATTR errno", e.errno)
+"#,
+        p(&file)
+    );
+    let out = scene.run(&[
+        "run",
+        "-q",
+        "--no-mount-view",
+        "--read",
+        &dir,
+        "--",
+        PYTHON,
+        "-c",
+        &probe,
+    ]);
+    assert_code(&out, 0, "ioctl probe");
+    let said = stdout(&out);
+    for name in ["SETFLAGS", "SETFLAGS32", "FSSETXATTR"] {
+        assert!(
+            said.lines()
+                .any(|l| l == format!("{name} errno {}", libc::EACCES)),
+            "{name} was not refused:\n{said}"
+        );
+    }
+    let lsattr = std::process::Command::new("lsattr").arg(&file).output();
+    if let Ok(lsattr) = lsattr {
+        let flags = String::from_utf8_lossy(&lsattr.stdout);
+        assert!(
+            !flags.split_whitespace().next().unwrap_or("").contains('A'),
+            "{flags}"
+        );
+    }
 }
 
 /// Escape: follow a link planted inside the grant to a file and to a directory outside.

@@ -279,6 +279,10 @@ pub struct Security {
     /// IPC mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipc_mode: Option<IpcMode>,
+    /// May the command use the kernel's key retention service (`keyctl`, `add_key`,
+    /// `request_key`)? Default false. Either way it gets a fresh session keyring.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_keyring: Option<bool>,
 }
 
 /// Isolation of signals or process inspection.

@@ -170,6 +170,8 @@ pub struct SecuritySection {
     pub process_info_mode: Option<IsolationMode>,
     /// `security.ipc_mode`.
     pub ipc_mode: Option<IpcMode>,
+    /// `security.allow_keyring`.
+    pub allow_keyring: Option<bool>,
 }
 
 /// Where a profile was loaded from.
@@ -367,6 +369,7 @@ const KNOWN_KEYS: &[&str] = &[
     "signal_mode",
     "process_info_mode",
     "ipc_mode",
+    "allow_keyring",
     "add_allow_read",
     "add_allow_write",
     "add_allow_readwrite",
@@ -640,6 +643,7 @@ fn normalize(raw: file::ProfileFile, name: &str, source: ProfileSource, ctx: &Ct
             signal_mode: sec.signal_mode,
             process_info_mode: sec.process_info_mode,
             ipc_mode: sec.ipc_mode,
+            allow_keyring: sec.allow_keyring,
         };
     }
     if let Some(policy) = &raw.policy {
@@ -846,6 +850,7 @@ impl Profile {
                     .process_info_mode
                     .or(self.security.process_info_mode),
                 ipc_mode: child.security.ipc_mode.or(self.security.ipc_mode),
+                allow_keyring: child.security.allow_keyring.or(self.security.allow_keyring),
             },
             notes: union(&self.notes, &child.notes, |a, b| a == b),
         }
@@ -960,6 +965,7 @@ impl Profile {
                 signal_mode: self.security.signal_mode,
                 process_info_mode: self.security.process_info_mode,
                 ipc_mode: self.security.ipc_mode,
+                allow_keyring: self.security.allow_keyring,
             }),
             policy: None,
             interactive: None,

@@ -231,10 +231,12 @@ pub enum Step {
     Seccomp,
     /// `execve`.
     Exec,
+    /// Joining a fresh session keyring.
+    Keyring,
 }
 
 impl Step {
-    const ALL: [Step; 16] = [
+    const ALL: [Step; 17] = [
         Step::UserNamespace,
         Step::Setgroups,
         Step::UidMap,
@@ -251,6 +253,7 @@ impl Step {
         Step::Landlock,
         Step::Seccomp,
         Step::Exec,
+        Step::Keyring,
     ];
 
     /// The step with this discriminant.
@@ -277,6 +280,7 @@ impl Step {
             Step::Landlock => "applying Landlock",
             Step::Seccomp => "applying seccomp",
             Step::Exec => "executing the command",
+            Step::Keyring => "joining a fresh session keyring",
         }
     }
 }
@@ -579,8 +583,13 @@ pub fn prepare(
 
     // seccomp.
     let seccomp_err = |e: seccompiler::Error| SandboxError::Seccomp(e.to_string());
-    let mut programs = vec![seccomp::base_filter().map_err(seccomp_err)?];
-    layers.push("TIOCSTI and io_uring refused".into());
+    let keyring = caps.security.allow_keyring == Some(true);
+    let mut programs = vec![seccomp::base_filter(keyring).map_err(seccomp_err)?];
+    layers.push(if keyring {
+        "TIOCSTI and io_uring refused".into()
+    } else {
+        "TIOCSTI, io_uring and keyrings refused".into()
+    });
     if network_blocked {
         programs.push(seccomp::network_filter().map_err(seccomp_err)?);
         layers.push("UDP/raw/MPTCP/SCTP/TCP Fast Open refused".into());
@@ -794,6 +803,18 @@ impl Prepared {
         sys::chdir(&self.workdir).map_err(fail(Step::Workdir))?;
         if self.drop_capabilities {
             sys::drop_all_capabilities(self.last_cap).map_err(fail(Step::DropCapabilities))?;
+        }
+        // A session keyring of its own: the caller's (and its keys) are out of reach
+        // even where the profile allows the key calls. A kernel without keyrings has
+        // nothing to hide.
+        match sys::join_new_session_keyring() {
+            Ok(()) | Err(libc::ENOSYS) => {}
+            Err(errno) => {
+                return Err(ChildError {
+                    step: Step::Keyring,
+                    errno,
+                });
+            }
         }
         sys::set_no_new_privs().map_err(fail(Step::NoNewPrivs))?;
         if let Some(fd) = &self.landlock {

@@ -53,12 +53,18 @@ const TIOCSTI: u64 = 0x5412;
 const TIOCLINUX: u64 = 0x541c;
 const MSG_FASTOPEN: u64 = 0x2000_0000;
 
-/// The filter every sandbox gets: terminal injection, io_uring, and on x86-64 the x32
-/// system calls. One program where there were two (the x32 check first, then the
-/// rest): every filter costs the kernel an allocation and a JIT compilation at install,
-/// and a run at every system call.
-pub fn base_filter() -> Result<BpfProgram, seccompiler::Error> {
+/// The filter every sandbox gets: terminal injection, io_uring, the kernel's key
+/// retention service unless `keyring` (keys of the caller's session and user keyrings
+/// would otherwise be readable), and on x86-64 the x32 system calls. One program where
+/// there were two (the x32 check first, then the rest): every filter costs the kernel
+/// an allocation and a JIT compilation at install, and a run at every system call.
+pub fn base_filter(keyring: bool) -> Result<BpfProgram, seccompiler::Error> {
     let mut rules = BTreeMap::new();
+    if !keyring {
+        for nr in [libc::SYS_keyctl, libc::SYS_add_key, libc::SYS_request_key] {
+            rules.insert(nr, vec![]);
+        }
+    }
     rules.insert(
         libc::SYS_ioctl,
         vec![
@@ -165,10 +171,27 @@ pub fn listen_filter() -> Result<BpfProgram, seccompiler::Error> {
     build(rules)
 }
 
+/// `FS_IOC_SETFLAGS` (`chattr`), as `_IOW('f', 2, long)` on 64-bit, and its 32-bit
+/// twin `FS_IOC32_SETFLAGS`.
+const FS_IOC_SETFLAGS: u64 = 0x4008_6602;
+const FS_IOC32_SETFLAGS: u64 = 0x4004_6602;
+/// `FS_IOC_FSSETXATTR` (`xfs_io chattr`, project ids, the same flags), `_IOW('X', 32,
+/// struct fsxattr)`.
+const FS_IOC_FSSETXATTR: u64 = 0x401c_5820;
+
 /// Refuses metadata changes everywhere (used only when no read-only mount view can be
-/// built, because seccomp cannot tell which path a call is about).
+/// built, because seccomp cannot tell which path a call is about): modes, owners,
+/// times, extended attributes and inode flags (`chattr +i/+a/+A`).
 pub fn metadata_filter() -> Result<BpfProgram, seccompiler::Error> {
     let mut rules = BTreeMap::new();
+    rules.insert(
+        libc::SYS_ioctl,
+        vec![
+            SeccompRule::new(vec![cond(1, Op::Eq, FS_IOC_SETFLAGS)?])?,
+            SeccompRule::new(vec![cond(1, Op::Eq, FS_IOC32_SETFLAGS)?])?,
+            SeccompRule::new(vec![cond(1, Op::Eq, FS_IOC_FSSETXATTR)?])?,
+        ],
+    );
     for nr in [
         libc::SYS_chmod,
         libc::SYS_fchmod,
@@ -263,7 +286,7 @@ mod tests {
             stmt(0x06, 0x0005_0000 | libc::ENOSYS as u32),
             stmt(0x06, 0x7fff_0000),
         ];
-        let joined = base_filter().unwrap();
+        let joined = base_filter(false).unwrap();
         let rest = &joined[x32_prefix().len()..];
         const I386: u32 = 0x4000_0003;
         const AARCH64: u32 = 0xc000_00b7;
@@ -319,7 +342,7 @@ mod tests {
 
     #[test]
     fn programs_build() {
-        assert!(!base_filter().unwrap().is_empty());
+        assert!(!base_filter(false).unwrap().is_empty());
         assert!(!listen_filter().unwrap().is_empty());
         assert!(!network_filter().unwrap().is_empty());
         assert!(!metadata_filter().unwrap().is_empty());
