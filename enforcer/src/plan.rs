@@ -552,6 +552,56 @@ pub enum PlanError {
         /// The flag or key to use instead, with the path.
         suggestion: String,
     },
+    /// A grant's path passes through a symbolic link that lies inside a directory
+    /// this sandbox may write: an earlier run could have planted it (replaced a
+    /// granted directory with a link to `$HOME`, say), so it is not followed.
+    #[error(
+        "{source_desc}: {} passes through the symbolic link {} (to {}), which is inside \
+         {}, a directory the sandbox may write; a sandboxed command could have planted it. \
+         Grant the link's target by its own path, or replace the link with a directory",
+        path.display(),
+        link.display(),
+        target.display(),
+        writable.display()
+    )]
+    PlantableSymlink {
+        /// The grant's path.
+        path: PathBuf,
+        /// Where the grant came from.
+        source_desc: String,
+        /// The symbolic link (its parent resolved).
+        link: PathBuf,
+        /// Where it points (resolved).
+        target: PathBuf,
+        /// The write-granted directory that holds it.
+        writable: PathBuf,
+    },
+    /// A profile or group grant reaches, through a symbolic link, a directory that
+    /// holds denied paths (`~/.cache/pip` made a link to `~`): the link, not the
+    /// profile, would decide that a home full of secrets is granted.
+    #[error(
+        "{source_desc}: {} leads through the symbolic link {} to {}, which holds the denied \
+         path {}; a link that widens a profile's grant onto denied paths is not followed. \
+         Remove the link (or make it point elsewhere), or grant {} on purpose on the \
+         command line",
+        path.display(),
+        link.display(),
+        target.display(),
+        denied.display(),
+        target.display()
+    )]
+    SymlinkOntoDenied {
+        /// The grant's path.
+        path: PathBuf,
+        /// Where the grant came from.
+        source_desc: String,
+        /// The first symbolic link on the way.
+        link: PathBuf,
+        /// What the grant resolves to.
+        target: PathBuf,
+        /// A denied path inside it.
+        denied: PathBuf,
+    },
     /// Carving a denied path out of a grant would need too many rules.
     #[error(
         "cannot grant {} ({grant_source}) without exposing {} ({deny_source}): carving it out \
@@ -586,12 +636,92 @@ pub fn plan(caps: &CapabilitySet, fs: &impl FsView) -> Result<Plan, PlanError> {
     plan_with(caps, fs, &PlanOptions::default())
 }
 
+/// Refuses a grant whose path goes through a symbolic link inside a directory that a
+/// write grant of the same sandbox covers: the sandbox (this run or an earlier one)
+/// could have put it there to point the grant elsewhere (`~/.cache/pip` replaced by a
+/// link to `~`). A write grant of `/` itself (learn's safety net) is left out: every
+/// path is below it, so the check would refuse every symlinked system path.
+fn refuse_plantable_symlinks(caps: &CapabilitySet, fs: &impl FsView) -> Result<(), PlanError> {
+    let writable: Vec<PathBuf> = caps
+        .grants
+        .iter()
+        .filter(|g| g.access != Access::Read && g.kind != PathKind::File)
+        .filter_map(|g| fs.canonicalize(&g.path).ok())
+        .filter(|p| p != Path::new("/") && fs.kind(p).is_ok_and(|k| k == EntryKind::Dir))
+        .collect();
+    let mut denied: Option<Vec<(PathBuf, PathBuf)>> = None;
+    for grant in &caps.grants {
+        let mut first_link: Option<PathBuf> = None;
+        let mut complete = true;
+        let mut plantable = None;
+        // Each prefix of the path as written: a symlink is a prefix whose resolution
+        // differs from its resolved parent joined with its name.
+        let mut parent = PathBuf::from("/");
+        let mut written = PathBuf::new();
+        for component in grant.path.components() {
+            written.push(component);
+            let std::path::Component::Normal(name) = component else {
+                if let Ok(p) = fs.canonicalize(&written) {
+                    parent = p;
+                }
+                continue;
+            };
+            let Ok(resolved) = fs.canonicalize(&written) else {
+                complete = false;
+                break;
+            };
+            let at = parent.join(name);
+            if resolved != at && first_link.is_none() {
+                first_link = Some(at.clone());
+            }
+            if resolved != at
+                && plantable.is_none()
+                && let Some(dir) = writable.iter().find(|w| is_within(&at, w) && at != **w)
+            {
+                plantable = Some(PlanError::PlantableSymlink {
+                    path: grant.path.clone(),
+                    source_desc: grant.source.to_string(),
+                    link: at,
+                    target: resolved.clone(),
+                    writable: dir.clone(),
+                });
+            }
+            parent = resolved;
+        }
+        if let Some(link) = first_link
+            && complete
+            && !grant.strict
+        {
+            let denied = denied.get_or_insert_with(|| {
+                caps.denies
+                    .iter()
+                    .map(|d| (d.path.clone(), canonicalize_lenient(fs, &d.path)))
+                    .collect()
+            });
+            if let Some((path, _)) = denied.iter().find(|(_, c)| is_within(c, &parent)) {
+                return Err(PlanError::SymlinkOntoDenied {
+                    path: grant.path.clone(),
+                    source_desc: grant.source.to_string(),
+                    link,
+                    target: parent,
+                    denied: path.clone(),
+                });
+            }
+        }
+        if let Some(error) = plantable {
+            return Err(error);
+        }
+    }
+    Ok(())
+}
+
 /// Plans the rules for `caps` against `fs`, with options.
 pub fn plan_with(
     caps: &CapabilitySet,
     fs: &impl FsView,
     options: &PlanOptions,
 ) -> Result<Plan, PlanError> {
+    refuse_plantable_symlinks(caps, fs)?;
     let denies: Vec<PlannedDeny> = caps
         .denies
         .iter()

@@ -447,6 +447,7 @@ as_root_and_nobody!(
     every_credential_store_in_an_allowed_home_stays_denied,
     system_secrets_stay_denied,
     kernel_keyrings_are_out_of_reach,
+    a_symlink_planted_by_one_run_does_not_widen_the_next,
     inode_flags_cannot_change_without_the_mount_view,
     block_network_refuses_tcp_connect,
     block_network_refuses_udp_sendto,
@@ -686,6 +687,94 @@ except OSError as e:
             "{flags}"
         );
     }
+}
+
+/// Escape: one run (with `~/.cache` writable) replaces `~/.cache/pip`, a directory
+/// that the `python_runtime` group grants read-write, with a link to `~`; the next
+/// run under a profile including that group would grant the whole home. It is
+/// refused with a message naming the link; a link to a directory without denied
+/// paths (a cache on another disk) keeps working; and a link inside a directory the
+/// same sandbox may write is refused even for a command-line grant.
+fn a_symlink_planted_by_one_run_does_not_widen_the_next(user: User) {
+    let Some(scene) = Scene::new(user) else {
+        return;
+    };
+    let w = &scene.w;
+    w.write("home/.cache/pip/wheel", "w");
+    w.write("home/.ssh/id_ed25519", "PRIVATE");
+    w.write(
+        "home/profiles/py.json",
+        r#"{"groups": {"include": ["python_runtime"]}}"#,
+    );
+    scene.give(&w.home());
+    let home = p(&w.home()).to_string();
+    let cache = format!("{home}/.cache");
+    let plant = format!("rm -rf {cache}/pip && ln -s {home} {cache}/pip");
+    let out = scene.run(&["run", "-q", "--allow", &cache, "--", "sh", "-c", &plant]);
+    assert_code(&out, 0, "the first run plants the link");
+    assert!(
+        std::fs::symlink_metadata(w.home().join(".cache/pip"))
+            .unwrap()
+            .is_symlink()
+    );
+
+    let profile = format!("{home}/profiles/py.json");
+    let escape = format!("echo planted > {home}/planted; cat {home}/.ssh/id_ed25519");
+    let out = scene.run(&[
+        "run",
+        "-q",
+        "--profile",
+        &profile,
+        "--",
+        "sh",
+        "-c",
+        &escape,
+    ]);
+    assert_code(&out, 2, "the next run refuses the widened grant");
+    let err = stderr(&out);
+    assert!(
+        err.contains("symbolic link") && err.contains(".cache/pip"),
+        "{err}"
+    );
+    assert!(!w.home().join("planted").exists(), "the command ran");
+    assert!(!stdout(&out).contains("PRIVATE"));
+
+    // A link to a plain directory elsewhere is fine.
+    let elsewhere = scene.outside();
+    std::fs::remove_file(w.home().join(".cache/pip")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), w.home().join(".cache/pip")).unwrap();
+    scene.give(&w.home().join(".cache/pip"));
+    let use_cache = format!("echo ok > {cache}/pip/f");
+    let out = scene.run(&[
+        "run",
+        "-q",
+        "--profile",
+        &profile,
+        "--",
+        "sh",
+        "-c",
+        &use_cache,
+    ]);
+    assert_code(&out, 0, "a cache linked to another directory");
+    assert_eq!(read(&elsewhere.path().join("f")), "ok\n");
+
+    // A command-line grant through a link inside a writable grant of the same run.
+    let out = scene.run(&[
+        "run",
+        "-q",
+        "--allow",
+        &cache,
+        "--allow",
+        &format!("{cache}/pip"),
+        "--",
+        "true",
+    ]);
+    assert_code(&out, 2, "a link the same sandbox could have planted");
+    assert!(
+        stderr(&out).contains("could have planted it"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// Escape: follow a link planted inside the grant to a file and to a directory outside.
