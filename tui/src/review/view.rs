@@ -512,16 +512,48 @@ fn files(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) {
     }
     // Columns: name, badges, count, decision. Below 60 columns (an 80-column screen)
     // the count goes (the Details pane has it) so that names stay readable.
-    let status_w = (width * 2 / 5).clamp(12, 60);
+    // The name column takes what the names shown need (the decision column keeps at
+    // least 40%, or 16 columns on a narrow screen).
     let count_w = if width >= 60 { 6 } else { 0 };
     let badge_w = 7;
-    let name_w = width.saturating_sub(status_w + count_w + badge_w);
+    let offset = state.offset[0];
+    let labels: Vec<(usize, String)> = state
+        .rows
+        .iter()
+        .skip(offset)
+        .take(height)
+        .map(|row| {
+            let mut label = state.tree.label(row);
+            let node = state.tree.node(row.node);
+            let dir = node.is_branch() || state.path_node(row.node).is_some_and(|n| n.dir);
+            if dir && !label.ends_with('/') {
+                label.push('/');
+            }
+            (row.depth as usize, label)
+        })
+        .collect();
+    let status_min = if width >= 60 { width * 2 / 5 } else { 16 };
+    let name_max = width.saturating_sub(status_min + count_w + badge_w);
     // Deep trees indent less than two columns a level once the names would lose
     // room: the marker and at least 14 columns of the name always show.
-    let max_indent = name_w.saturating_sub(2 + 14 + 1);
-    let offset = state.offset[0];
+    let max_indent = name_max.saturating_sub(2 + 14 + 1);
+    let indent_of = |depth: usize| (depth * 2).min(max_indent);
+    let needed = labels
+        .iter()
+        .map(|(d, l)| indent_of(*d) + 2 + l.chars().count() + 1)
+        .max()
+        .unwrap_or(0);
+    let name_w = needed.clamp(name_max.min(16), name_max);
+    let status_w = width.saturating_sub(name_w + count_w + badge_w);
     let mut lines = Vec::with_capacity(height);
-    for (i, row) in state.rows.iter().enumerate().skip(offset).take(height) {
+    for ((i, row), (depth, label)) in state
+        .rows
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(height)
+        .zip(labels)
+    {
         let node = state.tree.node(row.node);
         let branch = node.is_branch();
         let marker = if !branch {
@@ -531,12 +563,8 @@ fn files(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) {
         } else {
             "▾ "
         };
-        let mut label = state.tree.label(row);
         let pn = state.path_node(row.node);
-        if (branch || pn.is_some_and(|n| n.dir)) && !label.ends_with('/') {
-            label.push('/');
-        }
-        let indent = " ".repeat((row.depth as usize * 2).min(max_indent));
+        let indent = " ".repeat(indent_of(depth));
         // One blank column between the name and the badges.
         let name = format!(
             "{} ",
@@ -785,7 +813,8 @@ fn node_detail<'a>(state: &'a ReviewState, theme: Theme, id: NodeId, lines: &mut
             theme.fg(Color::Red).add_modifier(Modifier::BOLD),
         )));
     }
-    let (text, class) = row_status(state, id);
+    // The path is the line above: the status does not repeat it.
+    let (text, class) = list_status(state, id, usize::MAX);
     let decision = match state.governor(id) {
         Governor::Own(_) => Some("on this row".to_string()),
         Governor::Rule { anchor, .. } => Some(display(anchor, home)),
