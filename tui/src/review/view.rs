@@ -532,8 +532,8 @@ fn files(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) {
             (row.depth as usize, label)
         })
         .collect();
-    let status_min = if width >= 60 { width * 2 / 5 } else { 16 };
-    let name_max = width.saturating_sub(status_min + count_w + badge_w);
+    let fixed = count_w + badge_w;
+    let (name_max, _) = name_and_status(width, fixed, usize::MAX, status_share(width));
     // Deep trees indent less than two columns a level once the names would lose
     // room: the marker and at least 14 columns of the name always show.
     let max_indent = name_max.saturating_sub(2 + 14 + 1);
@@ -543,8 +543,7 @@ fn files(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) {
         .map(|(d, l)| indent_of(*d) + 2 + l.chars().count() + 1)
         .max()
         .unwrap_or(0);
-    let name_w = needed.clamp(name_max.min(16), name_max);
-    let status_w = width.saturating_sub(name_w + count_w + badge_w);
+    let (name_w, status_w) = name_and_status(width, fixed, needed, status_share(width));
     let mut lines = Vec::with_capacity(height);
     for ((i, row), (depth, label)) in state
         .rows
@@ -614,6 +613,21 @@ fn files(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) {
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
+/// The widths of a list's name and decision columns in `width` columns, `fixed` of
+/// them taken by the others: the names get what they need (`needed`), up to what
+/// leaves the decision `status_min`, and at least 16.
+fn name_and_status(width: usize, fixed: usize, needed: usize, status_min: usize) -> (usize, usize) {
+    let name_max = width.saturating_sub(status_min + fixed);
+    let name = needed.clamp(name_max.min(16), name_max);
+    (name, width.saturating_sub(name + fixed))
+}
+
+/// The room a list keeps for its decision column: 40%, or 16 columns on a narrow
+/// screen.
+fn status_share(width: usize) -> usize {
+    if width >= 60 { width * 2 / 5 } else { 16 }
+}
+
 fn host_status(state: &ReviewState, host: &str) -> (String, Class) {
     match state
         .decisions
@@ -659,11 +673,9 @@ fn network(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect)
         );
         return;
     }
-    let status_w = (width * 38 / 100).clamp(12, 60);
-    let name_w = width.saturating_sub(status_w + 18);
     let hosts = state.learn.hosts.len();
     let offset = state.offset[1];
-    let mut lines = Vec::new();
+    let mut rows = Vec::new();
     for i in offset..(offset + height).min(state.row_count()) {
         let (name, via, count, text, class) = if i < hosts {
             let Some((host, node)) = state.learn.hosts.iter().nth(i) else {
@@ -702,10 +714,43 @@ fn network(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect)
                 Class::Lookup,
             )
         };
+        // The tab is all hosts: the list says `allow`, Details says which rule.
+        let text = match text.strip_prefix("? allow_domain") {
+            Some(rest) => format!("? allow{rest}"),
+            None => text,
+        };
+        rows.push((i, name, via, count, text, class));
+    }
+    let count_w = if width >= 60 { 7 } else { 0 };
+    let needed = rows
+        .iter()
+        .map(|r| r.1.chars().count() + 2)
+        .max()
+        .unwrap_or(0);
+    let via_w = rows
+        .iter()
+        .map(|r| r.2.chars().count() + 1)
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    // Host decisions are short (`? allow — …`): the names come first.
+    let (name_w, status_w) = name_and_status(width, via_w + count_w, needed, 16);
+    let mut lines = Vec::new();
+    for (i, name, via, count, text, class) in rows {
         let mut line = Line::from(vec![
-            Span::raw(fit(&format!(" {name}"), name_w)),
-            Span::styled(fit(&via, 10), theme.fg(Color::Gray)),
-            Span::styled(format!("{:>5}× ", count), theme.fg(Color::DarkGray)),
+            Span::raw(format!(
+                "{} ",
+                fit(&format!(" {name}"), name_w.saturating_sub(1))
+            )),
+            Span::styled(fit(&via, via_w), theme.fg(Color::Gray)),
+            Span::styled(
+                if count_w > 0 {
+                    format!("{:>5}× ", count)
+                } else {
+                    String::new()
+                },
+                theme.fg(Color::DarkGray),
+            ),
             Span::styled(fit(&text, status_w), theme.class(class)),
         ]);
         if i == state.cursor[1] && focused {
@@ -737,9 +782,17 @@ fn execs(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) {
         );
         return;
     }
-    let status_w = (width * 40 / 100).clamp(12, 50);
-    let name_w = width.saturating_sub(status_w + 12);
     let offset = state.offset[2];
+    let needed = state
+        .learn
+        .execs
+        .keys()
+        .skip(offset)
+        .take(height)
+        .map(|p| p.as_os_str().len() + 2)
+        .max()
+        .unwrap_or(0);
+    let (name_w, status_w) = name_and_status(width, 12, needed, status_share(width));
     let mut lines = Vec::new();
     for (i, (path, node)) in state
         .learn
@@ -1181,7 +1234,7 @@ fn help(theme: Theme, frame: &mut Frame<'_>, scroll: u16) {
     };
     // A column: a space, the key, two spaces, the text (or a space and a title).
     let col_w = lines.iter().map(width_of).max().unwrap_or(0);
-    let inner_h = screen.height.saturating_sub(4).max(1) as usize;
+    let inner_h = screen.height.saturating_sub(2).max(1) as usize;
     let inner_w = screen.width.saturating_sub(2) as usize;
     // As many columns as fit across, but no more than needed to show it all.
     let fit_across = ((inner_w + 1) / (col_w + 1)).max(1);
@@ -1499,6 +1552,15 @@ mod tests {
         for name in ["a.csv", "other.txt", "app.conf", ".cache/pip/"] {
             assert!(text.contains(name), "{name} is cut at 80×24:\n{text}");
         }
+    }
+
+    #[test]
+    fn network_and_exec_tabs_at_80x24() {
+        let mut s = fixture::state_at((80, 24));
+        keys(&mut s, "2");
+        insta::assert_snapshot!("network_tab_80x24", render(&s, 80, 24));
+        keys(&mut s, "3");
+        insta::assert_snapshot!("exec_tab_80x24", render(&s, 80, 24));
     }
 
     #[test]
