@@ -452,14 +452,20 @@ fn output_pane_scrolls_back_and_output_log_keeps_the_whole_output() {
         first <= 10_001,
         "scrolled back only to line {first}:\n{screen}"
     );
-    // A page forward moves the view down, S-End goes back to the end.
+    // A page forward moves the view down (the first line leaves it, a line below the
+    // view comes in), S-End goes back to the end.
     tmux.keys(&["S-NPage"]);
     let deadline = Instant::now() + Duration::from_secs(5);
-    while !tmux.screen().contains(&format!("│line {} ", first + 4)) {
+    loop {
+        let screen = tmux.screen();
+        let gone = !screen.contains(&format!("│line {first} "));
+        let below = screen.contains(&format!("│line {} ", first + shown.len() as u32));
+        if gone && below {
+            break;
+        }
         assert!(
             Instant::now() < deadline,
-            "S-PgDn did not scroll:\n{}",
-            tmux.screen()
+            "S-PgDn did not scroll:\n{screen}"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
