@@ -214,12 +214,17 @@ fn header(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) 
         Some(0) => Span::styled(" ■ exited 0 ", theme.fg(Color::Green)),
         Some(code) => Span::styled(format!(" ■ exited {code} "), theme.fg(Color::Red)),
     };
+    // On a narrow screen a zero drop count gives its room to the command.
+    let dropped = if learn.dropped == 0 && area.width < 100 {
+        String::new()
+    } else {
+        format!(" {} dropped │", learn.dropped)
+    };
     let facts = format!(
-        " {} │ {} │ {} events │ {} dropped │",
+        " {} │ {} │ {} events │{dropped}",
         state.config.backend,
         clock(state.elapsed),
         learn.events,
-        learn.dropped
     );
     let title = " nono learn ";
     let fixed = title.len() + facts.chars().count() + program.content.chars().count() + 2;
