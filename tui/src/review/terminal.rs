@@ -311,3 +311,36 @@ pub fn run(
     result?;
     Ok(Ended { state, signalled })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_output_log_appends_what_it_is_given_and_reports_its_first_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("output.log");
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .open(&path)
+            .unwrap();
+        let mut log = OutputLog::new(file);
+        assert!(log.write(b"one\r\n") && log.write(b"two\r\n"));
+        assert_eq!(std::fs::read(&path).unwrap(), b"one\r\ntwo\r\n");
+        assert!(log.error().get().is_none());
+
+        // A full disk: the failure is kept for the warning at the end.
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full");
+        let mut log = OutputLog::new(full);
+        let error = log.error();
+        assert!(!log.write(b"lost"));
+        assert!(
+            error.get().is_some_and(|e| e.contains("No space left")),
+            "{error:?}"
+        );
+    }
+}
