@@ -366,6 +366,25 @@ impl Review {
         args: &LearnArgs,
         style: Style,
     ) -> CmdResult {
+        // Everything the command writes to its terminal is also kept in the session
+        // directory, appended as it arrives (the pane keeps only the last lines).
+        let log_path = session.dir().join("output.log");
+        let log = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .append(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&log_path)
+        };
+        let log = match log {
+            Ok(file) => review::terminal::OutputLog::new(file),
+            Err(e) => {
+                end_failed_session(session, 0);
+                return Err(anyhow!("cannot create {}: {e}", log_path.display()).into());
+            }
+        };
+        let log_error = log.error();
         let started = Instant::now();
         let (tx, rx) = mpsc::channel();
         let backend = tracer.name();
@@ -471,8 +490,16 @@ impl Review {
         let mut write = |path: &Path, data: &[u8]| {
             write_atomically(path, data, true).map_err(|f| format!("{:#}", f.error))
         };
-        let ended = review::terminal::run(state, ui_tx, ui_rx, Some(&master), &mut write, started)
-            .context("the review screen failed")?;
+        let ended = review::terminal::run(
+            state,
+            ui_tx,
+            ui_rx,
+            Some(&master),
+            Some(log),
+            &mut write,
+            started,
+        )
+        .context("the review screen failed")?;
 
         // The person quit while the command still ran: hang up its terminal, then kill.
         let mut stopped = false;
@@ -518,6 +545,13 @@ impl Review {
             eprintln!(
                 "{} events were not all recorded: {e}",
                 style.warn("nono: warning:")
+            );
+        }
+        if let Some(e) = log_error.get() {
+            eprintln!(
+                "{} the command's output was not all saved to {}: {e}",
+                style.warn("nono: warning:"),
+                log_path.display()
             );
         }
         let outcome = outcome.map_err(|e| anyhow!(e))?;

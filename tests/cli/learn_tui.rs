@@ -44,9 +44,11 @@ impl Tmux {
             .expect("running tmux")
     }
 
-    /// Starts `command` (a shell command line) in a detached 120×40 session.
-    fn start(&mut self, command: &str) {
-        let out = self.tmux(&["new-session", "-d", "-x", "120", "-y", "40", command]);
+    /// Starts `command` (a shell command line) in a detached session of `size`
+    /// (columns, rows).
+    fn start(&mut self, command: &str, size: (u16, u16)) {
+        let (w, h) = (size.0.to_string(), size.1.to_string());
+        let out = self.tmux(&["new-session", "-d", "-x", &w, "-y", &h, command]);
         assert!(
             out.status.success(),
             "tmux new-session failed: {}",
@@ -57,6 +59,17 @@ impl Tmux {
             .stdout;
         let path = String::from_utf8_lossy(&path).trim().to_string();
         self.socket_path = (!path.is_empty()).then(|| path.into());
+    }
+
+    /// Resizes the window (the program in it gets SIGWINCH).
+    fn resize(&self, size: (u16, u16)) {
+        let (w, h) = (size.0.to_string(), size.1.to_string());
+        let out = self.tmux(&["resize-window", "-t", "0", "-x", &w, "-y", &h]);
+        assert!(
+            out.status.success(),
+            "tmux resize-window failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Sends keys by tmux name (`Enter`, `Escape`, `C-u`, `+`).
@@ -137,7 +150,7 @@ fn review_screen_widens_denies_saves_and_the_profile_enforces_exactly_that() {
         nono = quote(nono),
         script = quote(p(&script)),
     );
-    tmux.start(&command);
+    tmux.start(&command, (120, 40));
 
     // The rows and the command's output appear, and the command ends.
     tmux.wait_for("exited 0", 30);
@@ -276,7 +289,7 @@ fn review_exits_when_its_terminal_goes_away() {
         quote(env!("CARGO_BIN_EXE_nono")),
         quote(&format!("echo started; exec -a {marker} sleep 60"))
     );
-    tmux.start(&command);
+    tmux.start(&command, (120, 40));
     tmux.wait_for("Files", 20);
     let alive = || {
         Command::new("pgrep")
@@ -297,4 +310,203 @@ fn review_exits_when_its_terminal_goes_away() {
         !alive(),
         "nono learn (or its command) outlived its terminal"
     );
+}
+
+/// `nono learn -- sh -c SCRIPT` in the world, with its state (sessions) in the world
+/// too, followed by its exit code on the screen.
+fn learn_command(w: &World, script: &str) -> String {
+    format!(
+        "cd {work} && env -u XDG_CONFIG_HOME -u XDG_CACHE_HOME -u XDG_DATA_HOME \
+         XDG_STATE_HOME={state} HOME={home} NO_COLOR=1 {nono} learn -- sh -c {script}; \
+         echo NONO-EXIT=$?; sleep 300",
+        work = quote(p(&w.work())),
+        state = quote(p(&w.dir.path().join("state"))),
+        home = quote(p(&w.home())),
+        nono = quote(env!("CARGO_BIN_EXE_nono")),
+        script = quote(script),
+    )
+}
+
+/// The last line of the screen that is not blank.
+fn footer(screen: &str) -> &str {
+    screen
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+}
+
+#[test]
+fn review_at_80x24_keeps_save_all_safe_whole_names_and_the_whole_help() {
+    let Some(mut tmux) = Tmux::new() else {
+        return skip("tmux is not installed: the review screen's 80×24 test needs it");
+    };
+    let w = World::new();
+    let t = p(w.dir.path()).to_string();
+    for name in ["settings.json", "report-2024.csv", "a/b/c/notes-long.txt"] {
+        w.write(&format!("data/{name}"), "x");
+    }
+    let script = format!(
+        "cat {t}/data/settings.json {t}/data/report-2024.csv {t}/data/a/b/c/notes-long.txt \
+         >/dev/null; echo finished"
+    );
+    tmux.start(&learn_command(&w, &script), (80, 24));
+    tmux.wait_for("finished", 30);
+    tmux.wait_for("exited 0", 30);
+    // The footer keeps the keys to save and to accept the safe suggestions (once a key
+    // has cleared the message that the command exited).
+    tmux.keys(&["j"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut screen = tmux.screen();
+    while footer(&screen).contains("exited") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        screen = tmux.screen();
+    }
+    let last = footer(&screen);
+    for hint in ["s save", "A all safe", "? help", "q quit"] {
+        assert!(last.contains(hint), "no `{hint}` in the footer:\n{screen}");
+    }
+    // File names are readable, not cut to a few letters (each is searched for, so
+    // that its row is on screen).
+    for name in ["settings.json", "report-2024.csv", "notes-long.txt"] {
+        tmux.keys(&["/"]);
+        tmux.type_text(name);
+        tmux.keys(&["Enter"]);
+        let row = format!("│{}", name);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let screen = tmux.screen();
+            let shown = screen
+                .lines()
+                .any(|l| l.contains(name) && l.contains("? ") && !l.starts_with(&row));
+            if shown {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "`{name}` is not shown whole with its suggestion at 80×24:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    // The help fits whole: its first and last entries show, and it does not scroll.
+    tmux.keys(&["?"]);
+    let screen = tmux.wait_for("none: + widens to the dir", 5);
+    for line in [
+        "Moving",
+        "j k ↓ ↑    down / up",
+        "S-PgUp/Dn  scroll back / forward",
+        "A          accept all safe rows",
+        "s ^S       save (shows a diff first)",
+        "globs      none: + widens to the dir",
+    ] {
+        assert!(screen.contains(line), "`{line}` not in the help:\n{screen}");
+    }
+    assert!(
+        !screen.contains("j/k scroll"),
+        "the help scrolls:\n{screen}"
+    );
+    // Nothing decided and the command ended: q quits without asking.
+    // (Escape and q sent together would read as Alt-q.)
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("Details", 5);
+    tmux.keys(&["q"]);
+    tmux.wait_for("NONO-EXIT=0", 10);
+}
+
+/// The one session the world's `nono learn` recorded.
+fn only_session(w: &World) -> std::path::PathBuf {
+    let dir = w.dir.path().join("state/nono/sessions");
+    let sessions: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    sessions.into_iter().next().unwrap()
+}
+
+#[test]
+fn output_pane_scrolls_back_and_output_log_keeps_the_whole_output() {
+    let Some(mut tmux) = Tmux::new() else {
+        return skip("tmux is not installed: the output pane's scrollback test needs it");
+    };
+    let w = World::new();
+    tmux.start(
+        &learn_command(&w, "seq 1 20000 | sed 's/^/line /'; echo all-printed"),
+        (80, 24),
+    );
+    tmux.wait_for("exited 0", 60);
+    tmux.wait_for("all-printed", 10);
+    // Back to the oldest line kept: at least 10,000 lines up.
+    tmux.keys(&["S-Home"]);
+    let screen = tmux.wait_for("lines back", 5);
+    let shown: Vec<u32> = screen
+        .lines()
+        .filter_map(|l| l.strip_prefix("│line "))
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect();
+    let first = *shown
+        .first()
+        .unwrap_or_else(|| panic!("no lines:\n{screen}"));
+    assert!(
+        first <= 10_001,
+        "scrolled back only to line {first}:\n{screen}"
+    );
+    // A page forward moves the view down (the first line leaves it, a line below the
+    // view comes in), S-End goes back to the end.
+    tmux.keys(&["S-NPage"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let screen = tmux.screen();
+        let gone = !screen.contains(&format!("│line {first} "));
+        let below = screen.contains(&format!("│line {} ", first + shown.len() as u32));
+        if gone && below {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "S-PgDn did not scroll:\n{screen}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    tmux.keys(&["S-End"]);
+    tmux.wait_for("Output — closed", 5);
+    tmux.keys(&["q"]);
+    tmux.wait_for("NONO-EXIT=", 10);
+
+    // The session directory keeps every line, in order, private to the user.
+    let log = only_session(&w).join("output.log");
+    let text = std::fs::read_to_string(&log).expect("output.log in the session directory");
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    let expected: Vec<String> = (1..=20_000).map(|i| format!("line {i}")).collect();
+    assert_eq!(lines[..20_000], expected[..], "output.log lost lines");
+    assert_eq!(lines[20_000], "all-printed");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&log).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "output.log's mode");
+}
+
+#[test]
+fn the_command_sees_the_output_pane_size_and_is_told_of_resizes() {
+    let Some(mut tmux) = Tmux::new() else {
+        return skip("tmux is not installed: the command's terminal size test needs it");
+    };
+    let w = World::new();
+    // The shell reports its terminal's size at the start and on every SIGWINCH.
+    let script = "echo \"size $(stty size)\"; trap 'echo \"size $(stty size)\"' WINCH; \
+                  echo ready; while :; do sleep 0.1; done";
+    tmux.start(&learn_command(&w, script), (80, 24));
+    // At 80×24 the output pane has 5 rows of 78 columns inside its border.
+    let screen = tmux.wait_for("ready", 30);
+    assert!(screen.contains("size 5 78"), "{screen}");
+    // A bigger window: a bigger pane (a third of the body: 7 rows of 98).
+    tmux.resize((100, 30));
+    tmux.wait_for("size 7 98", 10);
+    // Zoomed (z, then Tab into the output pane), the command gets the whole body.
+    tmux.keys(&["z", "Tab"]);
+    tmux.wait_for("size 25 98", 10);
+    tmux.keys(&["Tab", "z", "q"]);
+    tmux.wait_for("Quit?", 5);
+    tmux.keys(&["y"]);
+    tmux.wait_for("NONO-EXIT=", 10);
 }

@@ -34,7 +34,8 @@
 //! Limitations: profiles have no globs, so a rule widens to a whole directory (never
 //! to `*.ext`); a denial inside an allowed directory is written as `filesystem.deny`
 //! and carved out by the planner; the command's terminal is a vt100 emulation (no
-//! answers to terminal queries, no mouse).
+//! answers to terminal queries, no mouse) keeping 10,000 lines of scrollback; the
+//! whole output goes to `output.log` in the session directory.
 
 pub mod decision;
 pub mod event_loop;

@@ -139,21 +139,26 @@ impl fmt::Debug for Output {
     }
 }
 
+/// Lines of the command's output kept above its screen, for scrolling back. (The
+/// whole output is also written to `output.log` in the session directory.)
+pub const SCROLLBACK: usize = 10_000;
+
 impl Output {
     /// An empty screen.
     pub fn new(rows: u16, cols: u16) -> Self {
         Output {
-            parser: vt100::Parser::new(rows.max(1), cols.max(1), 500),
+            parser: vt100::Parser::new(rows.max(1), cols.max(1), SCROLLBACK),
             closed: false,
         }
     }
 
-    /// Feeds bytes the command wrote.
+    /// Feeds bytes the command wrote. While scrolled back, the view stays on the same
+    /// lines as new ones arrive.
     pub fn process(&mut self, bytes: &[u8]) {
         self.parser.process(bytes);
     }
 
-    /// The screen.
+    /// The screen (scrolled back by [`Output::scrolled_back`] lines).
     pub fn screen(&self) -> &vt100::Screen {
         self.parser.screen()
     }
@@ -166,6 +171,28 @@ impl Output {
     /// Resizes the screen.
     pub fn set_size(&mut self, rows: u16, cols: u16) {
         self.parser.set_size(rows.max(1), cols.max(1));
+    }
+
+    /// How many lines the view is scrolled back (0: the live screen).
+    pub fn scrolled_back(&self) -> usize {
+        self.parser.screen().scrollback()
+    }
+
+    /// Scrolls back (`lines` > 0) or forward, within the lines kept.
+    pub fn scroll(&mut self, lines: isize) {
+        let to = self.scrolled_back().saturating_add_signed(lines);
+        // vt100 clamps to the lines it holds.
+        self.parser.set_scrollback(to);
+    }
+
+    /// Shows the oldest line kept.
+    pub fn scroll_to_oldest(&mut self) {
+        self.parser.set_scrollback(usize::MAX);
+    }
+
+    /// Back to the live screen.
+    pub fn scroll_to_live(&mut self) {
+        self.parser.set_scrollback(0);
     }
 }
 

@@ -215,6 +215,9 @@ fn on_key(state: &mut ReviewState, key: KeyEvent) -> Option<Command> {
         Overlay::Save(_) => return save_key(state, key),
         Overlay::Quit { .. } => return quit_key(state, key),
     }
+    if scroll_output(state, &key) {
+        return None;
+    }
     if state.focus == Focus::Output {
         return output_key(state, key);
     }
@@ -1439,6 +1442,26 @@ fn sync_output_size(state: &mut ReviewState) -> Option<Command> {
     Some(Command::ResizePty { rows, cols })
 }
 
+/// Scrolls the output pane through its scrollback: Shift with PgUp/PgDn, ↑/↓,
+/// Home/End in either pane, and `{`/`}` from the review. Returns true if it did.
+fn scroll_output(state: &mut ReviewState, key: &KeyEvent) -> bool {
+    let shift = key.modifiers.contains(KeyModifiers::SHIFT);
+    let page = state.output.size().0.saturating_sub(1).max(1) as isize;
+    let review = state.focus == Focus::Main;
+    match key.code {
+        KeyCode::PageUp if shift => state.output.scroll(page),
+        KeyCode::PageDown if shift => state.output.scroll(-page),
+        KeyCode::Up if shift => state.output.scroll(1),
+        KeyCode::Down if shift => state.output.scroll(-1),
+        KeyCode::Home if shift => state.output.scroll_to_oldest(),
+        KeyCode::End if shift => state.output.scroll_to_live(),
+        KeyCode::Char('{') if review => state.output.scroll(page),
+        KeyCode::Char('}') if review => state.output.scroll(-page),
+        _ => return false,
+    }
+    true
+}
+
 fn output_key(state: &mut ReviewState, key: KeyEvent) -> Option<Command> {
     match key.code {
         KeyCode::Tab | KeyCode::BackTab => {
@@ -1454,6 +1477,8 @@ fn output_key(state: &mut ReviewState, key: KeyEvent) -> Option<Command> {
         info(state, "the command's terminal is closed; Tab goes back");
         return None;
     }
+    // Typing goes back to the live screen, as in a terminal.
+    state.output.scroll_to_live();
     key_bytes(&key, state.output.screen().application_cursor()).map(Command::SendToPty)
 }
 
