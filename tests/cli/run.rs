@@ -1926,6 +1926,30 @@ fn environment_strips_credentials_by_word_case_and_url() {
     assert!(!seen.contains("n0n0-secret-2"), "{seen}");
 }
 
+/// `git_config` grants `~/.gitconfig`; a token written into it is readable by the
+/// command, so `nono run` says so (line and setting, never the token), even with -q.
+#[test]
+fn a_token_in_the_granted_gitconfig_is_named_not_printed() {
+    let w = World::new();
+    w.write(
+        "home/.gitconfig",
+        "[user]\n\tname = A\n[url \"https://ghp_n0n0token@github.com/\"]\n\tinsteadOf = https://github.com/\n[http]\n\textraHeader = Authorization: Bearer n0n0bearer\n",
+    );
+    let profile = w.write("g.json", r#"{"groups": {"include": ["git_config"]}}"#);
+    let out = w.run(&["run", "-q", "--profile", p(&profile), "--", "true"]);
+    assert_code(&out, 0, "run");
+    let err = stderr(&out);
+    assert!(err.contains(".gitconfig holds 3 credentials"), "{err}");
+    assert!(
+        err.contains("line 3") && err.contains("http.extraheader"),
+        "{err}"
+    );
+    assert!(!err.contains("n0n0"), "the warning printed a secret: {err}");
+    // Without the grant, nothing to say.
+    let out = w.run(&["run", "-q", "--", "true"]);
+    assert!(!stderr(&out).contains(".gitconfig"), "{}", stderr(&out));
+}
+
 // ---------------------------------------------------------------------------------
 // Bad input: refused before anything runs
 
