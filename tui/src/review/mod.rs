@@ -47,6 +47,7 @@ pub mod terminal;
 pub mod tree;
 pub mod update;
 pub mod view;
+pub mod waiting;
 
 pub use model::{ReviewConfig, ReviewState};
 pub use update::{Command, Msg, update};

@@ -157,6 +157,7 @@ pub fn view(state: &ReviewState, frame: &mut Frame<'_>) {
         Overlay::Help { scroll } => help(theme, frame, *scroll),
         Overlay::Edit { input, error, .. } => edit(theme, frame, input, error.as_deref()),
         Overlay::Confirm(c) => confirm(state, theme, frame, c),
+        Overlay::ConfirmPath(c) => confirm_path(state, theme, frame, c),
         Overlay::Save(d) => save(theme, frame, d),
         Overlay::Quit { unsaved, running } => quit(theme, frame, *unsaved, *running),
     }
@@ -210,6 +211,12 @@ fn clock(d: std::time::Duration) -> String {
 fn header(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) {
     let learn = &state.learn;
     let program = match learn.exit_code {
+        None if state.waiting => Span::styled(
+            " ⌨ WAITING FOR INPUT ",
+            theme
+                .fg(Color::Yellow)
+                .add_modifier(Modifier::REVERSED | Modifier::BOLD),
+        ),
         None => Span::styled(" ● running ", theme.fg(Color::Green)),
         Some(0) => Span::styled(" ■ exited 0 ", theme.fg(Color::Green)),
         Some(code) => Span::styled(format!(" ■ exited {code} "), theme.fg(Color::Red)),
@@ -495,8 +502,21 @@ fn files(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) {
             Some(n) => (badges(n), format!("{}×", n.ok_count + n.failed_count)),
             None => (String::new(), format!("({})", node.observed_below)),
         };
-        let (mut text, class) = row_status(state, row.node);
-        if text.is_empty() && branch && state.is_folded(row.node) {
+        let (mut text, mut class) = row_status(state, row.node);
+        let pending_inside = if branch && state.is_folded(row.node) {
+            state.pending_inside(row.node)
+        } else {
+            0
+        };
+        if pending_inside > 0
+            && !matches!(
+                class,
+                Class::Pending | Class::Allowed | Class::Denied | Class::Sensitive
+            )
+        {
+            text = format!("? {pending_inside} pending inside");
+            class = Class::Pending;
+        } else if text.is_empty() && branch && state.is_folded(row.node) {
             text = "· nothing to decide inside".into();
         }
         let sensitive = state.is_sensitive(row.node);
@@ -629,8 +649,17 @@ fn network(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect)
 
 fn execs(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) {
     let focused = state.focus == Focus::Main;
+    let hidden = state.hidden_execs();
     let block = pane(
-        format!(" Exec — {} programs ", state.learn.execs.len()),
+        format!(
+            " Exec — {} programs{} ",
+            state.learn.execs.len(),
+            if hidden > 0 {
+                format!(", {hidden} failed PATH lookups hidden (f shows)")
+            } else {
+                String::new()
+            }
+        ),
         focused,
         theme,
     );
@@ -653,9 +682,8 @@ fn execs(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) {
     let offset = state.offset[2];
     let mut lines = Vec::new();
     for (i, (path, node)) in state
-        .learn
-        .execs
-        .iter()
+        .exec_rows()
+        .into_iter()
         .enumerate()
         .skip(offset)
         .take(height)
@@ -798,7 +826,7 @@ fn detail(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) 
             None => lines.push(Line::from("nothing selected")),
         },
         Tab::Exec => {
-            if let Some((path, e)) = state.learn.execs.iter().nth(state.cursor[2]) {
+            if let Some((path, e)) = state.exec_row(state.cursor[2]) {
                 lines.push(Line::from(Span::styled(
                     path.display().to_string(),
                     Style::default().add_modifier(Modifier::BOLD),
@@ -876,10 +904,24 @@ fn output(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) 
     let focused = state.focus == Focus::Output;
     let title = match (focused, state.output.closed) {
         (_, true) => " Output — closed ".to_string(),
+        (true, false) if state.waiting => {
+            " ⌨ THE COMMAND IS WAITING FOR INPUT — keys go to it (Tab: back to the review) "
+                .to_string()
+        }
+        (false, false) if state.waiting => {
+            " ⌨ THE COMMAND IS WAITING FOR INPUT — Tab to type (keys here are decisions) "
+                .to_string()
+        }
         (true, false) => " Output — keys go to the command (Tab: back, Ctrl-T: a tab) ".to_string(),
         (false, false) => " Output — Tab to type into the command ".to_string(),
     };
-    let block = pane(title, focused, theme);
+    let mut block = pane(title, focused, theme);
+    if state.waiting && !state.output.closed {
+        let loud = theme
+            .fg(Color::Yellow)
+            .add_modifier(Modifier::REVERSED | Modifier::BOLD);
+        block = block.border_style(loud).title_style(loud);
+    }
     let mut cursor = Cursor::default();
     if !focused {
         cursor.hide();
@@ -998,9 +1040,14 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
             ("z", "zoom the focused pane"),
             ("/ n N", "search paths; next / previous match"),
             (
+                "p P",
+                "next / previous row waiting for a decision (unfolds to it)",
+            ),
+            (
                 "f F",
                 "cycle the filter: pending, allowed, denied, sensitive, failed; all",
             ),
+            ("", "(Exec tab: f shows / hides the failed PATH lookups)"),
         ],
     ),
     (
@@ -1009,7 +1056,10 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
             ("y Enter", "accept the suggestion"),
             ("r", "allow read-only"),
             ("w", "allow read-write"),
-            ("d", "deny (carves it out of an allowed directory above)"),
+            (
+                "d",
+                "deny this row only (inside an allowed directory: a carve-out)",
+            ),
             (
                 "+ =",
                 "widen the rule one directory up (stops below / and $HOME)",
@@ -1020,7 +1070,10 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
                 "edit the rule's path (must still cover what was observed)",
             ),
             ("i", "include the suggested group"),
-            ("A", "accept every safe suggestion (never sensitive paths)"),
+            (
+                "A",
+                "accept all safe suggestions (never sensitive, never PATH writes)",
+            ),
             ("u", "undo the last decision"),
         ],
     ),
@@ -1054,6 +1107,16 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
                 "",
                 "typing `grant`; they go into filesystem.bypass_protection.",
             ),
+            (
+                "PATH",
+                "a write grant on a directory on PATH asks first (y): a program",
+            ),
+            ("", "planted there runs later, outside the sandbox."),
+            (
+                "input",
+                "when the command waits for input, keys go to it (Tab: back);",
+            ),
+            ("", "when it exits they come back to the review."),
             (
                 "badges",
                 "r read  w write  x exec  c create  d delete (CAPITALS: failed)",
@@ -1159,6 +1222,48 @@ fn confirm(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, c: &super::
         .borders(Borders::ALL)
         .border_style(red)
         .title(Span::styled(" Sensitive path ", red));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        area,
+    );
+}
+
+fn confirm_path(
+    state: &ReviewState,
+    theme: Theme,
+    frame: &mut Frame<'_>,
+    c: &super::model::ConfirmPath,
+) {
+    let home = &state.learn.ctx.home;
+    let area = centered(frame.area(), 80, 8);
+    frame.render_widget(Clear, area);
+    let loud = theme.fg(Color::Yellow).add_modifier(Modifier::BOLD);
+    let lines = vec![
+        Line::from(Span::styled(
+            format!("⚠ {} is on PATH.", display(&c.on_path, home)),
+            loud,
+        )),
+        Line::from(format!(
+            "Allowing {}{} ({}) lets the command plant programs there that",
+            display(&c.rule.path, home),
+            if c.rule.dir { "/" } else { "" },
+            c.rule.access.name()
+        )),
+        Line::from("you run later, outside the sandbox."),
+        Line::from(""),
+        Line::from(vec![
+            Span::styled(" y ", theme.key()),
+            Span::raw("allow it anyway   "),
+            Span::styled(" any other key ", theme.key()),
+            Span::raw("keep it out"),
+        ]),
+    ];
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(loud)
+        .title(Span::styled(" Write on PATH ", loud));
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
