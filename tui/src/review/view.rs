@@ -1072,7 +1072,7 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
             ("i", "include the suggested group"),
             (
                 "A",
-                "accept all safe suggestions (never sensitive, never PATH writes)",
+                "accept all safe suggestions (not sensitive, not PATH writes)",
             ),
             ("u", "undo the last decision"),
         ],
@@ -1474,6 +1474,27 @@ mod tests {
             render(&s, w, h);
             keys(&mut s, "x");
         }
+    }
+
+    #[test]
+    fn a_folded_directory_shows_its_pending_rows_and_a_waiting_command_is_loud() {
+        let mut s = fixture::state();
+        keys(&mut s, "C");
+        let text = render(&s, 100, 30);
+        let data = text
+            .lines()
+            .find(|l| l.contains("▸ data/"))
+            .unwrap_or_else(|| panic!("no folded /data row:\n{text}"));
+        assert!(data.contains("? 5 pending inside"), "{data}");
+        update(&mut s, Msg::Waiting(true));
+        let text = render(&s, 100, 30);
+        assert!(
+            text.contains("WAITING FOR INPUT") && text.contains("keys go to it"),
+            "{text}"
+        );
+        update(&mut s, Msg::Key(KeyEvent::from(KeyCode::Tab)));
+        let text = render(&s, 100, 30);
+        assert!(text.contains("Tab to type"), "{text}");
     }
 
     #[test]
