@@ -259,7 +259,7 @@ fn on_key(state: &mut ReviewState, key: KeyEvent) -> Option<Command> {
     }
     if state.focus == Focus::Output {
         let tab = matches!(key.code, KeyCode::Tab | KeyCode::BackTab);
-        if !(state.output.closed && !tab) {
+        if !state.output.closed || tab {
             return output_key(state, key);
         }
         // Nothing can read the keys any more: they are the review's again.
