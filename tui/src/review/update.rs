@@ -116,15 +116,14 @@ pub fn update(state: &mut ReviewState, msg: Msg) -> Option<Command> {
                 let resize = give_focus_back(state);
                 let found = seek_pending(state, None, true);
                 let pending = state.pending_count();
-                info(
-                    state,
-                    match found {
-                        true => format!(
-                            "the command exited ({code}); {pending} pending — p / P: next / previous pending, s saves"
-                        ),
-                        false => format!("the command exited ({code}); nothing pending: s saves"),
-                    },
-                );
+                let text = if found {
+                    format!(
+                        "the command exited ({code}); {pending} pending — p / P: next / previous pending, s saves"
+                    )
+                } else {
+                    format!("the command exited ({code}); nothing pending: s saves")
+                };
+                info(state, text);
                 return resize;
             }
             None
@@ -141,7 +140,8 @@ pub fn update(state: &mut ReviewState, msg: Msg) -> Option<Command> {
             give_focus_back(state)
         }
         Msg::Waiting(waiting) => {
-            if waiting == state.waiting {
+            // After the command exited, what is left on its terminal is not waited on.
+            if waiting == state.waiting || (waiting && !state.running()) {
                 return None;
             }
             state.waiting = waiting;

@@ -995,6 +995,12 @@ fn keys_go_to_the_command_while_it_waits_and_come_back_when_it_exits() {
     update(&mut s, Msg::Learn(LearnMsg::Finished { exit_code: 0 }));
     assert_eq!(s.focus, Focus::Main);
     assert!(!s.waiting);
+    update(&mut s, Msg::Waiting(true));
+    assert_eq!(
+        (s.focus, s.waiting),
+        (Focus::Main, false),
+        "nothing waits once it exited"
+    );
     assert_eq!(press(&mut s, 'q'), Some(Command::Quit));
 
     // A closed terminal with the focus on it: keys are the review's.
