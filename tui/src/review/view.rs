@@ -677,6 +677,16 @@ fn execs(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) {
         );
         return;
     }
+    if state.row_count() == 0 {
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                "only failed PATH lookups so far (f shows them)",
+                theme.fg(Color::DarkGray),
+            )),
+            inner,
+        );
+        return;
+    }
     let status_w = (width * 40 / 100).clamp(12, 50);
     let name_w = width.saturating_sub(status_w + 12);
     let offset = state.offset[2];

@@ -1013,3 +1013,23 @@ fn keys_go_to_the_command_while_it_waits_and_come_back_when_it_exits() {
     assert_eq!(s.focus, Focus::Main);
     assert!(!status(&s).contains("closed"), "{}", status(&s));
 }
+
+#[test]
+fn d_on_a_directory_row_denies_everything_below_it() {
+    let mut s = fixture::state();
+    select(&mut s, "/data/set");
+    press(&mut s, 'd');
+    for f in ["a", "b", "c", "d"] {
+        assert_eq!(
+            class_of(&s, &format!("/data/set/{f}.csv")),
+            Class::Denied,
+            "{f}.csv"
+        );
+    }
+    assert_eq!(class_of(&s, "/data/other.txt"), Class::Pending);
+    let rule = rule_of(&s, "/data/set");
+    assert_eq!(
+        (rule.path.as_path(), rule.dir),
+        (Path::new("/data/set"), true)
+    );
+}
