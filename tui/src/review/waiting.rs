@@ -208,7 +208,7 @@ mod tests {
             ])
             .stdin(Stdio::null())
             .spawn()
-            .expect("running setsid sh");
+            .expect("running setsid (util-linux), which this test needs");
         let mut reader = master.try_clone().unwrap();
         let mut seen = Vec::new();
         let mut buf = [0u8; 256];
