@@ -485,6 +485,7 @@ impl Review {
                 None => command::default_profile_name(&self.command),
             },
             color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            path_dirs: path_dirs(),
         };
         let state = ReviewState::new(LearnModel::new(ctx), config, review::terminal::size());
         let mut write = |path: &Path, data: &[u8]| {
@@ -919,4 +920,26 @@ fn learn_context(
         groups,
         base_grants,
     }
+}
+
+/// The directories of `PATH` (which the command inherits), as written and resolved
+/// (`/bin` may be a link to `/usr/bin`): the review asks before a write grant reaches
+/// one of them.
+fn path_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    for dir in std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()) {
+        if !dir.is_absolute() {
+            continue;
+        }
+        if let Ok(real) = dir.canonicalize()
+            && real != dir
+            && !dirs.contains(&real)
+        {
+            dirs.push(real);
+        }
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
+    dirs
 }

@@ -510,3 +510,272 @@ fn the_command_sees_the_output_pane_size_and_is_told_of_resizes() {
     tmux.keys(&["y"]);
     tmux.wait_for("NONO-EXIT=", 10);
 }
+
+/// `nono learn -- sh SCRIPT` in the scratch world, for tmux: the exit status is
+/// printed after it, and the pane stays open.
+fn learn_script_command(w: &World, script: &Path) -> String {
+    format!(
+        "cd {work} && env -u XDG_CONFIG_HOME -u XDG_STATE_HOME -u XDG_CACHE_HOME -u XDG_DATA_HOME \
+         HOME={home} NO_COLOR=1 {nono} learn -- sh {script}; echo NONO-EXIT=$?; sleep 300",
+        work = quote(p(&w.work())),
+        home = quote(p(&w.home())),
+        nono = quote(env!("CARGO_BIN_EXE_nono")),
+        script = quote(p(script)),
+    )
+}
+
+/// Issue 13, defect 4: `d` on one file of a directory suggestion denied the whole
+/// directory, and `d` on a file of the working directory dropped the workdir grant.
+/// `d` denies the row only; the directory and the working directory are then allowed
+/// on other rows, and the saved profile carves the denied files out — `nono run`
+/// proves it.
+#[test]
+fn review_d_denies_the_row_only_and_the_profile_carves_it_out() {
+    let Some(mut tmux) = Tmux::new() else {
+        return skip("tmux is not installed: the review screen's end-to-end test needs it");
+    };
+    let w = World::new();
+    let t = w.dir.path().display().to_string();
+    let work = p(&w.work()).to_string();
+    for f in ["a", "b", "c", "d"] {
+        w.write(&format!("data/set/{f}.txt"), f);
+    }
+    w.write("work/config.ini", "secret=1");
+    w.write("work/src/main.py", "print()");
+    let script = w.write(
+        "fixture.sh",
+        &format!(
+            "cat {t}/data/set/a.txt {t}/data/set/b.txt {t}/data/set/c.txt {t}/data/set/d.txt\n\
+             cat config.ini src/main.py\necho finished\n"
+        ),
+    );
+    let saved = w.dir.path().join("saved.json");
+    tmux.start(&learn_script_command(&w, &script), (120, 40));
+    tmux.wait_for("exited 0", 30);
+
+    // d on one file of the four: that file only; the directory stays pending.
+    tmux.keys(&["/"]);
+    tmux.type_text("b.txt");
+    tmux.keys(&["Enter", "d"]);
+    tmux.wait_for(&format!("denied {t}/data/set/b.txt (read) only;"), 5);
+    // y on a sibling allows the directory and carves b.txt out, saying what it costs.
+    tmux.keys(&["/"]);
+    tmux.type_text("a.txt");
+    tmux.keys(&["Enter", "y"]);
+    tmux.wait_for("1 denied path inside carved out (filesystem.deny)", 5);
+
+    // d on a file of the working directory: that file only.
+    tmux.keys(&["/"]);
+    tmux.type_text("config.ini");
+    tmux.keys(&["Enter", "d"]);
+    tmux.wait_for(&format!("denied {work}/config.ini (read) only;"), 5);
+    tmux.keys(&["/"]);
+    tmux.type_text("main.py");
+    tmux.keys(&["Enter", "y"]);
+    tmux.wait_for("workdir.access = read", 5);
+
+    tmux.keys(&["s"]);
+    tmux.wait_for("Save profile", 5);
+    tmux.keys(&["C-u"]);
+    tmux.type_text(p(&saved));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&format!("saved {}", p(&saved)), 5);
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("NONO-EXIT=", 10);
+    assert!(screen.contains("NONO-EXIT=0"), "{screen}");
+
+    let text = std::fs::read_to_string(&saved).expect("the profile was saved");
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        json["filesystem"]["read"],
+        serde_json::json!([format!("{t}/data/set")]),
+        "{text}"
+    );
+    assert_eq!(
+        json["filesystem"]["deny"],
+        serde_json::json!([format!("{t}/data/set/b.txt"), format!("{work}/config.ini")]),
+        "{text}"
+    );
+    assert_eq!(json["workdir"]["access"], "read", "{text}");
+
+    let run = |file: &str| w.run(&["run", "-q", "--profile", p(&saved), "--", "cat", file]);
+    for allowed in [
+        format!("{t}/data/set/a.txt"),
+        format!("{t}/data/set/c.txt"),
+        "src/main.py".to_string(),
+    ] {
+        assert_code(&run(&allowed), 0, &format!("reading {allowed}"));
+    }
+    for denied in [format!("{t}/data/set/b.txt"), "config.ini".to_string()] {
+        let out = run(&denied);
+        assert_code(&out, 1, &format!("reading the denied {denied}"));
+        assert!(
+            stderr(&out).contains("Permission denied"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+/// Issue 13, defect 5: with the command waiting at its prompt and the review holding
+/// the keys, typing `dan` denied a rule. Now the output pane takes the keys as soon as
+/// the command waits (and the screen says so), the answer reaches the command, no
+/// decision is made, and once the command exits `q` quits the review again.
+#[test]
+fn review_gives_the_keys_to_a_command_waiting_for_input_and_takes_them_back() {
+    let Some(mut tmux) = Tmux::new() else {
+        return skip("tmux is not installed: the review screen's end-to-end test needs it");
+    };
+    let w = World::new();
+    let t = w.dir.path().display().to_string();
+    w.write("data/x.txt", "x");
+    let script = w.write(
+        "fixture.sh",
+        &format!("cat {t}/data/x.txt\nprintf 'Name? '\nread name\necho \"hello $name\"\n"),
+    );
+    tmux.start(&learn_script_command(&w, &script), (120, 40));
+    let screen = tmux.wait_for("WAITING FOR INPUT", 30);
+    assert!(screen.contains("keys go to it"), "{screen}");
+    tmux.type_text("dan");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("hello dan", 10);
+    let screen = if screen.contains("exited 0") {
+        screen
+    } else {
+        tmux.wait_for("exited 0", 10)
+    };
+    assert!(
+        screen.contains("0 decided"),
+        "keys typed for the command became decisions:\n{screen}"
+    );
+    assert!(!screen.contains("WAITING FOR INPUT"), "{screen}");
+    // The keys are the review's again: q quits (nothing decided, nothing runs).
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("NONO-EXIT=", 10);
+    assert!(screen.contains("NONO-EXIT=0"), "{screen}");
+}
+
+/// Issue 13, defect 6: finding what to decide. After the command exits the cursor is
+/// on the first pending row; `p` and `P` go to the next and previous pending rows,
+/// through folded directories; a folded directory counts the pending rows inside it;
+/// `A`'s message gives the header's pending count.
+#[test]
+fn review_p_walks_the_pending_rows_and_counts_agree() {
+    let Some(mut tmux) = Tmux::new() else {
+        return skip("tmux is not installed: the review screen's end-to-end test needs it");
+    };
+    let w = World::new();
+    let t = w.dir.path().display().to_string();
+    w.write("tree/x/one.txt", "1");
+    w.write("tree/y/two.txt", "2");
+    w.write("tree/z/three.txt", "3");
+    let script = w.write(
+        "fixture.sh",
+        &format!("cat {t}/tree/x/one.txt {t}/tree/y/two.txt {t}/tree/z/three.txt\necho finished\n"),
+    );
+    tmux.start(&learn_script_command(&w, &script), (120, 40));
+    let screen = tmux.wait_for("exited 0", 30);
+    let screen = if screen.contains("p / P: next") {
+        screen
+    } else {
+        tmux.wait_for("p / P: next", 5)
+    };
+    // The first pending row is selected: its path heads the Details pane.
+    let pending: Vec<String> = [
+        "fixture.sh",
+        "tree/x/one.txt",
+        "tree/y/two.txt",
+        "tree/z/three.txt",
+    ]
+    .iter()
+    .map(|f| format!("{t}/{f}"))
+    .collect();
+    let header_count = |screen: &str| -> usize {
+        let at = screen
+            .find(" pending │")
+            .expect("the header's pending count");
+        screen[..at]
+            .rsplit(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no count before ` pending`:\n{screen}"))
+    };
+    assert_eq!(header_count(&screen), 4, "{screen}");
+    let detail_path = |screen: &str| -> String {
+        pending
+            .iter()
+            .find(|p| {
+                screen
+                    .lines()
+                    .any(|l| l.contains(&format!("│{p}")) || l.contains(&format!("│ {p}")))
+            })
+            .cloned()
+            .unwrap_or_default()
+    };
+    let first = detail_path(&screen);
+    assert!(
+        !first.is_empty(),
+        "no pending row selected after exit:\n{screen}"
+    );
+
+    // Fold everything: the folded tree counts its pending rows, p still finds them.
+    tmux.keys(&["C", "g"]);
+    tmux.wait_for("pending inside", 5);
+    let status_line = |screen: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains("pending rows in all"))
+            .map(str::to_string)
+    };
+    let mut visited: Vec<String> = Vec::new();
+    let mut last: Option<String> = None;
+    for _ in 0..4 {
+        tmux.keys(&["p"]);
+        // Each press goes to another row: wait for the status line to change.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let line = loop {
+            let screen = tmux.screen();
+            match status_line(&screen) {
+                Some(line) if Some(&line) != last.as_ref() => break line,
+                _ if Instant::now() > deadline => panic!("p did not move:\n{screen}"),
+                _ => std::thread::sleep(Duration::from_millis(100)),
+            }
+        };
+        let at = pending
+            .iter()
+            .find(|p| line.contains(&format!("pending: {p} ")))
+            .unwrap_or_else(|| panic!("p went to no pending row: {line}"));
+        visited.push(at.clone());
+        last = Some(line);
+    }
+    let mut sorted = visited.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(
+        sorted.len(),
+        4,
+        "p did not visit the four pending rows: {visited:?}"
+    );
+    tmux.keys(&["P"]);
+    tmux.wait_for(&format!("pending: {} ", visited[2]), 5);
+
+    // A accepts them all: its message and the header agree.
+    tmux.keys(&["A"]);
+    let screen = tmux.wait_for("pending left for you", 5);
+    let said: usize = screen
+        .split("; ")
+        .find_map(|part| {
+            part.strip_suffix(" pending left for you")
+                .and_then(|n| n.parse().ok())
+        })
+        .or_else(|| {
+            let at = screen.find(" pending left for you")?;
+            screen[..at].rsplit(' ').next()?.parse().ok()
+        })
+        .unwrap_or_else(|| panic!("no count in A's message:\n{screen}"));
+    assert_eq!(said, header_count(&screen), "{screen}");
+    tmux.keys(&["q"]);
+    tmux.wait_for("Quit?", 5);
+    tmux.keys(&["y"]);
+    tmux.wait_for("NONO-EXIT=", 10);
+}

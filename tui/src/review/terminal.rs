@@ -291,6 +291,32 @@ pub fn run(
                 let _ = sender.send(Input::OutputClosed);
             })?;
     }
+    if let Some(pty) = pty {
+        // Watches whether the command waits for input from its terminal (see
+        // `waiting`): two samples in a row before saying so, so that a read between
+        // two bursts of output does not move the keys.
+        let master = pty.try_clone()?;
+        let (sender, done) = (sender.clone(), Arc::clone(&done));
+        std::thread::Builder::new()
+            .name("nono-review-wait".into())
+            .spawn(move || {
+                let mut said = false;
+                let mut streak = 0u8;
+                while !done.load(Ordering::Relaxed) {
+                    use std::os::fd::AsFd;
+                    let now = super::waiting::command_waits(master.as_fd());
+                    streak = if now { streak.saturating_add(1) } else { 0 };
+                    let waiting = streak >= 2;
+                    if waiting != said {
+                        said = waiting;
+                        if sender.send(Input::Waiting(waiting)).is_err() {
+                            break;
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(150));
+                }
+            })?;
+    }
     drop(sender);
 
     let mut effects = System { pty, write };

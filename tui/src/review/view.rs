@@ -157,6 +157,7 @@ pub fn view(state: &ReviewState, frame: &mut Frame<'_>) {
         Overlay::Help { scroll } => help(theme, frame, *scroll),
         Overlay::Edit { input, error, .. } => edit(theme, frame, input, error.as_deref()),
         Overlay::Confirm(c) => confirm(state, theme, frame, c),
+        Overlay::ConfirmPath(c) => confirm_path(state, theme, frame, c),
         Overlay::Save(d) => save(theme, frame, d),
         Overlay::Quit { unsaved, running } => quit(theme, frame, *unsaved, *running),
     }
@@ -210,6 +211,12 @@ fn clock(d: std::time::Duration) -> String {
 fn header(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) {
     let learn = &state.learn;
     let program = match learn.exit_code {
+        None if state.waiting => Span::styled(
+            " ⌨ WAITING FOR INPUT ",
+            theme
+                .fg(Color::Yellow)
+                .add_modifier(Modifier::REVERSED | Modifier::BOLD),
+        ),
         None => Span::styled(" ● running ", theme.fg(Color::Green)),
         Some(0) => Span::styled(" ■ exited 0 ", theme.fg(Color::Green)),
         Some(code) => Span::styled(format!(" ■ exited {code} "), theme.fg(Color::Red)),
@@ -581,8 +588,21 @@ fn files(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) {
             Some(n) => (badges(n), format!("{}×", n.ok_count + n.failed_count)),
             None => (String::new(), format!("({})", node.observed_below)),
         };
-        let (mut text, class) = list_status(state, row.node, status_w);
-        if text.is_empty() && branch && state.is_folded(row.node) {
+        let (mut text, mut class) = list_status(state, row.node, status_w);
+        let pending_inside = if branch && state.is_folded(row.node) {
+            state.pending_inside(row.node)
+        } else {
+            0
+        };
+        if pending_inside > 0
+            && !matches!(
+                class,
+                Class::Pending | Class::Allowed | Class::Denied | Class::Sensitive
+            )
+        {
+            text = format!("? {pending_inside} pending inside");
+            class = Class::Pending;
+        } else if text.is_empty() && branch && state.is_folded(row.node) {
             text = "· nothing to decide inside".into();
         }
         let sensitive = state.is_sensitive(row.node);
@@ -768,8 +788,17 @@ fn network(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect)
 
 fn execs(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) {
     let focused = state.focus == Focus::Main;
+    let hidden = state.hidden_execs();
     let block = pane(
-        format!(" Exec — {} programs ", state.learn.execs.len()),
+        format!(
+            " Exec — {} programs{} ",
+            state.learn.execs.len(),
+            if hidden > 0 {
+                format!(", {hidden} failed PATH lookups hidden (f shows)")
+            } else {
+                String::new()
+            }
+        ),
         focused,
         theme,
     );
@@ -787,22 +816,30 @@ fn execs(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) {
         );
         return;
     }
+    if state.row_count() == 0 {
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                "only failed PATH lookups so far (f shows them)",
+                theme.fg(Color::DarkGray),
+            )),
+            inner,
+        );
+        return;
+    }
     let offset = state.offset[2];
     let needed = state
-        .learn
-        .execs
-        .keys()
+        .exec_rows()
+        .into_iter()
         .skip(offset)
         .take(height)
-        .map(|p| p.as_os_str().len() + 2)
+        .map(|(p, _)| p.as_os_str().len() + 2)
         .max()
         .unwrap_or(0);
     let (name_w, status_w) = name_and_status(width, 12, needed, status_share(width));
     let mut lines = Vec::new();
     for (i, (path, node)) in state
-        .learn
-        .execs
-        .iter()
+        .exec_rows()
+        .into_iter()
         .enumerate()
         .skip(offset)
         .take(height)
@@ -946,7 +983,7 @@ fn detail(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) 
             None => lines.push(Line::from("nothing selected")),
         },
         Tab::Exec => {
-            if let Some((path, e)) = state.learn.execs.iter().nth(state.cursor[2]) {
+            if let Some((path, e)) = state.exec_row(state.cursor[2]) {
                 lines.push(Line::from(Span::styled(
                     path.display().to_string(),
                     Style::default().add_modifier(Modifier::BOLD),
@@ -1026,10 +1063,24 @@ fn output(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) 
     let title = match (focused, state.output.closed) {
         _ if back > 0 => format!(" Output — {back} lines back (S-End: live) "),
         (_, true) => " Output — closed ".to_string(),
+        (true, false) if state.waiting => {
+            " ⌨ THE COMMAND IS WAITING FOR INPUT — keys go to it (Tab: back to the review) "
+                .to_string()
+        }
+        (false, false) if state.waiting => {
+            " ⌨ THE COMMAND IS WAITING FOR INPUT — Tab to type (keys here are decisions) "
+                .to_string()
+        }
         (true, false) => " Output — keys go to the command (Tab: back, ^T: a tab) ".to_string(),
         (false, false) => " Output — Tab to type into the command ".to_string(),
     };
-    let block = pane(title, focused, theme);
+    let mut block = pane(title, focused, theme);
+    if state.waiting && !state.output.closed {
+        let loud = theme
+            .fg(Color::Yellow)
+            .add_modifier(Modifier::REVERSED | Modifier::BOLD);
+        block = block.border_style(loud).title_style(loud);
+    }
     let mut cursor = Cursor::default();
     if !focused || back > 0 {
         cursor.hide();
@@ -1167,6 +1218,8 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
             ("/ n N", "search; next / previous"),
             ("f F", "cycle the filter; all rows"),
             ("z", "zoom the focused pane"),
+            ("p P", "next / previous pending"),
+            ("", "Exec tab: f = failed PATH"),
         ],
     ),
     (
@@ -1186,7 +1239,7 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
         &[
             ("y Enter", "accept the suggestion"),
             ("r w", "allow read / read-write"),
-            ("d", "deny (carved out of a dir)"),
+            ("d", "deny this row (carves)"),
             ("+ = -", "widen / narrow the rule"),
             ("e", "edit the rule's path"),
             ("i", "add the suggested group"),
@@ -1209,6 +1262,8 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
             ("", "(CAPITALS: only failed)"),
             ("sensitive", "red; allowed after `grant`"),
             ("globs", "none: + widens to the dir"),
+            ("PATH", "writes there ask first"),
+            ("input", "waiting cmd takes the keys"),
         ],
     ),
 ];
@@ -1357,6 +1412,48 @@ fn confirm(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, c: &super::
         .borders(Borders::ALL)
         .border_style(red)
         .title(Span::styled(" Sensitive path ", red));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        area,
+    );
+}
+
+fn confirm_path(
+    state: &ReviewState,
+    theme: Theme,
+    frame: &mut Frame<'_>,
+    c: &super::model::ConfirmPath,
+) {
+    let home = &state.learn.ctx.home;
+    let area = centered(frame.area(), 80, 8);
+    frame.render_widget(Clear, area);
+    let loud = theme.fg(Color::Yellow).add_modifier(Modifier::BOLD);
+    let lines = vec![
+        Line::from(Span::styled(
+            format!("⚠ {} is on PATH.", display(&c.on_path, home)),
+            loud,
+        )),
+        Line::from(format!(
+            "Allowing {}{} ({}) lets the command plant programs there that",
+            display(&c.rule.path, home),
+            if c.rule.dir { "/" } else { "" },
+            c.rule.access.name()
+        )),
+        Line::from("you run later, outside the sandbox."),
+        Line::from(""),
+        Line::from(vec![
+            Span::styled(" y ", theme.key()),
+            Span::raw("allow it anyway   "),
+            Span::styled(" any other key ", theme.key()),
+            Span::raw("keep it out"),
+        ]),
+    ];
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(loud)
+        .title(Span::styled(" Write on PATH ", loud));
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
@@ -1677,6 +1774,27 @@ mod tests {
             render(&s, w, h);
             keys(&mut s, "x");
         }
+    }
+
+    #[test]
+    fn a_folded_directory_shows_its_pending_rows_and_a_waiting_command_is_loud() {
+        let mut s = fixture::state();
+        keys(&mut s, "C");
+        let text = render(&s, 100, 30);
+        let data = text
+            .lines()
+            .find(|l| l.contains("▸ data/"))
+            .unwrap_or_else(|| panic!("no folded /data row:\n{text}"));
+        assert!(data.contains("? 5 pending inside"), "{data}");
+        update(&mut s, Msg::Waiting(true));
+        let text = render(&s, 100, 30);
+        assert!(
+            text.contains("WAITING FOR INPUT") && text.contains("keys go to it"),
+            "{text}"
+        );
+        update(&mut s, Msg::Key(KeyEvent::from(KeyCode::Tab)));
+        let text = render(&s, 100, 30);
+        assert!(text.contains("Tab to type"), "{text}");
     }
 
     #[test]
