@@ -1177,7 +1177,22 @@ fn status(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) 
         } else {
             theme.fg(Color::Green)
         };
-        Line::from(Span::styled(format!(" {}", s.text), style))
+        let text = format!(" {}", s.text);
+        let width = area.width.max(1) as usize;
+        let len = text.chars().count();
+        if len > width && area.y > 0 {
+            // A message longer than the line (the whole command to replay after a
+            // save) is never cut: it grows upwards over the body until the next key.
+            let rows = (len.div_ceil(width) + 1).min(area.y as usize + 1) as u16;
+            let above = Rect::new(area.x, area.y + 1 - rows, area.width, rows);
+            frame.render_widget(Clear, above);
+            frame.render_widget(
+                Paragraph::new(Line::from(Span::styled(text, style))).wrap(Wrap { trim: false }),
+                above,
+            );
+            return;
+        }
+        Line::from(Span::styled(text, style))
     } else {
         let shown = fitting_hints(&hints(state), area.width as usize);
         let mut spans = Vec::new();
@@ -1654,6 +1669,29 @@ mod tests {
         for name in ["a.csv", "other.txt", "app.conf", ".cache/pip/"] {
             assert!(text.contains(name), "{name} is cut at 80×24:\n{text}");
         }
+    }
+
+    /// The hint after saving is the whole command to replay, never cut at 80 columns.
+    #[test]
+    fn the_replay_hint_after_saving_is_whole_at_80x24() {
+        let mut s = fixture::state_at((80, 24));
+        let path = s.config.profiles_dir.join("learned-python3.json");
+        update(&mut s, Msg::Saved { path });
+        let text = render(&s, 80, 24);
+        let joined: String = text
+            .lines()
+            .map(|l| {
+                l.trim_end_matches(['│', '┐', '┘', ' '])
+                    .trim_start_matches(['│', ' '])
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        let want = format!("nono run --profile learned-python3 -- {}", s.config.command);
+        let squeezed = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            squeezed(&joined).contains(&squeezed(&want)),
+            "`{want}` is not whole on the screen:\n{text}"
+        );
     }
 
     #[test]
