@@ -16,7 +16,7 @@ use nono_enforcer::session::{self, Session, SessionKind};
 use nono_enforcer::{env, exec};
 use nono_tracer::ptrace::{self, TraceCommand, TraceOutcome, TraceProgress};
 use nono_tracer::{ebpf, support};
-use nono_tui::learn::model::{Coverage, GroupInfo, LearnContext, SensitivePath};
+use nono_tui::learn::model::{Coverage, GroupInfo, LearnContext, NoCreateDir, SensitivePath};
 use nono_tui::learn::observe;
 use nono_tui::learn::{LearnModel, Msg, output, suggest};
 use nono_tui::review::{self, ReviewConfig, ReviewState, event_loop::Input};
@@ -72,7 +72,7 @@ pub fn run(args: LearnArgs) -> CmdResult {
         capability::resolve(&profile, &base_overrides, &vars, store.policy()).map_err(usage)?;
     let fs = CachingFs::new();
     let base_plan = plan::plan(&base_caps, &fs).map_err(|e| context::plan_failure(e, &vars))?;
-    let ctx = learn_context(&base_caps, &base_plan, store.policy(), &vars, &fs);
+    let mut ctx = learn_context(&base_caps, &base_plan, store.policy(), &vars, &fs);
     crate::timing::mark("base plan");
 
     // The command, its environment (filtered like `nono run`), and the safety net.
@@ -110,13 +110,24 @@ pub fn run(args: LearnArgs) -> CmdResult {
         };
         let caps =
             capability::resolve(&profile, &net_overrides, &vars, store.policy()).map_err(usage)?;
-        let plan = plan::plan(&caps, &fs).map_err(|e| context::plan_failure(e, &vars))?;
+        // Where a mount namespace can be had, every existing withheld path is hidden
+        // by a mount, so the directories on the way to one keep every right; only
+        // withheld paths that do not exist are still carved around.
         let options = SandboxOptions {
-            mount_view: false,
+            mount_view: true,
             single_threaded: true,
             guard_metadata: false,
-            state_dir: None,
+            state_dir: Some(dirs.state.clone()),
+            masks_only: true,
         };
+        let plan_options = plan::PlanOptions {
+            mask_all_denies: sandbox::mount_view_possible(&options),
+            home: Some(vars.home.clone()),
+            ..plan::PlanOptions::default()
+        };
+        let plan = plan::plan_with(&caps, &fs, &plan_options)
+            .map_err(|e| context::plan_failure(e, &vars))?;
+        ctx.net_no_create = net_no_create(&plan, &fs);
         let mut prepared = sandbox::prepare(&caps, &plan, &workdir, &options)
             .map_err(|e| context::sandbox_failure(e, &vars))?;
         enforcement = Some(format!(
@@ -834,5 +845,40 @@ fn learn_context(
         sensitive,
         groups,
         base_grants,
+        net_no_create: Vec::new(),
     }
+}
+
+/// The directories the safety net's plan lets nothing be created in: every existing
+/// directory on the way to a withheld path that does not exist (the carve leaves it
+/// without a rule of its own). With the withheld paths below each, those directly in
+/// it first.
+fn net_no_create(plan: &plan::Plan, fs: &CachingFs) -> Vec<NoCreateDir> {
+    use std::collections::BTreeMap;
+    let mut dirs: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
+    for deny in &plan.denies {
+        if fs.kind(&deny.canonical).is_ok() {
+            continue;
+        }
+        for ancestor in deny.canonical.ancestors().skip(1) {
+            if fs.kind(ancestor).is_ok_and(|k| k == EntryKind::Dir) {
+                let list = dirs.entry(ancestor.to_path_buf()).or_default();
+                if !list.contains(&deny.canonical) {
+                    list.push(deny.canonical.clone());
+                }
+            }
+        }
+    }
+    dirs.into_iter()
+        .map(|(dir, mut missing)| {
+            missing.sort_by_key(|m| (m.parent() != Some(dir.as_path()), m.clone()));
+            let count = missing.len();
+            missing.truncate(3);
+            NoCreateDir {
+                dir,
+                missing,
+                count,
+            }
+        })
+        .collect()
 }

@@ -61,6 +61,22 @@ pub struct LearnContext {
     pub groups: Vec<GroupInfo>,
     /// The base profile's own grants (not from a group).
     pub base_grants: Vec<Coverage>,
+    /// Directories in which the safety net lets nothing be created: the existing
+    /// directories on the way to a withheld path that does not exist (Landlock has no
+    /// deny rules, and a path that is not there cannot be hidden by a mount). Empty
+    /// without the safety net.
+    pub net_no_create: Vec<NoCreateDir>,
+}
+
+/// A directory the safety net withholds the right to create entries from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NoCreateDir {
+    /// Canonical path.
+    pub dir: PathBuf,
+    /// The withheld paths below it that do not exist (the first few).
+    pub missing: Vec<PathBuf>,
+    /// How many there are in all.
+    pub count: usize,
 }
 
 impl LearnContext {
@@ -68,6 +84,57 @@ impl LearnContext {
     pub fn sensitive(&self, path: &Path) -> Option<&SensitivePath> {
         self.sensitive.iter().find(|s| path.starts_with(&s.path))
     }
+
+    /// Why a failed access to `path` was the safety net's doing, when it was: a
+    /// failure with `EACCES` to create an entry in a directory the safety net
+    /// withholds creating from. For people: "refused by the safety net (DIR holds
+    /// withheld names that do not exist yet: ~/.aws, …); …what to do".
+    pub fn net_refusal(&self, path: &Path, node: &PathNode) -> Option<String> {
+        if node.last_errno != Some(libc_eacces()) || self.sensitive(path).is_some() {
+            return None;
+        }
+        let find = |dir: &Path| self.net_no_create.iter().find(|d| d.dir == dir);
+        // A failed creation is observed on the directory (mkdir, link, rename); a
+        // failed open that would have created a file, on the file.
+        let (parent, hit) = match find(path) {
+            Some(hit) if node.failed.contains(Need::Create) => (path, hit),
+            _ => {
+                if !node.ok.is_empty()
+                    || !(node.failed.contains(Need::Create) || node.failed.contains(Need::Write))
+                {
+                    return None;
+                }
+                let parent = path.parent()?;
+                (parent, find(parent)?)
+            }
+        };
+        let short = |p: &Path| match p.strip_prefix(&self.home) {
+            Ok(_) if self.home.as_os_str().is_empty() => p.display().to_string(),
+            Ok(rest) if rest.as_os_str().is_empty() => "~".to_string(),
+            Ok(rest) => format!("~/{}", rest.display()),
+            _ => p.display().to_string(),
+        };
+        let mut names: Vec<String> = hit.missing.iter().map(|p| short(p)).collect();
+        if hit.count > hit.missing.len() {
+            names.push(format!("… {} in all", hit.count));
+        }
+        let holds = if hit.missing.iter().any(|m| m.parent() == Some(parent)) {
+            "holds"
+        } else {
+            "is on the way to"
+        };
+        Some(format!(
+            "refused by the safety net ({} {holds} withheld names that do not exist yet: {}); \
+             create the entry before learning, learn in a subdirectory, or use --no-safety-net",
+            short(parent),
+            names.join(", ")
+        ))
+    }
+}
+
+/// `EACCES`, without a libc dependency.
+fn libc_eacces() -> i32 {
+    13
 }
 
 /// A set of [`Need`]s, as bits.
