@@ -96,6 +96,7 @@ pub fn run(args: LearnArgs) -> CmdResult {
         progress: None,
     };
     let mut enforcement = None;
+    let mut net_warning = None;
     if args.no_safety_net {
         eprintln!(
             "{} --no-safety-net: the command runs with your full access while it is traced",
@@ -134,6 +135,7 @@ pub fn run(args: LearnArgs) -> CmdResult {
             "safety net: credentials, keychains and shell files withheld ({})",
             prepared.report
         ));
+        net_warning = no_create_warning(&ctx.net_no_create, &vars.home, &workdir);
         trace_cmd.pre_exec = Some(Box::new(move || {
             nono_enforcer::sandbox::sys::cloexec_from_3();
             prepared.apply_in_child().map_err(|e| e.errno)
@@ -198,6 +200,9 @@ pub fn run(args: LearnArgs) -> CmdResult {
     }
     if let Some(line) = &enforcement {
         eprintln!("{}", style.dim(&format!("nono: {line}")));
+    }
+    if let Some(line) = &net_warning {
+        eprintln!("{} {line}", style.warn("nono: note:"));
     }
     session.info.backend = Some(tracer.name().into());
     session.save().context("cannot record the session")?;
@@ -847,6 +852,39 @@ fn learn_context(
         base_grants,
         net_no_create: Vec::new(),
     }
+}
+
+/// Said before the command starts when the safety net refuses creating entries in
+/// `$HOME`, the working directory or a directory above either: where, why, what to do.
+fn no_create_warning(dirs: &[NoCreateDir], home: &Path, workdir: &Path) -> Option<String> {
+    let shown: Vec<&NoCreateDir> = dirs
+        .iter()
+        .filter(|d| home.starts_with(&d.dir) || workdir.starts_with(&d.dir))
+        .collect();
+    // Nothing is created directly in `/` by ordinary programs: not worth a note alone.
+    if shown.iter().all(|d| d.dir == Path::new("/")) {
+        return None;
+    }
+    let deepest = shown.iter().max_by_key(|d| d.dir.as_os_str().len())?;
+    let short = |p: &Path| match p.strip_prefix(home) {
+        Ok(rest) if rest.as_os_str().is_empty() => "~".to_string(),
+        Ok(rest) => format!("~/{}", rest.display()),
+        Err(_) => p.display().to_string(),
+    };
+    let names: Vec<String> = shown.iter().rev().map(|d| short(&d.dir)).collect();
+    let mut missing: Vec<String> = deepest.missing.iter().map(|p| short(p)).collect();
+    if deepest.count > deepest.missing.len() {
+        missing.push("…".into());
+    }
+    Some(format!(
+        "the safety net lets the command create nothing directly in {}: {} withheld paths \
+         below do not exist yet ({}), and a path that is not there can be neither hidden \
+         nor refused alone. Create what the command must create there before learning, \
+         learn in a subdirectory, or use --no-safety-net",
+        names.join(", "),
+        deepest.count,
+        missing.join(", ")
+    ))
 }
 
 /// The directories the safety net's plan lets nothing be created in: every existing

@@ -829,8 +829,7 @@ fn sound(plan: &Plan, options: &PlanOptions) -> bool {
                 return false;
             }
             if rule.kind == EntryKind::Dir && is_within(&deny.canonical, &rule.path) {
-                if options.mask_all_denies && plan.masks.iter().any(|m| m.path == deny.canonical)
-                {
+                if options.mask_all_denies && plan.masks.iter().any(|m| m.path == deny.canonical) {
                     return true;
                 }
                 return options.mask_system_denies
