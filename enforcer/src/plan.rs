@@ -1289,4 +1289,51 @@ mod masking_tests {
         assert!(carved.masks.is_empty());
         assert!(carved.rules.len() > 1);
     }
+
+    /// `nono learn`'s safety net: every existing denial is masked, wherever it is, so
+    /// the directories above it keep one rule; only an absent denial is carved around
+    /// (its nearest existing directory and everything above get no rule), and a masked
+    /// path met while carving gets no rule of its own.
+    #[test]
+    fn mask_all_denies_masks_what_exists_and_carves_only_around_what_does_not() {
+        let root = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(root.path()).unwrap();
+        let home = root.join("home");
+        let other = root.join("other");
+        std::fs::create_dir_all(home.join(".ssh")).unwrap();
+        std::fs::create_dir_all(home.join("src")).unwrap();
+        std::fs::create_dir_all(&other).unwrap();
+        std::fs::write(home.join(".bashrc"), "x").unwrap();
+        let options = PlanOptions {
+            mask_all_denies: true,
+            home: Some(home.clone()),
+            ..PlanOptions::default()
+        };
+        let present = vec![home.join(".ssh"), home.join(".bashrc")];
+        let plan = plan_with(
+            &caps(vec![(root.clone(), Access::ReadWrite)], present.clone()),
+            &RealFs,
+            &options,
+        )
+        .unwrap();
+        assert_eq!(plan.rules.len(), 1, "{:?}", plan.rules);
+        assert_eq!(plan.rules[0].path, root);
+        let masked: Vec<_> = plan.masks.iter().map(|m| (m.path.clone(), m.dir)).collect();
+        assert_eq!(
+            masked,
+            [(home.join(".bashrc"), false), (home.join(".ssh"), true)]
+        );
+
+        let mut denies = present;
+        denies.push(home.join(".aws"));
+        let plan = plan_with(
+            &caps(vec![(root.clone(), Access::ReadWrite)], denies),
+            &RealFs,
+            &options,
+        )
+        .unwrap();
+        let paths: Vec<_> = plan.rules.iter().map(|r| r.path.clone()).collect();
+        assert_eq!(paths, [home.join("src"), other], "{:?}", plan.rules);
+        assert_eq!(plan.masks.len(), 2);
+    }
 }
