@@ -12,6 +12,8 @@
 //!    attributes; a read-only mount does (`EROFS`). `$XDG_RUNTIME_DIR` is hidden under
 //!    an empty tmpfs unless a rule reaches into it (agent and D-Bus sockets live there,
 //!    and Landlock before ABI 9 does not mediate connecting to pathname sockets).
+//!    With [`SandboxOptions::masks_only`] (`nono learn`'s safety net) the view only
+//!    hides the plan's masks: mounts stay writable.
 //! 2. **Capabilities**: all dropped, bounding and ambient sets included, with
 //!    securebits locked so that uid 0 regains nothing on `execve`.
 //! 3. **no_new_privs**, then **Landlock**: filesystem rights (ABI ≤ 5), TCP rules
