@@ -114,8 +114,14 @@ pub fn run(args: LearnArgs) -> CmdResult {
         // Where a mount namespace can be had, every existing withheld path is hidden
         // by a mount, so the directories on the way to one keep every right; only
         // withheld paths that do not exist are still carved around.
+        // A nono given file capabilities (eBPF as yourself) is not dumpable, so its
+        // child cannot write its user namespace's uid map: no mount view then (and
+        // making it dumpable would let the user's processes take over its
+        // capabilities). Existing withheld paths are then carved around too.
+        let capabilities = sandbox::sys::effective_capabilities();
+        let mount_view = capabilities == 0 || sandbox::sys::allows_mounting(capabilities);
         let options = SandboxOptions {
-            mount_view: true,
+            mount_view,
             single_threaded: true,
             guard_metadata: false,
             state_dir: Some(dirs.state.clone()),
@@ -128,7 +134,7 @@ pub fn run(args: LearnArgs) -> CmdResult {
         };
         let plan = plan::plan_with(&caps, &fs, &plan_options)
             .map_err(|e| context::plan_failure(e, &vars))?;
-        ctx.net_no_create = net_no_create(&plan, &fs);
+        ctx.net_no_create = net_no_create(&plan, &fs, plan_options.mask_all_denies);
         let mut prepared = sandbox::prepare(&caps, &plan, &workdir, &options)
             .map_err(|e| context::sandbox_failure(e, &vars))?;
         enforcement = Some(format!(
@@ -876,10 +882,16 @@ fn no_create_warning(dirs: &[NoCreateDir], home: &Path, workdir: &Path) -> Optio
     if deepest.count > deepest.missing.len() {
         missing.push("…".into());
     }
+    let why = if deepest.not_hidden {
+        "which cannot be hidden here (no mount namespace), and Landlock cannot refuse just \
+         those"
+    } else {
+        "do not exist yet, and a path that is not there can be neither hidden nor refused \
+         alone"
+    };
     Some(format!(
         "the safety net lets the command create nothing directly in {}: {} withheld paths \
-         below do not exist yet ({}), and a path that is not there can be neither hidden \
-         nor refused alone. Create what the command must create there before learning, \
+         below ({}) {why}. Create what the command must create there before learning, \
          learn in a subdirectory, or use --no-safety-net",
         names.join(", "),
         deepest.count,
@@ -891,11 +903,14 @@ fn no_create_warning(dirs: &[NoCreateDir], home: &Path, workdir: &Path) -> Optio
 /// directory on the way to a withheld path that does not exist (the carve leaves it
 /// without a rule of its own). With the withheld paths below each, those directly in
 /// it first.
-fn net_no_create(plan: &plan::Plan, fs: &CachingFs) -> Vec<NoCreateDir> {
+fn net_no_create(plan: &plan::Plan, fs: &CachingFs, mount_view: bool) -> Vec<NoCreateDir> {
     use std::collections::BTreeMap;
     let mut dirs: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
+    // Without a mount view nothing is hidden: existing withheld paths are carved too.
+    let masked = |p: &Path| plan.masks.iter().any(|m| m.path == p);
+    let carved_existing = !mount_view;
     for deny in &plan.denies {
-        if fs.kind(&deny.canonical).is_ok() {
+        if fs.kind(&deny.canonical).is_ok() && (!carved_existing || masked(&deny.canonical)) {
             continue;
         }
         for ancestor in deny.canonical.ancestors().skip(1) {
@@ -916,6 +931,7 @@ fn net_no_create(plan: &plan::Plan, fs: &CachingFs) -> Vec<NoCreateDir> {
                 dir,
                 missing,
                 count,
+                not_hidden: !mount_view,
             }
         })
         .collect()

@@ -77,6 +77,9 @@ pub struct NoCreateDir {
     pub missing: Vec<PathBuf>,
     /// How many there are in all.
     pub count: usize,
+    /// Withheld paths are carved around rather than hidden (no mount view): the list
+    /// holds existing ones too.
+    pub not_hidden: bool,
 }
 
 impl LearnContext {
@@ -123,8 +126,13 @@ impl LearnContext {
         } else {
             "is on the way to"
         };
+        let what = if hit.not_hidden {
+            "withheld paths (no mount namespace here to hide them)"
+        } else {
+            "withheld names that do not exist yet"
+        };
         Some(format!(
-            "refused by the safety net ({} {holds} withheld names that do not exist yet: {}); \
+            "refused by the safety net ({} {holds} {what}: {}); \
              create the entry before learning, learn in a subdirectory, or use --no-safety-net",
             short(parent),
             names.join(", ")
