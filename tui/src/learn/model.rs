@@ -598,6 +598,88 @@ mod tests {
         }
     }
 
+    fn file_event(op: FileOp, path: &str, result: i32) -> Msg {
+        let event = Event {
+            seq: 0,
+            time_ns: 0,
+            pid: 7,
+            ppid: 1,
+            exe: Some("/bin/p".into()),
+            kind: EventKind::File {
+                op,
+                path: path.into(),
+                path2: None,
+                result,
+            },
+        };
+        let observations =
+            super::super::observe::classify(&event, &mut |p: &Path| (p.to_path_buf(), false));
+        Msg::Event {
+            event: Box::new(event),
+            observations,
+        }
+    }
+
+    /// A create refused in a directory the safety net withholds creating from is
+    /// explained; other failures, and sensitive paths, are not.
+    #[test]
+    fn refusals_of_the_safety_net_are_explained() {
+        let ctx = LearnContext {
+            home: "/h".into(),
+            sensitive: vec![SensitivePath {
+                path: "/h/.ssh".into(),
+                label: "group `deny_credentials`".into(),
+            }],
+            net_no_create: vec![
+                NoCreateDir {
+                    dir: "/h".into(),
+                    missing: vec!["/h/.aws".into(), "/h/.config/gh".into()],
+                    count: 5,
+                    not_hidden: false,
+                },
+                NoCreateDir {
+                    dir: "/".into(),
+                    missing: vec!["/h/.aws".into()],
+                    count: 5,
+                    not_hidden: false,
+                },
+            ],
+            ..LearnContext::default()
+        };
+        let mut model = LearnModel::new(ctx);
+        model.update(file_event(FileOp::Write, "/h/out.txt", -13));
+        model.update(file_event(FileOp::Mkdir, "/newdir", -13));
+        model.update(file_event(FileOp::Write, "/h/src/x", -13));
+        model.update(file_event(FileOp::Write, "/h/missing", -2));
+        model.update(file_event(FileOp::Read, "/h/.ssh/id", -13));
+        let why = |path: &str| {
+            let node = model.files.get(Path::new(path)).expect("observed");
+            model.ctx.net_refusal(Path::new(path), node)
+        };
+        assert_eq!(
+            why("/h/out.txt").as_deref(),
+            Some(
+                "refused by the safety net (~ holds withheld names that do not exist yet: \
+                 ~/.aws, ~/.config/gh, … 5 in all); create the entry before learning, learn \
+                 in a subdirectory, or use --no-safety-net"
+            )
+        );
+        assert!(
+            why("/")
+                .unwrap()
+                .starts_with("refused by the safety net (/ is on the way to withheld names")
+        );
+        assert_eq!(why("/h/src/x"), None);
+        assert_eq!(why("/h/missing"), None);
+        assert_eq!(why("/h/.ssh/id"), None);
+        let summary = super::super::output::summary(&model, &[]);
+        assert!(
+            summary.contains("REFUSED BY THE SAFETY NET (2)\n  /  — refused")
+                && summary.contains("\n  /h/out.txt  — refused by the safety net (~ holds"),
+            "{summary}"
+        );
+    }
+
     #[test]
     fn a_path_remembers_the_programs_of_its_events_up_to_the_limit() {
         let mut model = LearnModel::default();
