@@ -38,6 +38,7 @@ pub fn run(args: RunArgs, mode: Mode) -> CmdResult {
         single_threaded: true,
         guard_metadata: true,
         state_dir: Some(state_dir),
+        masks_only: false,
     };
     let sandbox = context::sandbox_with(
         &args.sandbox,

@@ -48,6 +48,7 @@ pub fn ctx() -> LearnContext {
             },
         ],
         base_grants: vec![],
+        net_no_create: vec![],
     }
 }
 

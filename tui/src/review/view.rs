@@ -390,14 +390,24 @@ fn row_status(state: &ReviewState, id: NodeId) -> (String, Class) {
                 },
             },
             Class::Lookup => "· lookup only".into(),
-            Class::Failed => format!(
-                "· failed {}",
-                state
+            Class::Failed => {
+                let path = &state.tree.node(id).path;
+                match state
                     .path_node(id)
-                    .and_then(|n| n.last_errno)
-                    .map(errno_name)
-                    .unwrap_or_default()
-            ),
+                    .filter(|_| !state.learn.ctx.net_no_create.is_empty())
+                    .and_then(|n| state.learn.ctx.net_refusal(path, n))
+                {
+                    Some(_) => "· failed EACCES: refused by the safety net".into(),
+                    None => format!(
+                        "· failed {}",
+                        state
+                            .path_node(id)
+                            .and_then(|n| n.last_errno)
+                            .map(errno_name)
+                            .unwrap_or_default()
+                    ),
+                }
+            }
             Class::Branch => {
                 if super::decision::never_whole(&state.tree.node(id).path, home).is_some()
                     && state.tree.node(id).observed
@@ -945,6 +955,12 @@ fn node_detail<'a>(state: &'a ReviewState, theme: Theme, id: NodeId, lines: &mut
                         .unwrap_or_default()
                 ),
             ));
+            if let Some(why) = state.learn.ctx.net_refusal(&node.path, n) {
+                lines.push(Line::from(Span::styled(
+                    format!("⚠ {why}"),
+                    theme.fg(Color::Yellow).add_modifier(Modifier::BOLD),
+                )));
+            }
             lines.push(field(theme, "pids", list(n.pids.iter())));
             lines.push(field(
                 theme,
