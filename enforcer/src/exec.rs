@@ -363,6 +363,18 @@ pub fn spawn(
     }
 }
 
+/// `pidfd_open(2)`: a descriptor that becomes readable when `pid` exits.
+fn pidfd_open(pid: Pid) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: integer arguments; the result is a new descriptor we own, or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: `fd` was just returned by the kernel and is owned by nobody else.
+    Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
+}
+
 fn signal_code(status: WaitStatus) -> Option<(i32, Option<i32>)> {
     match status {
         WaitStatus::Exited(_, code) => Some((code, None)),
@@ -387,6 +399,12 @@ impl Child {
             SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK,
         )
         .map_err(io_err("creating a signalfd"))?;
+        // The child's exit is seen through a pidfd too: SIGCHLD is blocked only in this
+        // thread, so in a process with other threads (a test harness, a Python
+        // program using the SDK) the kernel may deliver it to another thread, where it
+        // is discarded, and the signalfd alone would wait for ever. Without pidfds
+        // (Linux < 5.3) the wait is polled every 100 ms instead.
+        let pidfd = pidfd_open(self.pid);
         let mut deadline = timeout.map(|t| Instant::now() + t);
         let mut killed = false;
         let mut outcome = Outcome {
@@ -435,15 +453,26 @@ impl Child {
                 }
                 break;
             }
+            let cap = if pidfd.is_none() && exited.is_none() {
+                100
+            } else {
+                60_000
+            };
             let wait_ms = match deadline {
                 Some(d) => {
                     let left = d.saturating_duration_since(Instant::now());
-                    PollTimeout::try_from(left.as_millis().clamp(1, 60_000) as i32)
+                    PollTimeout::try_from(left.as_millis().clamp(1, cap) as i32)
                         .unwrap_or(PollTimeout::MAX)
                 }
+                None if cap < 60_000 => PollTimeout::from(cap as u16),
                 None => PollTimeout::NONE,
             };
             let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
+            // Readable once the child has exited; reaped at the top of the loop.
+            let watch_exit = exited.is_none() && pidfd.is_some();
+            if let (true, Some(fd)) = (watch_exit, &pidfd) {
+                fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+            }
             if let Some(fd) = &self.stdout {
                 fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
             }
@@ -455,8 +484,11 @@ impl Child {
                 Err(e) => return Err(io_err("waiting for the child")(e)),
                 Ok(_) => {}
             }
-            let ready: Vec<bool> = fds.iter().map(|f| f.any().unwrap_or(false)).collect();
+            let mut ready: Vec<bool> = fds.iter().map(|f| f.any().unwrap_or(false)).collect();
             drop(fds);
+            if watch_exit {
+                ready.remove(1);
+            }
             if ready[0] {
                 while let Ok(Some(info)) = sfd.read_signal() {
                     let sig = info.ssi_signo as i32;
