@@ -18,6 +18,7 @@ use nono_tracer::ptrace::{self, TraceCommand, TraceOutcome, TraceProgress};
 use nono_tracer::{ebpf, support};
 use nono_tui::learn::model::{Coverage, GroupInfo, LearnContext, SensitivePath};
 use nono_tui::learn::observe;
+use nono_tui::learn::suggest::unnamed_temporaries;
 use nono_tui::learn::{LearnModel, Msg, output, suggest};
 use nono_tui::review::{self, ReviewConfig, ReviewState, event_loop::Input};
 
@@ -282,7 +283,13 @@ pub fn run(args: LearnArgs) -> CmdResult {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "learned".into());
     let description = format!("Learned from `{}`", command.join(" "));
-    let suggested = output::profile(&approved, &profile.name, &name, &description);
+    let suggested = output::profile(
+        &approved,
+        &profile.name,
+        &name,
+        &description,
+        !model.network_used(),
+    );
     let report = output::Report {
         command: &command,
         exit_code: model.exit_code,
@@ -292,6 +299,7 @@ pub fn run(args: LearnArgs) -> CmdResult {
         observations: &model,
         suggestions: &suggestions,
         profile: suggested.clone(),
+        not_granted: unnamed_temporaries(&model),
     };
     if let Some(file) = &args.report {
         let text = serde_json::to_vec_pretty(&report).context("serializing the report")?;
@@ -323,6 +331,14 @@ pub fn run(args: LearnArgs) -> CmdResult {
             },
             file.display()
         );
+        if suggested
+            .network
+            .as_ref()
+            .is_some_and(|n| !n.allow_domain.is_empty())
+        {
+            let [first, second] = output::ALLOW_DOMAIN_NOTE;
+            eprintln!("{} {first} {second}", style.warn("nono: note:"));
+        }
     } else if !args.json {
         eprintln!(
             "{}",
@@ -547,7 +563,9 @@ impl Review {
                     &self.base,
                     "learned",
                     &format!("Learned from `{}`", self.command.join(" ")),
+                    !learn.network_used(),
                 ),
+                not_granted: unnamed_temporaries(learn),
             };
             let text = serde_json::to_vec_pretty(&report).context("serializing the report")?;
             write_atomically(file, &text, true)?;
@@ -834,5 +852,26 @@ fn learn_context(
         sensitive,
         groups,
         base_grants,
+        temp_dirs: temp_dirs(fs, &vars.home),
     }
+}
+
+/// The temporary directories of the command (`/tmp`, `/var/tmp`, `/dev/shm` and
+/// `$TMPDIR`), canonical; never `/` or `$HOME`, which no rule grants whole.
+fn temp_dirs(fs: &CachingFs, home: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    let tmpdir = std::env::var_os("TMPDIR").map(PathBuf::from);
+    let named = ["/tmp", "/var/tmp", "/dev/shm"].map(PathBuf::from);
+    for dir in named.into_iter().chain(tmpdir) {
+        if !dir.is_absolute() {
+            continue;
+        }
+        let Ok(canonical) = fs.canonicalize(&dir) else {
+            continue;
+        };
+        if canonical != Path::new("/") && canonical != home && !dirs.contains(&canonical) {
+            dirs.push(canonical);
+        }
+    }
+    dirs
 }

@@ -135,8 +135,12 @@ pub enum FileOp {
     /// An open for reading and writing (`O_RDWR`) of a file that already existed.
     ReadWrite,
     /// An open that created the file (`O_CREAT` when the file did not exist before, or
-    /// `creat`), or an `O_TMPFILE` open in the directory `path`.
+    /// `creat`) for writing only (`O_WRONLY`), or an `O_WRONLY` `O_TMPFILE` open in the
+    /// directory `path`.
     Create,
+    /// The same, opened for reading too (`O_RDWR`, or `O_RDONLY` with `O_CREAT`), as
+    /// `mkstemp` and `tmpfile` do: Landlock checks the new file's read and write rights.
+    CreateReadWrite,
     /// A metadata lookup: `stat` and friends, or an `O_PATH` open.
     Stat,
     /// An `access`/`faccessat` permission check.
@@ -267,6 +271,7 @@ mod tests {
             FileOp::Write,
             FileOp::ReadWrite,
             FileOp::Create,
+            FileOp::CreateReadWrite,
             FileOp::Mkdir,
             FileOp::Rmdir,
             FileOp::Unlink,

@@ -68,6 +68,7 @@ fn ctx() -> LearnContext {
             }],
         }],
         base_grants: vec![],
+        temp_dirs: vec!["/tmp".into()],
     }
 }
 

@@ -61,6 +61,9 @@ pub struct LearnContext {
     pub groups: Vec<GroupInfo>,
     /// The base profile's own grants (not from a group).
     pub base_grants: Vec<Coverage>,
+    /// Temporary directories (`/tmp`, `/var/tmp`, `/dev/shm`, `$TMPDIR`), canonical:
+    /// random names below them are temporaries.
+    pub temp_dirs: Vec<PathBuf>,
 }
 
 impl LearnContext {
@@ -154,6 +157,13 @@ pub struct PathNode {
     pub last_errno: Option<i32>,
     /// Entries created or removed in it (for directories), at most [`MAX_DETAIL`].
     pub entries: BTreeSet<PathBuf>,
+    /// The trace created it: the first thing seen to succeed on it was its creation
+    /// (so it did not exist when the command started).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub created: bool,
+    /// The trace removed it (unlink, rmdir, or renamed away).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub removed: bool,
     /// Processes that accessed it, at most [`MAX_DETAIL`].
     pub pids: BTreeSet<i32>,
     /// Programs that accessed it, at most [`MAX_DETAIL`].
@@ -355,6 +365,9 @@ pub struct LearnModel {
     pub hosts: BTreeMap<String, HostNode>,
     /// Socket peers (display form).
     pub sockets: BTreeMap<String, SocketNode>,
+    /// Connects and binds (tried or made) of network sockets: every family but unix
+    /// and netlink, which `network.block` leaves alone.
+    pub network_sockets: u64,
     /// Events received.
     pub events: u64,
     /// Events the tracer lost.
@@ -433,6 +446,10 @@ impl LearnModel {
             node.failed_count += 1;
             node.last_errno = Some(-obs.result);
         }
+        let fate = (obs.result >= 0)
+            .then_some(obs.need)
+            .filter(|n| matches!(n, Need::Create | Need::Delete))
+            .zip(obs.entry.clone());
         if let Some(entry) = obs.entry {
             remember(&mut node.entries, entry);
         }
@@ -443,6 +460,16 @@ impl LearnModel {
             && !node.exes.contains(exe)
         {
             node.exes.insert(exe.to_path_buf());
+        }
+        // What became of the entry: created (when nothing before showed it existed),
+        // or removed.
+        if let Some((need, entry)) = fate {
+            let node = self.files.entry(entry);
+            match need {
+                Need::Create if node.ok_count == 0 && !node.removed => node.created = true,
+                Need::Delete => node.removed = true,
+                _ => {}
+            }
         }
     }
 
@@ -477,7 +504,23 @@ impl LearnModel {
 }
 
 impl LearnModel {
+    /// Did the command use the network (a DNS question, a host through the proxy, a
+    /// connect or bind of a network socket, whether it worked or not)? When it did
+    /// not, the suggested profile blocks the network.
+    pub fn network_used(&self) -> bool {
+        !self.hosts.is_empty() || self.network_sockets > 0
+    }
+
     fn socket(&mut self, kind: &str, addr: &SockAddr, result: i32) {
+        // AF_UNIX (an unnamed socket) and AF_NETLINK.
+        let local = match addr {
+            SockAddr::Unix { .. } | SockAddr::AbstractUnix { .. } => true,
+            SockAddr::Other { family } => matches!(family, 1 | 16),
+            SockAddr::Inet { .. } => false,
+        };
+        if !local {
+            self.network_sockets += 1;
+        }
         let node = self
             .sockets
             .entry(format!("{kind} {}", socket_label(addr)))

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use nono_enforcer::capability::Access;
 use serde::Serialize;
 
-use super::model::{LearnModel, PathNode, path_order};
+use super::model::{Files, LearnModel, PathNode, path_order};
 use super::observe::Need;
 use super::paths::PathMap;
 
@@ -195,6 +195,146 @@ struct Candidate {
     access: Access,
     reason: Cow<'static, str>,
     observed: Vec<PathBuf>,
+    /// Which reason wins when candidates for one directory merge: the higher.
+    rank: u8,
+}
+
+/// The reason of a directory that temporary files fold into.
+const FOLDED_TEMPORARY: &str =
+    "temporary files used here (created and removed, or named at random): no rule can name them";
+/// The reason of a directory that lasting new entries fold into.
+const FOLDED_CREATED: &str = "entries created here, with what was done to them";
+
+/// The access a node's successful accesses need; a path the trace created needs
+/// write access too (its creation, granted on the directory it folds into).
+fn needed(node: &PathNode) -> Option<Access> {
+    match (node.ok.access(), node.created) {
+        (Some(access), true) => Some(access.union(Access::Write)),
+        (None, true) => Some(Access::Write),
+        (access, false) => access,
+    }
+}
+
+/// Where a path's grant goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Place {
+    /// On the path itself.
+    Itself,
+    /// On `dir`, the nearest directory above it that existed before the trace and is
+    /// no temporary: the path, or a directory on its way up, was created during the
+    /// trace (a rule naming it would not match before it is created again) or has a
+    /// random name in a temporary directory.
+    Into {
+        /// The lasting directory.
+        dir: PathBuf,
+        /// Is what folds a temporary (removed again, or named at random)?
+        temporary: bool,
+    },
+    /// That directory is `/` or `$HOME`, which is never granted whole: `top` is the
+    /// entry in it.
+    Forbidden {
+        /// `/` or `$HOME`.
+        dir: PathBuf,
+        /// The entry created in it.
+        top: PathBuf,
+        /// The entry is a temporary: it gets no rule.
+        temporary: bool,
+    },
+}
+
+/// Where the grant of `path` goes (see [`Place`]): the walk goes up from the path to
+/// the nearest temporary directory, `$HOME` or `/`, and the highest created or
+/// random-named entry on the way is what folds into its parent.
+fn place(path: &Path, files: &Files, ctx: &super::model::LearnContext) -> Place {
+    let home = ctx.home.as_path();
+    let temp_dir = ctx
+        .temp_dirs
+        .iter()
+        .filter(|t| path.starts_with(t) && path != t.as_path())
+        .max_by_key(|t| t.as_os_str().len());
+    let mut top: Option<(&Path, bool)> = None;
+    let mut temporary = false;
+    for at in path.ancestors() {
+        if at == Path::new("/") || at == home || temp_dir.is_some_and(|t| at == t) {
+            break;
+        }
+        let node = files.get(at);
+        let created = node.is_some_and(|n| n.created);
+        let random = temp_dir.is_some() && at.file_name().is_some_and(random_name);
+        if created || random {
+            let removed = node.is_some_and(|n| n.removed);
+            top = Some((at, random || removed));
+            temporary |= random || removed;
+        }
+    }
+    let Some((top, top_temporary)) = top else {
+        return Place::Itself;
+    };
+    let dir = top.parent().unwrap_or(Path::new("/"));
+    if dir == Path::new("/") || dir == home {
+        return Place::Forbidden {
+            dir: dir.to_path_buf(),
+            top: top.to_path_buf(),
+            temporary: top_temporary,
+        };
+    }
+    Place::Into {
+        dir: dir.to_path_buf(),
+        temporary,
+    }
+}
+
+/// Does a file name look made at random, as temporary files' names are
+/// (`ccAcOUPF.o` from gcc, `tmp.5Ag3kLq9Zx` from mktemp, `tmpk3j_4x9a` from Python's
+/// tempfile, `sortH7d2Qa` from sort, a hexadecimal id)? Only asked of names below a
+/// temporary directory, where a wrong "yes" costs little: the grant goes to the
+/// temporary directory instead of the file.
+pub fn random_name(name: &std::ffi::OsStr) -> bool {
+    let Some(name) = name.to_str() else {
+        // Not UTF-8: no name a person gave.
+        return true;
+    };
+    name.split(['.', '-', '+', '#', ',', '~', ' '])
+        .any(random_token)
+}
+
+fn random_token(token: &str) -> bool {
+    if token.len() < 6 || !token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return false;
+    }
+    let count = |f: fn(&char) -> bool| token.chars().filter(f).count();
+    let (upper, lower, digits) = (
+        count(char::is_ascii_uppercase),
+        count(char::is_ascii_lowercase),
+        count(char::is_ascii_digit),
+    );
+    (digits >= 2 && upper + lower >= 2)
+        || (upper >= 2 && lower >= 2)
+        || (token.len() >= 9 && token.starts_with("tmp"))
+}
+
+/// Temporary files created directly in `/` or `$HOME`, by directory: no rule can
+/// name them and the directory is never granted whole, so the profile cannot let them
+/// be created again. Said in the summary and the report instead of a rule.
+pub fn unnamed_temporaries(model: &LearnModel) -> Vec<(PathBuf, Vec<PathBuf>)> {
+    let ctx = &model.ctx;
+    let mut by_dir: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
+    for (path, node) in model.files.iter() {
+        let Some(access) = needed(node) else { continue };
+        if ctx.sensitive(path).is_some() || path.starts_with(&ctx.workdir) {
+            continue;
+        }
+        if let Place::Forbidden {
+            dir,
+            top,
+            temporary: true,
+        } = place(path, &model.files, ctx)
+            && covered_by(ctx, &top, access).is_none()
+        {
+            by_dir.entry(dir).or_default().push(path.clone());
+        }
+    }
+    by_dir.into_iter().collect()
 }
 
 /// The suggestions for everything the model has seen, in a stable order: grants,
@@ -241,6 +381,7 @@ impl<'m> Buckets<'m> {
 /// Sorts `files` into buckets.
 fn sort_files<'m>(
     files: &[(&'m PathBuf, &'m PathNode)],
+    model_files: &Files,
     index: &Index<'_>,
     ctx: &super::model::LearnContext,
 ) -> Buckets<'m> {
@@ -267,7 +408,7 @@ fn sort_files<'m>(
             sensitive.entry(s.label.clone()).or_default().push(path);
             continue;
         }
-        let Some(access) = node.ok.access() else {
+        let Some(access) = needed(node) else {
             continue;
         };
         if path.starts_with(&ctx.workdir) {
@@ -276,7 +417,17 @@ fn sort_files<'m>(
             entry.1.push(path);
             continue;
         }
-        match index.grant(path, access) {
+        if node.dir && (path == Path::new("/") || path == home) {
+            // Never the whole of / or $HOME: what was created there is placed below.
+            continue;
+        }
+        let place = place(path, model_files, ctx);
+        let target: &Path = match &place {
+            Place::Itself => path,
+            Place::Into { dir, .. } => dir,
+            Place::Forbidden { top, .. } => top,
+        };
+        match index.grant(target, access) {
             Some(Granter::Base) => {
                 covered.entry(None).or_default().push(path);
                 continue;
@@ -294,6 +445,43 @@ fn sort_files<'m>(
             }
             None => {}
         }
+        match place {
+            Place::Itself => {}
+            Place::Into { dir, temporary } => {
+                candidates.push(Candidate {
+                    path: dir,
+                    dir: true,
+                    access,
+                    reason: Cow::Borrowed(if temporary {
+                        FOLDED_TEMPORARY
+                    } else {
+                        FOLDED_CREATED
+                    }),
+                    observed: vec![path.clone()],
+                    rank: 1,
+                });
+                continue;
+            }
+            // Said by `unnamed_temporaries`, never a rule.
+            Place::Forbidden {
+                temporary: true, ..
+            } => continue,
+            Place::Forbidden { dir, top, .. } => {
+                // A lasting entry made directly in / or $HOME: that entry alone.
+                candidates.push(Candidate {
+                    dir: model_files.get(&top).is_some_and(|n| n.dir),
+                    path: top,
+                    access: Access::ReadWrite,
+                    reason: Cow::Owned(format!(
+                        "created in {} (which is never granted whole)",
+                        display(&dir, home)
+                    )),
+                    observed: vec![path.clone()],
+                    rank: 0,
+                });
+                continue;
+            }
+        }
         let creates = node.ok.contains(Need::Create) || node.ok.contains(Need::Delete);
         let reason: Cow<'static, str> = if creates {
             Cow::Owned(format!(
@@ -308,28 +496,13 @@ fn sort_files<'m>(
         } else {
             Cow::Borrowed("read this")
         };
-        if node.dir && (path == Path::new("/") || path == home) {
-            // Never the whole of / or $HOME: grant what was created there, one by one.
-            for entry in &node.entries {
-                candidates.push(Candidate {
-                    path: entry.clone(),
-                    dir: false,
-                    access: Access::ReadWrite,
-                    reason: Cow::Owned(format!(
-                        "created in {} (which is never granted whole)",
-                        display(path, home)
-                    )),
-                    observed: vec![entry.clone()],
-                });
-            }
-            continue;
-        }
         candidates.push(Candidate {
             path: path.clone(),
             dir: node.dir,
             access,
             reason,
             observed: vec![path.clone()],
+            rank: 0,
         });
     }
     Buckets {
@@ -371,8 +544,9 @@ fn suggest_split(
         let (first, second) = files.split_at(files.len() / 2);
         let (index, ctx) = (&index, ctx);
         std::thread::scope(|scope| {
-            let other = scope.spawn(move || sort_files(second, index, ctx));
-            let mut buckets = sort_files(first, index, ctx);
+            let all = &model.files;
+            let other = scope.spawn(move || sort_files(second, all, index, ctx));
+            let mut buckets = sort_files(first, all, index, ctx);
             // A panic in the other half is this thread's panic.
             let rest = other
                 .join()
@@ -381,7 +555,7 @@ fn suggest_split(
             buckets
         })
     } else {
-        sort_files(&files, &index, ctx)
+        sort_files(&files, &model.files, &index, ctx)
     };
 
     for observed in sensitive.values_mut() {
@@ -566,6 +740,7 @@ fn collapse(
                 access,
                 reason: Cow::Owned(format!("{} files used in this directory", group.len())),
                 observed: group.into_iter().map(|c| c.path).collect(),
+                rank: 0,
             });
         } else {
             files.extend(group);
@@ -578,6 +753,13 @@ fn collapse(
             Some(existing) => {
                 existing.access = existing.access.union(d.access);
                 existing.observed.extend(d.observed);
+                // One reason whatever order the candidates came in.
+                if (d.rank, std::cmp::Reverse(&d.reason))
+                    > (existing.rank, std::cmp::Reverse(&existing.reason))
+                {
+                    existing.reason = d.reason;
+                    existing.rank = d.rank;
+                }
             }
             None => {
                 merged.insert(d.path.clone(), d);
@@ -645,7 +827,7 @@ mod tests {
     use super::*;
     use crate::learn::model::{Coverage, GroupInfo, LearnContext, LearnModel, Msg, SensitivePath};
     use crate::learn::observe::classify;
-    use crate::learn::output::{auto_approved, profile};
+    use crate::learn::output::{auto_approved, profile, summary};
 
     fn ctx() -> LearnContext {
         LearnContext {
@@ -677,6 +859,7 @@ mod tests {
                 },
             ],
             base_grants: vec![],
+            temp_dirs: vec!["/tmp".into(), "/var/tmp".into()],
         }
     }
 
@@ -758,6 +941,7 @@ mod tests {
                 cov("/b/a", Access::Write, true),
                 cov("/a/b/a", Access::Read, false),
             ],
+            temp_dirs: vec![],
         };
         let mut paths = vec![PathBuf::from("/")];
         let mut level = vec![String::new()];
@@ -846,7 +1030,7 @@ mod tests {
         assert_eq!(sensitive.len(), 1);
         assert_eq!(sensitive[0].observed.len(), 2);
         assert!(!sensitive[0].safe);
-        let p = profile(&auto_approved(&s), "default", "x", "d");
+        let p = profile(&auto_approved(&s), "default", "x", "d", false);
         assert!(
             p.filesystem.is_none(),
             "a sensitive path reached the profile: {p:?}"
@@ -935,7 +1119,7 @@ mod tests {
             },
             "group `system_read_linux`"
         )));
-        let p = profile(&auto_approved(&s), "default", "learned", "test");
+        let p = profile(&auto_approved(&s), "default", "learned", "test", true);
         let text = serde_json::to_string(&p).unwrap();
         for needle in [
             "\"extends\":\"default\"",
@@ -953,6 +1137,161 @@ mod tests {
         assert!(
             parsed.is_ok(),
             "the generated profile does not parse: {parsed:?}"
+        );
+    }
+
+    fn rename(model: &mut LearnModel, from: &str, to: &str) {
+        let event = Event {
+            seq: 0,
+            time_ns: 0,
+            pid: 5,
+            ppid: 1,
+            exe: None,
+            kind: EventKind::File {
+                op: FileOp::Rename,
+                path: from.into(),
+                path2: Some(to.into()),
+                result: 0,
+            },
+        };
+        let observations = classify(&event, &mut |p: &Path| (p.to_path_buf(), false));
+        model.update(Msg::Event {
+            event: Box::new(event),
+            observations,
+        });
+    }
+
+    #[test]
+    fn temporary_names_are_recognised() {
+        for name in [
+            "ccAcOUPF.o",
+            "cc2qRIVN.s",
+            "tmp.5Ag3kLq9Zx",
+            "tmpk3j_4x9a",
+            "tmpqwertyui",
+            "sortH7d2Qa",
+            "systemd-private-3f9a1c0d2e",
+            "pymp-x8w2k1q0",
+        ] {
+            assert!(random_name(name.as_ref()), "{name} should look random");
+        }
+        for name in [
+            "out.txt",
+            "build",
+            "python3",
+            "report-2024.csv",
+            "a.o",
+            "Makefile",
+            "x86_64",
+            ".X11-unix",
+        ] {
+            assert!(!random_name(name.as_ref()), "{name} should not look random");
+        }
+    }
+
+    /// The gcc case: mkstemp's O_RDWR creation in /tmp, the files written and read
+    /// again by the next program, then removed. The directory gets read-write (what the
+    /// opens of the files made there needed), and no random name is a rule.
+    #[test]
+    fn a_directory_gets_the_union_of_what_its_created_files_needed() {
+        let mut m = LearnModel::new(ctx());
+        for f in ["ccAcOUPF.s", "ccvah7Fv.o"] {
+            let path = format!("/tmp/{f}");
+            feed(&mut m, FileOp::CreateReadWrite, &path, false, 0);
+            feed(&mut m, FileOp::Write, &path, false, 0);
+            feed(&mut m, FileOp::Read, &path, false, 0);
+            feed(&mut m, FileOp::Unlink, &path, false, 0);
+        }
+        // Written only: write is enough.
+        feed(&mut m, FileOp::Create, "/srv/out/report.txt", false, 0);
+        // Created, then read back: read-write, on the directory (the file does not
+        // exist when the command starts again).
+        feed(&mut m, FileOp::Create, "/srv/db/new.db", false, 0);
+        feed(&mut m, FileOp::Read, "/srv/db/new.db", false, 0);
+        let s = suggest(&m);
+        assert_eq!(
+            grants(&s),
+            [
+                ("/srv/db".to_string(), true, Access::ReadWrite),
+                ("/srv/out".to_string(), true, Access::Write),
+                ("/tmp".to_string(), true, Access::ReadWrite),
+            ],
+            "{s:#?}"
+        );
+        let tmp = s.iter().find(|s| s.rule == "/tmp").unwrap();
+        assert!(tmp.reason.contains("temporary"), "{}", tmp.reason);
+        assert!(tmp.safe);
+        assert!(
+            tmp.observed.iter().any(|p| p.ends_with("ccvah7Fv.o")),
+            "the temporaries are listed under their directory: {tmp:#?}"
+        );
+        let p = profile(&auto_approved(&s), "default", "x", "d", false);
+        let text = serde_json::to_string(&p).unwrap();
+        assert!(
+            !text.contains("cc"),
+            "a temporary name reached the profile: {text}"
+        );
+    }
+
+    #[test]
+    fn temporaries_fold_into_their_lasting_directory() {
+        let mut m = LearnModel::new(ctx());
+        // mktemp -d, a file in it, all removed: /tmp, never the random directory.
+        feed(&mut m, FileOp::Mkdir, "/tmp/tmp.5Ag3kLq9Zx", false, 0);
+        feed(&mut m, FileOp::Create, "/tmp/tmp.5Ag3kLq9Zx/data", false, 0);
+        feed(&mut m, FileOp::Read, "/tmp/tmp.5Ag3kLq9Zx/data", false, 0);
+        feed(&mut m, FileOp::Unlink, "/tmp/tmp.5Ag3kLq9Zx/data", false, 0);
+        // An atomic save: a temporary beside the file, renamed over it.
+        feed(&mut m, FileOp::Read, "/srv/conf/app.conf", false, 0);
+        feed(&mut m, FileOp::Create, "/srv/conf/.app.conf.swp", false, 0);
+        rename(&mut m, "/srv/conf/.app.conf.swp", "/srv/conf/app.conf");
+        // A random name in /var/tmp that was there before: its directory.
+        feed(&mut m, FileOp::Read, "/var/tmp/sess-Qx81Kd9a", false, 0);
+        let g = grants(&suggest(&m));
+        assert_eq!(
+            g,
+            [
+                // The swap file needs write in the directory; the file was there
+                // before (read first), so its own rule reads it.
+                ("/srv/conf".to_string(), true, Access::Write),
+                ("/srv/conf/app.conf".to_string(), false, Access::Read),
+                ("/tmp".to_string(), true, Access::ReadWrite),
+                ("/var/tmp".to_string(), true, Access::Read),
+            ]
+        );
+    }
+
+    /// A temporary created directly in $HOME can get no rule ($HOME is never granted
+    /// whole, and its name never comes again): it is said, not suggested.
+    #[test]
+    fn temporaries_directly_in_home_are_said_not_granted() {
+        let mut m = LearnModel::new(ctx());
+        feed(
+            &mut m,
+            FileOp::CreateReadWrite,
+            "/home/u/.lock.Xy12",
+            false,
+            0,
+        );
+        feed(&mut m, FileOp::Unlink, "/home/u/.lock.Xy12", false, 0);
+        feed(&mut m, FileOp::Create, "/home/u/.tool_history", false, 0);
+        let s = suggest(&m);
+        assert_eq!(
+            grants(&s),
+            [("$HOME/.tool_history".to_string(), false, Access::ReadWrite)]
+        );
+        let notes = unnamed_temporaries(&m);
+        assert_eq!(
+            notes,
+            [(
+                PathBuf::from("/home/u"),
+                vec![PathBuf::from("/home/u/.lock.Xy12")]
+            )]
+        );
+        assert!(
+            summary(&m, &s).contains("/home/u/.lock.Xy12"),
+            "{}",
+            summary(&m, &s)
         );
     }
 

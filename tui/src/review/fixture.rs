@@ -48,6 +48,7 @@ pub fn ctx() -> LearnContext {
             },
         ],
         base_grants: vec![],
+        temp_dirs: vec!["/tmp".into()],
     }
 }
 

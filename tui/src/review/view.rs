@@ -1209,6 +1209,15 @@ fn save(theme: Theme, frame: &mut Frame<'_>, d: &SaveDialog) {
             theme.fg(Color::Gray),
         )),
     });
+    if d.text.contains("\"allow_domain\"") {
+        let [first, second] = crate::learn::output::ALLOW_DOMAIN_NOTE;
+        for (lead, text) in [("note: ", first), ("      ", second)] {
+            head.push(Line::from(Span::styled(
+                format!("{lead}{text}"),
+                theme.fg(Color::Yellow),
+            )));
+        }
+    }
     let [top, body] = Layout::vertical([
         Constraint::Length(head.len() as u16 + 1),
         Constraint::Min(0),
