@@ -208,7 +208,7 @@ pub fn summary(model: &LearnModel, suggestions: &[Suggestion]) -> String {
             .map(|(peer, n)| format!("{peer}  ({} ok, {} failed)", n.ok, n.failed)),
     );
     if !model.network_used() {
-        network.push("none used: network.block".into());
+        network.push("none used: the profile blocks the network (network.block)".into());
     }
     section("NETWORK", network);
     let other: Vec<String> = suggestions

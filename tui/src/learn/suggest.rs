@@ -321,7 +321,7 @@ pub fn unnamed_temporaries(model: &LearnModel) -> Vec<(PathBuf, Vec<PathBuf>)> {
     let mut by_dir: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
     for (path, node) in model.files.iter() {
         let Some(access) = needed(node) else { continue };
-        if ctx.sensitive(path).is_some() || path.starts_with(&ctx.workdir) {
+        if !path.is_absolute() || ctx.sensitive(path).is_some() || path.starts_with(&ctx.workdir) {
             continue;
         }
         if let Place::Forbidden {
@@ -411,6 +411,11 @@ fn sort_files<'m>(
         let Some(access) = needed(node) else {
             continue;
         };
+        // A path the tracer could not make absolute (an eBPF trace of a call relative
+        // to a descriptor it did not see opened) names nothing a rule could.
+        if !path.is_absolute() {
+            continue;
+        }
         if path.starts_with(&ctx.workdir) {
             let entry = workdir.get_or_insert((access, Vec::new()));
             entry.0 = entry.0.union(access);
