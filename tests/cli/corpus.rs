@@ -554,3 +554,109 @@ fn corpus_tempfiles_in_tmpdir() {
         );
     }
 }
+
+/// Learns `script` with `-o` in a fresh world; returns the world, the profile, and
+/// learn's stderr.
+fn learn_network(script: &str) -> Option<(Corpus, PathBuf, serde_json::Value, String)> {
+    if missing(&["python3"]).is_some() {
+        skip("needs python3");
+        return None;
+    }
+    let c = Corpus::new(false)?;
+    let profile = c.root().join("net.json");
+    let out = c.nono(&[
+        "learn",
+        "--no-tui",
+        "-o",
+        p(&profile),
+        "--",
+        "/usr/bin/python3",
+        "-c",
+        script,
+    ]);
+    assert_code(&out, 0, "learn");
+    let json: serde_json::Value = serde_json::from_str(&read(&profile)).unwrap();
+    Some((c, profile, json, stderr(&out)))
+}
+
+/// A program whose only socket is a unix one uses no network: the profile blocks it,
+/// and the program still runs under it.
+#[test]
+fn a_unix_socket_is_not_network_use() {
+    let script = "import socket, os\ns = socket.socket(socket.AF_UNIX)\ns.bind('sock')\n\
+                  s.close(); os.unlink('sock'); print('ok')\n";
+    let Some((c, profile, json, _)) = learn_network(script) else {
+        return;
+    };
+    assert_eq!(json["network"]["block"], true, "{json:#}");
+    let replay = c.nono(&[
+        "run",
+        "-q",
+        "--profile",
+        p(&profile),
+        "--",
+        "/usr/bin/python3",
+        "-c",
+        script,
+    ]);
+    assert_code(&replay, 0, "replay");
+    assert_eq!(stdout(&replay), "ok\n");
+}
+
+/// A loopback connection is network use: no block (it would refuse the connection).
+#[test]
+fn a_loopback_connection_leaves_the_network_open() {
+    let script = "import socket\nl = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(1)\n\
+                  c = socket.create_connection(l.getsockname()); a, _ = l.accept()\n\
+                  c.sendall(b'hi'); print(a.recv(2).decode())\n";
+    let Some((c, profile, json, _)) = learn_network(script) else {
+        return;
+    };
+    assert!(json["network"]["block"].is_null(), "{json:#}");
+    let replay = c.nono(&[
+        "run",
+        "-q",
+        "--profile",
+        p(&profile),
+        "--",
+        "/usr/bin/python3",
+        "-c",
+        script,
+    ]);
+    assert_code(&replay, 0, "replay");
+    assert_eq!(stdout(&replay), "hi\n");
+}
+
+/// A name looked up gives allow_domain, which this build cannot enforce: the `-o`
+/// line says so plainly, and `nono run` refuses the profile (until the proxy lands).
+#[test]
+fn allow_domain_is_saved_with_a_plain_note() {
+    // A DNS question for example.org sent to a local port 53 (nothing answers).
+    let script = "import socket\nq=bytes.fromhex('abcd01000001000000000000076578616d706c65036f72670000010001')\n\
+                  s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.sendto(q, ('127.0.0.1', 53))\n";
+    let Some((c, profile, json, learned)) = learn_network(script) else {
+        return;
+    };
+    assert_eq!(
+        json["network"],
+        serde_json::json!({"allow_domain": ["example.org"]})
+    );
+    assert!(
+        learned.contains(
+            "allow_domain needs nono's network proxy, which this build does not have yet"
+        ) && learned.contains("--allow-net or --block-network"),
+        "{learned}"
+    );
+    let replay = c.nono(&[
+        "run",
+        "-q",
+        "--profile",
+        p(&profile),
+        "--",
+        "/usr/bin/python3",
+        "-c",
+        script,
+    ]);
+    assert_ne!(replay.status.code(), Some(0), "{}", stderr(&replay));
+    assert!(stderr(&replay).contains("proxy"), "{}", stderr(&replay));
+}
