@@ -243,8 +243,9 @@ enum Place {
 }
 
 /// Where the grant of `path` goes (see [`Place`]): the walk goes up from the path to
-/// the nearest temporary directory, `$HOME` or `/`, and the highest created or
-/// random-named entry on the way is what folds into its parent.
+/// the nearest temporary directory, `$HOME` or `/`, and the highest entry on the way
+/// that was created (or, for the file itself, has a random name below a temporary
+/// directory) is what folds into its parent.
 fn place(path: &Path, files: &Files, ctx: &super::model::LearnContext) -> Place {
     let home = ctx.home.as_path();
     let temp_dir = ctx
@@ -260,7 +261,13 @@ fn place(path: &Path, files: &Files, ctx: &super::model::LearnContext) -> Place 
         }
         let node = files.get(at);
         let created = node.is_some_and(|n| n.created);
-        let random = temp_dir.is_some() && at.file_name().is_some_and(random_name);
+        // A random name counts for the file itself only: a directory that was there
+        // before (a project in a `mktemp -d` directory) lasts, whatever its name; one
+        // made during the trace counts as created.
+        let random = temp_dir.is_some()
+            && at == path
+            && !node.is_some_and(|n| n.dir)
+            && at.file_name().is_some_and(random_name);
         if created || random {
             let removed = node.is_some_and(|n| n.removed);
             top = Some((at, random || removed));
@@ -1252,6 +1259,7 @@ mod tests {
         rename(&mut m, "/srv/conf/.app.conf.swp", "/srv/conf/app.conf");
         // A random name in /var/tmp that was there before: its directory.
         feed(&mut m, FileOp::Read, "/var/tmp/sess-Qx81Kd9a", false, 0);
+
         let g = grants(&suggest(&m));
         assert_eq!(
             g,
@@ -1262,6 +1270,22 @@ mod tests {
                 ("/srv/conf/app.conf".to_string(), false, Access::Read),
                 ("/tmp".to_string(), true, Access::ReadWrite),
                 ("/var/tmp".to_string(), true, Access::Read),
+            ]
+        );
+    }
+
+    /// A directory with a random name that was there before (a project made with
+    /// `mktemp -d`) lasts: its files are rules as anywhere else.
+    #[test]
+    fn a_lasting_directory_with_a_random_name_keeps_its_rules() {
+        let mut m = LearnModel::new(ctx());
+        feed(&mut m, FileOp::Read, "/tmp/.tmpdxTnQX/data", true, 0);
+        feed(&mut m, FileOp::Read, "/tmp/.tmpdxTnQX/in.csv", false, 0);
+        assert_eq!(
+            grants(&suggest(&m)),
+            [
+                ("/tmp/.tmpdxTnQX/data".to_string(), true, Access::Read),
+                ("/tmp/.tmpdxTnQX/in.csv".to_string(), false, Access::Read),
             ]
         );
     }
