@@ -1133,6 +1133,10 @@ mod tests {
         )));
         let p = profile(&auto_approved(&s), "default", "learned", "test", true);
         let text = serde_json::to_string(&p).unwrap();
+        assert!(
+            !text.contains("block"),
+            "hosts are allowed, not blocked: {text}"
+        );
         for needle in [
             "\"extends\":\"default\"",
             "python_runtime",
@@ -1322,6 +1326,50 @@ mod tests {
             "{}",
             summary(&m, &s)
         );
+    }
+
+    #[test]
+    fn a_trace_without_network_use_blocks_the_network() {
+        let socket = |m: &mut LearnModel, addr: SockAddr| {
+            let event = Event {
+                seq: 0,
+                time_ns: 0,
+                pid: 5,
+                ppid: 1,
+                exe: None,
+                kind: EventKind::Bind { addr, result: 0 },
+            };
+            m.update(Msg::Event {
+                event: Box::new(event),
+                observations: vec![],
+            });
+        };
+        let mut m = LearnModel::new(ctx());
+        socket(
+            &mut m,
+            SockAddr::Unix {
+                path: "/run/x.sock".into(),
+            },
+        );
+        socket(&mut m, SockAddr::AbstractUnix { name: "x".into() });
+        socket(&mut m, SockAddr::Other { family: 16 });
+        assert!(
+            !m.network_used(),
+            "unix and netlink sockets are no network use"
+        );
+        let s = suggest(&m);
+        let p = profile(&auto_approved(&s), "default", "x", "d", !m.network_used());
+        assert_eq!(p.network.and_then(|n| n.block), Some(true));
+        socket(
+            &mut m,
+            SockAddr::Inet {
+                ip: std::net::Ipv4Addr::LOCALHOST.into(),
+                port: 8080,
+            },
+        );
+        assert!(m.network_used(), "a loopback bind is network use");
+        let p = profile(&auto_approved(&s), "default", "x", "d", !m.network_used());
+        assert!(p.network.is_none(), "{:?}", p.network);
     }
 
     #[test]
