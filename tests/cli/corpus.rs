@@ -660,3 +660,49 @@ fn allow_domain_is_saved_with_a_plain_note() {
     assert_ne!(replay.status.code(), Some(0), "{}", stderr(&replay));
     assert!(stderr(&replay).contains("proxy"), "{}", stderr(&replay));
 }
+
+/// A temporary made directly in $HOME cannot be granted (that would take the whole of
+/// $HOME, and its name never comes again): the summary and the report say so, and
+/// the profile has no rule for it. Learned without the safety net, which refuses
+/// creations in $HOME.
+#[test]
+fn a_temporary_directly_in_home_is_said_not_granted() {
+    let Some(c) = Corpus::new(false) else { return };
+    let profile = c.root().join("p.json");
+    let report = c.root().join("r.json");
+    let out = c.nono(&[
+        "learn",
+        "--no-tui",
+        "--no-safety-net",
+        "-o",
+        p(&profile),
+        "--report",
+        p(&report),
+        "--",
+        "sh",
+        "-c",
+        "t=$(mktemp -p \"$HOME\") && echo x > \"$t\" && rm \"$t\"",
+    ]);
+    assert_code(&out, 0, "learn");
+    let err = stderr(&out);
+    assert!(
+        err.contains("NOT GRANTED (1)") && err.contains("made directly in $HOME"),
+        "{err}"
+    );
+    let text = read(&profile);
+    assert!(
+        !text.contains("tmp."),
+        "a temporary name reached the profile: {text}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for (key, path) in rules(&json, &c.home()) {
+        assert!(path != c.home(), "{key} grants $HOME: {text}");
+    }
+    let report: serde_json::Value = serde_json::from_str(&read(&report)).unwrap();
+    assert_eq!(
+        report["not_granted"][0]["dir"],
+        serde_json::json!(p(&c.home())),
+        "{:#}",
+        report["not_granted"]
+    );
+}

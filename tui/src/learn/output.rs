@@ -116,7 +116,7 @@ pub struct Report<'a> {
     /// The profile of the safe suggestions.
     pub profile: ProfileFile,
     /// Temporary files made directly in `/` or `$HOME`: no rule can grant them.
-    pub not_granted: Vec<(std::path::PathBuf, Vec<std::path::PathBuf>)>,
+    pub not_granted: Vec<super::suggest::NotGranted>,
 }
 
 fn access_tag(access: Option<Access>) -> &'static str {
@@ -255,7 +255,7 @@ pub fn summary(model: &LearnModel, suggestions: &[Suggestion]) -> String {
     }
     let unnamed: Vec<String> = unnamed_temporaries(model)
         .into_iter()
-        .map(|(dir, files)| {
+        .map(|super::suggest::NotGranted { dir, files }| {
             let dir = super::suggest::display(&dir, &model.ctx.home);
             let listed: Vec<String> = files
                 .iter()

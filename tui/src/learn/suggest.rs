@@ -320,10 +320,19 @@ fn random_token(token: &str) -> bool {
         || (token.len() >= 9 && token.starts_with("tmp"))
 }
 
+/// Temporary files made directly in one directory that is never granted whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotGranted {
+    /// `/` or `$HOME`.
+    pub dir: PathBuf,
+    /// The temporaries (observed paths).
+    pub files: Vec<PathBuf>,
+}
+
 /// Temporary files created directly in `/` or `$HOME`, by directory: no rule can
 /// name them and the directory is never granted whole, so the profile cannot let them
 /// be created again. Said in the summary and the report instead of a rule.
-pub fn unnamed_temporaries(model: &LearnModel) -> Vec<(PathBuf, Vec<PathBuf>)> {
+pub fn unnamed_temporaries(model: &LearnModel) -> Vec<NotGranted> {
     let ctx = &model.ctx;
     let mut by_dir: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
     for (path, node) in model.files.iter() {
@@ -341,7 +350,10 @@ pub fn unnamed_temporaries(model: &LearnModel) -> Vec<(PathBuf, Vec<PathBuf>)> {
             by_dir.entry(dir).or_default().push(path.clone());
         }
     }
-    by_dir.into_iter().collect()
+    by_dir
+        .into_iter()
+        .map(|(dir, files)| NotGranted { dir, files })
+        .collect()
 }
 
 /// The suggestions for everything the model has seen, in a stable order: grants,
@@ -1316,10 +1328,10 @@ mod tests {
         let notes = unnamed_temporaries(&m);
         assert_eq!(
             notes,
-            [(
-                PathBuf::from("/home/u"),
-                vec![PathBuf::from("/home/u/.lock.Xy12")]
-            )]
+            [NotGranted {
+                dir: PathBuf::from("/home/u"),
+                files: vec![PathBuf::from("/home/u/.lock.Xy12")]
+            }]
         );
         assert!(
             summary(&m, &s).contains("/home/u/.lock.Xy12"),
