@@ -23,6 +23,8 @@ struct Corpus {
     nobody: bool,
     /// `TMPDIR` for the commands, when set.
     tmpdir: Option<PathBuf>,
+    /// `--backend` for the learn (auto when unset).
+    backend: Option<&'static str>,
 }
 
 /// Where worlds are made: the build's temporary directory, unless that is below a
@@ -73,6 +75,7 @@ impl Corpus {
             dir,
             nobody,
             tmpdir: None,
+            backend: None,
         };
         for d in ["home", "work", "data", "other"] {
             std::fs::create_dir_all(c.root().join(d)).unwrap();
@@ -227,6 +230,8 @@ fn learn_and_replay(c: &Corpus, case: &Case<'_>) -> Option<serde_json::Value> {
     let profile = c.root().join(format!("{}.json", case.name));
     let learned = c.nono(&[
         "learn",
+        "--backend",
+        c.backend.unwrap_or("auto"),
         "--no-tui",
         "-o",
         p(&profile),
@@ -369,23 +374,26 @@ fn corpus_make_with_home_below_tmp() {
     learn_and_replay(&c, &make_case());
 }
 
+fn git_setup(c: &Corpus) {
+    c.write("work/repo/README", "hello\n");
+}
+
+fn git_case() -> Case<'static> {
+    Case {
+        name: "git",
+        needs: &["git"],
+        setup: &git_setup,
+        script: "cd repo && git init -q -b main && git add README \
+                 && git -c user.name=t -c user.email=t@example.invalid commit -q -m first \
+                 && git log --format=%s",
+        stdout: Some("first\n"),
+    }
+}
+
 #[test]
 fn corpus_git_init_add_commit() {
     let Some(c) = Corpus::new(false) else { return };
-    learn_and_replay(
-        &c,
-        &Case {
-            name: "git",
-            needs: &["git"],
-            setup: &|c: &Corpus| {
-                c.write("work/repo/README", "hello\n");
-            },
-            script: "cd repo && git init -q -b main && git add README \
-                     && git -c user.name=t -c user.email=t@example.invalid commit -q -m first \
-                     && git log --format=%s",
-            stdout: Some("first\n"),
-        },
-    );
+    learn_and_replay(&c, &git_case());
 }
 
 fn tar_setup(c: &Corpus) {
@@ -398,40 +406,48 @@ fn tar_setup(c: &Corpus) {
     }
 }
 
+fn tar_case() -> Case<'static> {
+    Case {
+        name: "tar",
+        needs: &["tar", "gzip"],
+        setup: &tar_setup,
+        script: "tar -czf inputs.tar.gz -C ../data . && mkdir out \
+                 && tar -xzf inputs.tar.gz -C out && cat out/sub/c.txt",
+        stdout: Some("gamma\n"),
+    }
+}
+
 #[test]
 fn corpus_tar_create_and_extract() {
     let Some(c) = Corpus::new(false) else { return };
-    learn_and_replay(
-        &c,
-        &Case {
-            name: "tar",
-            needs: &["tar", "gzip"],
-            setup: &tar_setup,
-            script: "tar -czf inputs.tar.gz -C ../data . && mkdir out \
-                     && tar -xzf inputs.tar.gz -C out && cat out/sub/c.txt",
-            stdout: Some("gamma\n"),
-        },
-    );
+    learn_and_replay(&c, &tar_case());
 }
+
+fn nothing(_: &Corpus) {}
 
 /// sqlite3 keeps a journal beside the database and, for a big sort, an unlinked
 /// temporary file (`etilqs_…`) in /var/tmp.
+fn sqlite_case() -> Case<'static> {
+    Case {
+        name: "sqlite3",
+        needs: &["sqlite3"],
+        setup: &nothing,
+        script: "sqlite3 db.sqlite 'PRAGMA temp_store=FILE; PRAGMA cache_size=2; \
+                 CREATE TABLE t(x); WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM c LIMIT 20000) \
+                 INSERT INTO t SELECT randomblob(100) FROM c; CREATE INDEX i ON t(x); \
+                 SELECT count(*) FROM t;'",
+        stdout: Some("20000\n"),
+    }
+}
+
 #[test]
 fn corpus_sqlite3() {
     let Some(c) = Corpus::new(false) else { return };
-    learn_and_replay(
-        &c,
-        &Case {
-            name: "sqlite3",
-            needs: &["sqlite3"],
-            setup: &|_: &Corpus| {},
-            script: "sqlite3 db.sqlite 'PRAGMA temp_store=FILE; PRAGMA cache_size=2; \
-                     CREATE TABLE t(x); WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM c LIMIT 20000) \
-                     INSERT INTO t SELECT randomblob(100) FROM c; CREATE INDEX i ON t(x); \
-                     SELECT count(*) FROM t;'",
-            stdout: Some("20000\n"),
-        },
-    );
+    let json = learn_and_replay(&c, &sqlite_case());
+    if let Some(json) = json {
+        let allow = json["filesystem"]["allow"].to_string();
+        assert!(allow.contains("\"/var/tmp\""), "{json:#}");
+    }
 }
 
 fn python_setup(c: &Corpus) {
@@ -439,20 +455,21 @@ fn python_setup(c: &Corpus) {
     c.write("work/pkg/mod.py", "def answer():\n    return 42\n");
 }
 
+fn python_case() -> Case<'static> {
+    Case {
+        name: "python",
+        needs: &["python3"],
+        setup: &python_setup,
+        script: "/usr/bin/python3 -m compileall -q pkg && /usr/bin/python3 -m venv --without-pip venv \
+                 && venv/bin/python -c 'import pkg.mod, sys; print(pkg.mod.answer(), sys.prefix != sys.base_prefix)'",
+        stdout: Some("42 True\n"),
+    }
+}
+
 #[test]
 fn corpus_python_compileall_and_venv() {
     let Some(c) = Corpus::new(false) else { return };
-    learn_and_replay(
-        &c,
-        &Case {
-            name: "python",
-            needs: &["python3"],
-            setup: &python_setup,
-            script: "/usr/bin/python3 -m compileall -q pkg && /usr/bin/python3 -m venv --without-pip venv \
-                     && venv/bin/python -c 'import pkg.mod, sys; print(pkg.mod.answer(), sys.prefix != sys.base_prefix)'",
-            stdout: Some("42 True\n"),
-        },
-    );
+    learn_and_replay(&c, &python_case());
 }
 
 fn words_setup(c: &Corpus) {
@@ -508,7 +525,7 @@ fn tempfile_case() -> Case<'static> {
     Case {
         name: "tempfiles",
         needs: &["python3", "mktemp"],
-        setup: &|_: &Corpus| {},
+        setup: &nothing,
         script: TEMPFILES,
         stdout: Some("python ok\ndata\ndone\n"),
     }
@@ -705,4 +722,25 @@ fn a_temporary_directly_in_home_is_said_not_granted() {
         "{:#}",
         report["not_granted"]
     );
+}
+
+/// Every case again with the ptrace backend (the cases above use eBPF where it loads,
+/// as root): both must see what a creating open asked for.
+#[test]
+fn corpus_every_case_with_ptrace() {
+    for case in [
+        make_case(),
+        git_case(),
+        tar_case(),
+        sqlite_case(),
+        python_case(),
+        pipeline_case(),
+        tempfile_case(),
+    ] {
+        let Some(mut c) = Corpus::new(false) else {
+            return;
+        };
+        c.backend = Some("ptrace");
+        learn_and_replay(&c, &case);
+    }
 }

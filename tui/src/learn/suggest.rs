@@ -8,13 +8,21 @@
 //! 4. a path a built-in group would grant suggests **including that group**;
 //! 5. anything else becomes a grant: the file itself, or its directory when the
 //!    command created or removed entries there, or when it read many siblings
-//!    (collapse). `/` and `$HOME` are never granted whole: entries created directly
-//!    in them are suggested as single files.
+//!    (collapse);
+//! 6. a path created during the trace (it will not exist when the command starts
+//!    again), and a file with a random name below a temporary directory, is never a
+//!    rule: what it needed goes to the nearest lasting directory above it (see
+//!    [`Place`]), so a directory where files were created gets the union of what was
+//!    done to them (`mkstemp`'s read-write files make `/tmp` read-write). `/` and
+//!    `$HOME` are never granted whole: a lasting entry created directly in them is
+//!    suggested as a single file, a temporary there gets no rule and is told by
+//!    [`unnamed_temporaries`].
 //!
 //! Host names (from DNS and the proxy) become `network.allow_domain` suggestions.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use nono_enforcer::capability::Access;
@@ -242,52 +250,76 @@ enum Place {
     },
 }
 
-/// Where the grant of `path` goes (see [`Place`]): the walk goes up from the path to
-/// the nearest temporary directory, `$HOME` or `/`, and the highest entry on the way
-/// that was created (or, for the file itself, has a random name below a temporary
-/// directory) is what folds into its parent.
-fn place(path: &Path, files: &Files, ctx: &super::model::LearnContext) -> Place {
-    let home = ctx.home.as_path();
-    let temp_dir = ctx
-        .temp_dirs
-        .iter()
-        .filter(|t| path.starts_with(t) && path != t.as_path())
-        .max_by_key(|t| t.as_os_str().len());
-    let mut top: Option<(&Path, bool)> = None;
-    let mut temporary = false;
-    for at in path.ancestors() {
-        if at == Path::new("/") || at == home || temp_dir.is_some_and(|t| at == t) {
-            break;
+/// The paths the trace created, for [`Lasting::place`]: usually few, so most paths
+/// are placed without a walk up their ancestors.
+struct Lasting<'a> {
+    created: PathMap<&'a PathNode>,
+    ctx: &'a super::model::LearnContext,
+}
+
+impl<'a> Lasting<'a> {
+    fn new<'p>(
+        files: impl Iterator<Item = (&'p PathBuf, &'a PathNode)>,
+        ctx: &'a super::model::LearnContext,
+    ) -> Self {
+        let mut created = PathMap::new();
+        for (path, node) in files {
+            if node.created {
+                created.insert(path.clone(), node);
+            }
         }
-        let node = files.get(at);
-        let created = node.is_some_and(|n| n.created);
+        Lasting { created, ctx }
+    }
+
+    /// Where the grant of `path` (observed as `node`) goes (see [`Place`]): the walk
+    /// goes up from the path to the nearest temporary directory, `$HOME` or `/`, and
+    /// the highest entry on the way that was created (or, for the file itself, has a
+    /// random name below a temporary directory) is what folds into its parent.
+    fn place(&self, path: &Path, node: &PathNode) -> Place {
+        let home = self.ctx.home.as_path();
+        let below = |dir: &Path| {
+            let (p, d) = (path.as_os_str().as_bytes(), dir.as_os_str().as_bytes());
+            p.len() > d.len() && p.starts_with(d) && (d == b"/" || p[d.len()] == b'/')
+        };
+        let temp_dir = self
+            .ctx
+            .temp_dirs
+            .iter()
+            .filter(|t| below(t))
+            .max_by_key(|t| t.as_os_str().len());
         // A random name counts for the file itself only: a directory that was there
         // before (a project in a `mktemp -d` directory) lasts, whatever its name; one
         // made during the trace counts as created.
-        let random = temp_dir.is_some()
-            && at == path
-            && !node.is_some_and(|n| n.dir)
-            && at.file_name().is_some_and(random_name);
-        if created || random {
-            let removed = node.is_some_and(|n| n.removed);
-            top = Some((at, random || removed));
-            temporary |= random || removed;
+        let random = temp_dir.is_some() && !node.dir && path.file_name().is_some_and(random_name);
+        let mut top: Option<(&Path, bool)> = random.then_some((path, true));
+        let mut temporary = random;
+        if !self.created.is_empty() {
+            for at in path.ancestors() {
+                if at == Path::new("/") || at == home || temp_dir.is_some_and(|t| at == t) {
+                    break;
+                }
+                if let Some(created) = self.created.get(at) {
+                    let removed = created.removed || (at == path && random);
+                    top = Some((at, removed));
+                    temporary |= removed;
+                }
+            }
         }
-    }
-    let Some((top, top_temporary)) = top else {
-        return Place::Itself;
-    };
-    let dir = top.parent().unwrap_or(Path::new("/"));
-    if dir == Path::new("/") || dir == home {
-        return Place::Forbidden {
-            dir: dir.to_path_buf(),
-            top: top.to_path_buf(),
-            temporary: top_temporary,
+        let Some((top, top_temporary)) = top else {
+            return Place::Itself;
         };
-    }
-    Place::Into {
-        dir: dir.to_path_buf(),
-        temporary,
+        let dir = top.parent().unwrap_or(Path::new("/"));
+        if dir == Path::new("/") || dir == home {
+            return Place::Forbidden {
+                dir: dir.to_path_buf(),
+                top: top.to_path_buf(),
+                temporary: top_temporary,
+            };
+        }
+        Place::Into {
+            dir: dir.to_path_buf(),
+            temporary,
+        }
     }
 }
 
@@ -334,6 +366,7 @@ pub struct NotGranted {
 /// be created again. Said in the summary and the report instead of a rule.
 pub fn unnamed_temporaries(model: &LearnModel) -> Vec<NotGranted> {
     let ctx = &model.ctx;
+    let lasting = Lasting::new(model.files.unordered(), ctx);
     let mut by_dir: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
     for (path, node) in model.files.iter() {
         let Some(access) = needed(node) else { continue };
@@ -344,7 +377,7 @@ pub fn unnamed_temporaries(model: &LearnModel) -> Vec<NotGranted> {
             dir,
             top,
             temporary: true,
-        } = place(path, &model.files, ctx)
+        } = lasting.place(path, node)
             && covered_by(ctx, &top, access).is_none()
         {
             by_dir.entry(dir).or_default().push(path.clone());
@@ -401,6 +434,7 @@ impl<'m> Buckets<'m> {
 fn sort_files<'m>(
     files: &[(&'m PathBuf, &'m PathNode)],
     model_files: &Files,
+    lasting: &Lasting<'_>,
     index: &Index<'_>,
     ctx: &super::model::LearnContext,
 ) -> Buckets<'m> {
@@ -445,7 +479,7 @@ fn sort_files<'m>(
             // Never the whole of / or $HOME: what was created there is placed below.
             continue;
         }
-        let place = place(path, model_files, ctx);
+        let place = lasting.place(path, node);
         let target: &Path = match &place {
             Place::Itself => path,
             Place::Into { dir, .. } => dir,
@@ -558,6 +592,7 @@ fn suggest_split(
     // on two threads, each with a half of the paths, merged after (the order of the
     // paths does not matter: what is listed is put in path order below).
     let files: Vec<(&PathBuf, &PathNode)> = model.files.unordered().collect();
+    let lasting = Lasting::new(files.iter().copied(), ctx);
     let Buckets {
         mut sensitive,
         workdir,
@@ -569,8 +604,9 @@ fn suggest_split(
         let (index, ctx) = (&index, ctx);
         std::thread::scope(|scope| {
             let all = &model.files;
-            let other = scope.spawn(move || sort_files(second, all, index, ctx));
-            let mut buckets = sort_files(first, all, index, ctx);
+            let lasting = &lasting;
+            let other = scope.spawn(move || sort_files(second, all, lasting, index, ctx));
+            let mut buckets = sort_files(first, all, lasting, index, ctx);
             // A panic in the other half is this thread's panic.
             let rest = other
                 .join()
@@ -579,7 +615,7 @@ fn suggest_split(
             buckets
         })
     } else {
-        sort_files(&files, &model.files, &index, ctx)
+        sort_files(&files, &model.files, &lasting, &index, ctx)
     };
 
     for observed in sensitive.values_mut() {
