@@ -463,13 +463,21 @@ impl LearnModel {
         }
         // What became of the entry: created (when nothing before showed it existed),
         // or removed.
-        if let Some((need, entry)) = fate {
-            let node = self.files.entry(entry);
-            match need {
-                Need::Create if node.ok_count == 0 && !node.removed => node.created = true,
-                Need::Delete => node.removed = true,
-                _ => {}
+        // (A removal is only noted on a path seen before: `rm -r` of a tree it never
+        // opened adds no paths.)
+        match fate {
+            Some((Need::Create, entry)) => {
+                let node = self.files.entry(entry);
+                if node.ok_count == 0 && !node.removed {
+                    node.created = true;
+                }
             }
+            Some((_, entry)) => {
+                if let Some(node) = self.files.map.get_mut(&entry) {
+                    node.removed = true;
+                }
+            }
+            None => {}
         }
     }
 
