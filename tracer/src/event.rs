@@ -138,8 +138,9 @@ pub enum FileOp {
     /// `creat`) for writing only (`O_WRONLY`), or an `O_WRONLY` `O_TMPFILE` open in the
     /// directory `path`.
     Create,
-    /// The same, opened for reading too (`O_RDWR`, or `O_RDONLY` with `O_CREAT`), as
-    /// `mkstemp` and `tmpfile` do: Landlock checks the new file's read and write rights.
+    /// The same, opened for reading too (`O_RDWR`, or `O_RDONLY` with `O_CREAT`; an
+    /// `O_RDWR` `O_TMPFILE` open), as `mkstemp` and `tmpfile` do: Landlock checks the
+    /// new file's read right as well as its write right.
     CreateReadWrite,
     /// A metadata lookup: `stat` and friends, or an `O_PATH` open.
     Stat,
