@@ -18,6 +18,7 @@ use nono_tracer::ptrace::{self, TraceCommand, TraceOutcome, TraceProgress};
 use nono_tracer::{ebpf, support};
 use nono_tui::learn::model::{Coverage, GroupInfo, LearnContext, NoCreateDir, SensitivePath};
 use nono_tui::learn::observe;
+use nono_tui::learn::suggest::unnamed_temporaries;
 use nono_tui::learn::{LearnModel, Msg, command, output, suggest};
 use nono_tui::review::{self, ReviewConfig, ReviewState, event_loop::Input};
 
@@ -303,7 +304,13 @@ pub fn run(args: LearnArgs) -> CmdResult {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| command::default_profile_name(&command));
     let description = command::description(&command);
-    let suggested = output::profile(&approved, &profile.name, &name, &description);
+    let suggested = output::profile(
+        &approved,
+        &profile.name,
+        &name,
+        &description,
+        !model.network_used(),
+    );
     let report = output::Report {
         command: &command,
         exit_code: model.exit_code,
@@ -313,6 +320,7 @@ pub fn run(args: LearnArgs) -> CmdResult {
         observations: &model,
         suggestions: &suggestions,
         profile: suggested.clone(),
+        not_granted: unnamed_temporaries(&model),
     };
     if let Some(file) = &args.report {
         let text = serde_json::to_vec_pretty(&report).context("serializing the report")?;
@@ -350,6 +358,14 @@ pub fn run(args: LearnArgs) -> CmdResult {
                 &command
             )
         );
+        if suggested
+            .network
+            .as_ref()
+            .is_some_and(|n| !n.allow_domain.is_empty())
+        {
+            let [first, second] = output::ALLOW_DOMAIN_NOTE;
+            eprintln!("{} {first} {second}", style.warn("nono: note:"));
+        }
     } else if !args.json {
         eprintln!(
             "{}",
@@ -595,7 +611,9 @@ impl Review {
                     &self.base,
                     &command::default_profile_name(&self.command),
                     &command::description(&self.command),
+                    !learn.network_used(),
                 ),
+                not_granted: unnamed_temporaries(learn),
             };
             let text = serde_json::to_vec_pretty(&report).context("serializing the report")?;
             write_atomically(file, &text, true)?;
@@ -942,6 +960,7 @@ fn learn_context(
         groups,
         base_grants,
         net_no_create: Vec::new(),
+        temp_dirs: temp_dirs(fs, &vars.home),
     }
 }
 
@@ -962,6 +981,26 @@ fn path_dirs() -> Vec<PathBuf> {
         }
         if !dirs.contains(&dir) {
             dirs.push(dir);
+        }
+    }
+    dirs
+}
+
+/// The temporary directories of the command (`/tmp`, `/var/tmp`, `/dev/shm` and
+/// `$TMPDIR`), canonical; never `/` or `$HOME`, which no rule grants whole.
+fn temp_dirs(fs: &CachingFs, home: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    let tmpdir = std::env::var_os("TMPDIR").map(PathBuf::from);
+    let named = ["/tmp", "/var/tmp", "/dev/shm"].map(PathBuf::from);
+    for dir in named.into_iter().chain(tmpdir) {
+        if !dir.is_absolute() {
+            continue;
+        }
+        let Ok(canonical) = fs.canonicalize(&dir) else {
+            continue;
+        };
+        if canonical != Path::new("/") && canonical != home && !dirs.contains(&canonical) {
+            dirs.push(canonical);
         }
     }
     dirs

@@ -3,6 +3,7 @@
 mod util;
 
 mod completions;
+mod corpus;
 mod learn;
 mod learn_safety_net;
 mod learn_tui;

@@ -135,8 +135,13 @@ pub enum FileOp {
     /// An open for reading and writing (`O_RDWR`) of a file that already existed.
     ReadWrite,
     /// An open that created the file (`O_CREAT` when the file did not exist before, or
-    /// `creat`), or an `O_TMPFILE` open in the directory `path`.
+    /// `creat`) for writing only (`O_WRONLY`), or an `O_WRONLY` `O_TMPFILE` open in the
+    /// directory `path`.
     Create,
+    /// The same, opened for reading too (`O_RDWR`, or `O_RDONLY` with `O_CREAT`; an
+    /// `O_RDWR` `O_TMPFILE` open), as `mkstemp` and `tmpfile` do: Landlock checks the
+    /// new file's read right as well as its write right.
+    CreateReadWrite,
     /// A metadata lookup: `stat` and friends, or an `O_PATH` open.
     Stat,
     /// An `access`/`faccessat` permission check.
@@ -267,6 +272,7 @@ mod tests {
             FileOp::Write,
             FileOp::ReadWrite,
             FileOp::Create,
+            FileOp::CreateReadWrite,
             FileOp::Mkdir,
             FileOp::Rmdir,
             FileOp::Unlink,

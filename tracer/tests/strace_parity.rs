@@ -142,7 +142,11 @@ fn counts_match_strace_for_the_same_syscalls() {
                     || *op == FileOp::Chdir && path == &traced_by_nono =>
             {
                 match op {
-                    FileOp::Read | FileOp::Write | FileOp::ReadWrite | FileOp::Create => "open",
+                    FileOp::Read
+                    | FileOp::Write
+                    | FileOp::ReadWrite
+                    | FileOp::Create
+                    | FileOp::CreateReadWrite => "open",
                     FileOp::Mkdir => "mkdir",
                     FileOp::Rename => "rename",
                     FileOp::Unlink => "unlink",

@@ -69,6 +69,7 @@ fn ctx() -> LearnContext {
         }],
         base_grants: vec![],
         net_no_create: vec![],
+        temp_dirs: vec!["/tmp".into()],
     }
 }
 

@@ -603,7 +603,11 @@ fn open_op(flags: i32, created: bool) -> FileOp {
     if flags & libc::O_PATH != 0 {
         FileOp::Stat
     } else if flags & libc::O_TMPFILE == libc::O_TMPFILE || created {
-        FileOp::Create
+        if flags & libc::O_ACCMODE == libc::O_WRONLY {
+            FileOp::Create
+        } else {
+            FileOp::CreateReadWrite
+        }
     } else {
         match flags & libc::O_ACCMODE {
             libc::O_RDONLY => FileOp::Read,

@@ -99,7 +99,11 @@ impl Pending {
                         Create::Existed(existed) => !existed,
                     };
                 EventKind::File {
-                    op: if created { FileOp::Create } else { op },
+                    op: match (created, op) {
+                        (false, op) => op,
+                        (true, FileOp::Write) => FileOp::Create,
+                        (true, _) => FileOp::CreateReadWrite,
+                    },
                     path,
                     path2,
                     result,
@@ -245,7 +249,12 @@ impl Decoder {
         let (op, create) = if flags & libc::O_PATH != 0 {
             (FileOp::Stat, Create::No)
         } else if flags & libc::O_TMPFILE == libc::O_TMPFILE {
-            (FileOp::Create, Create::No)
+            let op = if flags & libc::O_ACCMODE == libc::O_WRONLY {
+                FileOp::Create
+            } else {
+                FileOp::CreateReadWrite
+            };
+            (op, Create::No)
         } else {
             let op = match flags & libc::O_ACCMODE {
                 libc::O_RDONLY => FileOp::Read,
@@ -536,6 +545,17 @@ mod tests {
             op(pending(Create::No).finish(0)),
             FileOp::Write,
             "plain write"
+        );
+        let read_write = Pending::File {
+            op: FileOp::ReadWrite,
+            path: "/tmp/f".into(),
+            path2: None,
+            create: Create::Exclusive,
+        };
+        assert_eq!(
+            op(read_write.finish(0)),
+            FileOp::CreateReadWrite,
+            "mkstemp's O_RDWR | O_CREAT | O_EXCL: the new file is read and written"
         );
     }
 

@@ -66,6 +66,9 @@ pub struct LearnContext {
     /// deny rules, and a path that is not there cannot be hidden by a mount). Empty
     /// without the safety net.
     pub net_no_create: Vec<NoCreateDir>,
+    /// Temporary directories (`/tmp`, `/var/tmp`, `/dev/shm`, `$TMPDIR`), canonical:
+    /// random names below them are temporaries.
+    pub temp_dirs: Vec<PathBuf>,
 }
 
 /// A directory the safety net withholds the right to create entries from.
@@ -229,6 +232,13 @@ pub struct PathNode {
     pub last_errno: Option<i32>,
     /// Entries created or removed in it (for directories), at most [`MAX_DETAIL`].
     pub entries: BTreeSet<PathBuf>,
+    /// The trace created it: the first thing seen to succeed on it was its creation
+    /// (so it did not exist when the command started).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub created: bool,
+    /// The trace removed it (unlink, rmdir, or renamed away).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub removed: bool,
     /// Processes that accessed it, at most [`MAX_DETAIL`].
     pub pids: BTreeSet<i32>,
     /// Programs that accessed it, at most [`MAX_DETAIL`].
@@ -430,6 +440,9 @@ pub struct LearnModel {
     pub hosts: BTreeMap<String, HostNode>,
     /// Socket peers (display form).
     pub sockets: BTreeMap<String, SocketNode>,
+    /// Connects and binds (tried or made) of network sockets: every family but unix
+    /// and netlink, which `network.block` leaves alone.
+    pub network_sockets: u64,
     /// Events received.
     pub events: u64,
     /// Events the tracer lost.
@@ -508,6 +521,10 @@ impl LearnModel {
             node.failed_count += 1;
             node.last_errno = Some(-obs.result);
         }
+        let fate = (obs.result >= 0)
+            .then_some(obs.need)
+            .filter(|n| matches!(n, Need::Create | Need::Delete))
+            .zip(obs.entry.clone());
         if let Some(entry) = obs.entry {
             remember(&mut node.entries, entry);
         }
@@ -518,6 +535,24 @@ impl LearnModel {
             && !node.exes.contains(exe)
         {
             node.exes.insert(exe.to_path_buf());
+        }
+        // What became of the entry: created (when nothing before showed it existed),
+        // or removed.
+        // (A removal is only noted on a path seen before: `rm -r` of a tree it never
+        // opened adds no paths.)
+        match fate {
+            Some((Need::Create, entry)) => {
+                let node = self.files.entry(entry);
+                if node.ok_count == 0 && !node.removed {
+                    node.created = true;
+                }
+            }
+            Some((_, entry)) => {
+                if let Some(node) = self.files.map.get_mut(&entry) {
+                    node.removed = true;
+                }
+            }
+            None => {}
         }
     }
 
@@ -552,7 +587,23 @@ impl LearnModel {
 }
 
 impl LearnModel {
+    /// Did the command use the network (a DNS question, a host through the proxy, a
+    /// connect or bind of a network socket, whether it worked or not)? When it did
+    /// not, the suggested profile blocks the network.
+    pub fn network_used(&self) -> bool {
+        !self.hosts.is_empty() || self.network_sockets > 0
+    }
+
     fn socket(&mut self, kind: &str, addr: &SockAddr, result: i32) {
+        // AF_UNIX (an unnamed socket) and AF_NETLINK.
+        let local = match addr {
+            SockAddr::Unix { .. } | SockAddr::AbstractUnix { .. } => true,
+            SockAddr::Other { family } => matches!(family, 1 | 16),
+            SockAddr::Inet { .. } => false,
+        };
+        if !local {
+            self.network_sockets += 1;
+        }
         let node = self
             .sockets
             .entry(format!("{kind} {}", socket_label(addr)))

@@ -112,7 +112,31 @@ pub fn classify(event: &Event, canon: &mut impl FnMut(&Path) -> Resolved) -> Vec
                     }
                     out
                 }
-                FileOp::Create | FileOp::Mkdir | FileOp::Link | FileOp::Symlink => {
+                FileOp::Create | FileOp::CreateReadWrite => {
+                    // The opened file needs what the open asked for (Landlock checks
+                    // the new file's read and write rights too), besides the right to
+                    // create it in its directory.
+                    let reads = *op == FileOp::CreateReadWrite;
+                    let (target, is_dir) = canon(path);
+                    if is_dir {
+                        // `O_TMPFILE`: an unnamed file in the directory `path` itself.
+                        let mut out = vec![obs((target.clone(), true), None, Need::Create, result)];
+                        if reads {
+                            out.push(obs((target, true), None, Need::Read, result));
+                        }
+                        return out;
+                    }
+                    let (dir, entry) = in_parent(path, canon);
+                    let mut out = vec![obs(dir, entry.clone(), Need::Create, result)];
+                    if let Some(file) = entry {
+                        out.push(obs((file.clone(), false), None, Need::Write, result));
+                        if reads {
+                            out.push(obs((file, false), None, Need::Read, result));
+                        }
+                    }
+                    out
+                }
+                FileOp::Mkdir | FileOp::Link | FileOp::Symlink => {
                     let (dir, entry) = in_parent(path, canon);
                     vec![obs(dir, entry, Need::Create, result)]
                 }
@@ -180,6 +204,42 @@ mod tests {
                 .map(|o| (o.path.to_str().unwrap(), o.need))
                 .collect::<Vec<_>>(),
             [("/a", Need::Delete), ("/b", Need::Create)]
+        );
+    }
+
+    #[test]
+    fn a_creating_open_needs_what_it_opened_the_new_file_for() {
+        let needs = |op| {
+            classify(&file(op, "/t/ccX.o", None, 0), &mut identity)
+                .iter()
+                .map(|o| (o.path.to_str().unwrap().to_string(), o.need))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            needs(FileOp::Create),
+            [
+                ("/t".into(), Need::Create),
+                ("/t/ccX.o".into(), Need::Write)
+            ]
+        );
+        assert_eq!(
+            needs(FileOp::CreateReadWrite),
+            [
+                ("/t".into(), Need::Create),
+                ("/t/ccX.o".into(), Need::Write),
+                ("/t/ccX.o".into(), Need::Read)
+            ]
+        );
+        // O_TMPFILE names the directory: the unnamed file is in it, not beside it.
+        let o = classify(
+            &file(FileOp::CreateReadWrite, "/tmp", None, 0),
+            &mut |p: &Path| (p.to_path_buf(), true),
+        );
+        assert_eq!(
+            o.iter()
+                .map(|o| (o.path.to_str().unwrap(), o.need, o.entry.is_none()))
+                .collect::<Vec<_>>(),
+            [("/tmp", Need::Create, true), ("/tmp", Need::Read, true)]
         );
     }
 

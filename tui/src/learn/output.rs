@@ -10,10 +10,26 @@ use nono_enforcer::profile::file::{
 use serde::Serialize;
 
 use super::model::LearnModel;
-use super::suggest::{Suggestion, SuggestionKind};
+use super::suggest::{Suggestion, SuggestionKind, unnamed_temporaries};
 
-/// Builds a profile from accepted suggestions, extending `base`.
-pub fn profile(accepted: &[&Suggestion], base: &str, name: &str, description: &str) -> ProfileFile {
+/// What a profile with `network.allow_domain` needs and this build lacks, said where
+/// such a profile is saved (after the `--output` summary line, and in the review's
+/// save dialog), in two lines that fit the dialog.
+pub const ALLOW_DOMAIN_NOTE: [&str; 2] = [
+    "allow_domain needs nono's network proxy, which this build does not have yet:",
+    "`nono run` refuses this profile until then; run it with --allow-net or --block-network",
+];
+
+/// Builds a profile from accepted suggestions, extending `base`. `block_network`
+/// (the trace saw no network use, see [`LearnModel::network_used`]) writes
+/// `network.block`, unless a host is allowed.
+pub fn profile(
+    accepted: &[&Suggestion],
+    base: &str,
+    name: &str,
+    description: &str,
+    block_network: bool,
+) -> ProfileFile {
     let mut fs = Filesystem::default();
     let mut groups = Groups::default();
     let mut network = Network::default();
@@ -44,6 +60,9 @@ pub fn profile(accepted: &[&Suggestion], base: &str, name: &str, description: &s
             SuggestionKind::Host => network.allow_domain.push(s.rule.clone()),
             SuggestionKind::Covered { .. } | SuggestionKind::Sensitive { .. } => {}
         }
+    }
+    if block_network && network.allow_domain.is_empty() {
+        network.block = Some(true);
     }
     ProfileFile {
         extends: Some(OneOrMany::One(base.to_string())),
@@ -96,6 +115,8 @@ pub struct Report<'a> {
     pub suggestions: &'a [Suggestion],
     /// The profile of the safe suggestions.
     pub profile: ProfileFile,
+    /// Temporary files made directly in `/` or `$HOME`: no rule can grant them.
+    pub not_granted: Vec<super::suggest::NotGranted>,
 }
 
 fn access_tag(access: Option<Access>) -> &'static str {
@@ -186,6 +207,9 @@ pub fn summary(model: &LearnModel, suggestions: &[Suggestion]) -> String {
             .iter()
             .map(|(peer, n)| format!("{peer}  ({} ok, {} failed)", n.ok, n.failed)),
     );
+    if !model.network_used() {
+        network.push("none used: the profile blocks the network (network.block)".into());
+    }
     section("NETWORK", network);
     let other: Vec<String> = suggestions
         .iter()
@@ -245,6 +269,31 @@ pub fn summary(model: &LearnModel, suggestions: &[Suggestion]) -> String {
     };
     if !refused.is_empty() {
         section("REFUSED BY THE SAFETY NET", refused);
+    }
+    let unnamed: Vec<String> = unnamed_temporaries(model)
+        .into_iter()
+        .map(|super::suggest::NotGranted { dir, files }| {
+            let dir = super::suggest::display(&dir, &model.ctx.home);
+            let listed: Vec<String> = files
+                .iter()
+                .take(4)
+                .map(|f| f.display().to_string())
+                .collect();
+            format!(
+                "{} temporary file(s) made directly in {dir} ({}{}): no rule can grant them \
+                 ({dir} is never granted whole); point TMPDIR at a directory for them",
+                files.len(),
+                listed.join(", "),
+                if files.len() > listed.len() {
+                    ", …"
+                } else {
+                    ""
+                }
+            )
+        })
+        .collect();
+    if !unnamed.is_empty() {
+        section("NOT GRANTED", unnamed);
     }
     let _ = writeln!(out, "\nfailed probes: {failed} (not suggested)");
     out

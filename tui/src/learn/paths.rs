@@ -60,6 +60,17 @@ impl<V> PathMap<V> {
         }
     }
 
+    /// The value of a path, to change.
+    pub fn get_mut(&mut self, path: &Path) -> Option<&mut V> {
+        if self.map.contains_key(bytes(path)) {
+            return self.map.get_mut(bytes(path));
+        }
+        match normal_form(path) {
+            Cow::Borrowed(_) => None,
+            Cow::Owned(normal) => self.map.get_mut(bytes(&normal)),
+        }
+    }
+
     /// Is the path a key?
     pub fn contains_key(&self, path: &Path) -> bool {
         self.get_key_value(path).is_some()

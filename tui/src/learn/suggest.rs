@@ -8,19 +8,27 @@
 //! 4. a path a built-in group would grant suggests **including that group**;
 //! 5. anything else becomes a grant: the file itself, or its directory when the
 //!    command created or removed entries there, or when it read many siblings
-//!    (collapse). `/` and `$HOME` are never granted whole: entries created directly
-//!    in them are suggested as single files.
+//!    (collapse);
+//! 6. a path created during the trace (it will not exist when the command starts
+//!    again), and a file with a random name below a temporary directory, is never a
+//!    rule: what it needed goes to the nearest lasting directory above it (see
+//!    [`Place`]), so a directory where files were created gets the union of what was
+//!    done to them (`mkstemp`'s read-write files make `/tmp` read-write). `/` and
+//!    `$HOME` are never granted whole: a lasting entry created directly in them is
+//!    suggested as a single file, a temporary there gets no rule and is told by
+//!    [`unnamed_temporaries`].
 //!
 //! Host names (from DNS and the proxy) become `network.allow_domain` suggestions.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use nono_enforcer::capability::Access;
 use serde::Serialize;
 
-use super::model::{LearnModel, PathNode, path_order};
+use super::model::{Files, LearnModel, PathNode, path_order};
 use super::observe::Need;
 use super::paths::PathMap;
 
@@ -195,6 +203,190 @@ struct Candidate {
     access: Access,
     reason: Cow<'static, str>,
     observed: Vec<PathBuf>,
+    /// Which reason wins when candidates for one directory merge: the higher.
+    rank: u8,
+}
+
+/// The reason of a directory that temporary files fold into.
+const FOLDED_TEMPORARY: &str =
+    "temporary files used here (created and removed, or named at random): no rule can name them";
+/// The reason of a directory that lasting new entries fold into.
+const FOLDED_CREATED: &str = "entries created here, with what was done to them";
+
+/// The access a node's successful accesses need; a path the trace created needs
+/// write access too (its creation, granted on the directory it folds into).
+fn needed(node: &PathNode) -> Option<Access> {
+    match (node.ok.access(), node.created) {
+        (Some(access), true) => Some(access.union(Access::Write)),
+        (None, true) => Some(Access::Write),
+        (access, false) => access,
+    }
+}
+
+/// Where a path's grant goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Place {
+    /// On the path itself.
+    Itself,
+    /// On `dir`, the nearest directory above it that existed before the trace and is
+    /// no temporary: the path, or a directory on its way up, was created during the
+    /// trace (a rule naming it would not match before it is created again) or has a
+    /// random name in a temporary directory.
+    Into {
+        /// The lasting directory.
+        dir: PathBuf,
+        /// Is what folds a temporary (removed again, or named at random)?
+        temporary: bool,
+    },
+    /// That directory is `/` or `$HOME`, which is never granted whole: `top` is the
+    /// entry in it.
+    Forbidden {
+        /// `/` or `$HOME`.
+        dir: PathBuf,
+        /// The entry created in it.
+        top: PathBuf,
+        /// The entry is a temporary: it gets no rule.
+        temporary: bool,
+    },
+}
+
+/// The paths the trace created, for [`Lasting::place`]: usually few, so most paths
+/// are placed without a walk up their ancestors.
+struct Lasting<'a> {
+    created: PathMap<&'a PathNode>,
+    ctx: &'a super::model::LearnContext,
+}
+
+impl<'a> Lasting<'a> {
+    fn new<'p>(
+        files: impl Iterator<Item = (&'p PathBuf, &'a PathNode)>,
+        ctx: &'a super::model::LearnContext,
+    ) -> Self {
+        let mut created = PathMap::new();
+        for (path, node) in files {
+            if node.created {
+                created.insert(path.clone(), node);
+            }
+        }
+        Lasting { created, ctx }
+    }
+
+    /// Where the grant of `path` (observed as `node`) goes (see [`Place`]): the walk
+    /// goes up from the path to the nearest temporary directory, `$HOME` or `/`, and
+    /// the highest entry on the way that was created (or, for the file itself, has a
+    /// random name below a temporary directory) is what folds into its parent.
+    fn place(&self, path: &Path, node: &PathNode) -> Place {
+        let home = self.ctx.home.as_path();
+        let below = |dir: &Path| {
+            let (p, d) = (path.as_os_str().as_bytes(), dir.as_os_str().as_bytes());
+            p.len() > d.len() && p.starts_with(d) && (d == b"/" || p[d.len()] == b'/')
+        };
+        let temp_dir = self
+            .ctx
+            .temp_dirs
+            .iter()
+            .filter(|t| below(t))
+            .max_by_key(|t| t.as_os_str().len());
+        // A random name counts for the file itself only: a directory that was there
+        // before (a project in a `mktemp -d` directory) lasts, whatever its name; one
+        // made during the trace counts as created.
+        let random = temp_dir.is_some() && !node.dir && path.file_name().is_some_and(random_name);
+        let mut top: Option<(&Path, bool)> = random.then_some((path, true));
+        let mut temporary = random;
+        if !self.created.is_empty() {
+            for at in path.ancestors() {
+                if at == Path::new("/") || at == home || temp_dir.is_some_and(|t| at == t) {
+                    break;
+                }
+                if let Some(created) = self.created.get(at) {
+                    let removed = created.removed || (at == path && random);
+                    top = Some((at, removed));
+                    temporary |= removed;
+                }
+            }
+        }
+        let Some((top, top_temporary)) = top else {
+            return Place::Itself;
+        };
+        let dir = top.parent().unwrap_or(Path::new("/"));
+        if dir == Path::new("/") || dir == home {
+            return Place::Forbidden {
+                dir: dir.to_path_buf(),
+                top: top.to_path_buf(),
+                temporary: top_temporary,
+            };
+        }
+        Place::Into {
+            dir: dir.to_path_buf(),
+            temporary,
+        }
+    }
+}
+
+/// Does a file name look made at random, as temporary files' names are
+/// (`ccAcOUPF.o` from gcc, `tmp.5Ag3kLq9Zx` from mktemp, `tmpk3j_4x9a` from Python's
+/// tempfile, `sortH7d2Qa` from sort, a hexadecimal id)? Only asked of names below a
+/// temporary directory, where a wrong "yes" costs little: the grant goes to the
+/// temporary directory instead of the file.
+pub fn random_name(name: &std::ffi::OsStr) -> bool {
+    let Some(name) = name.to_str() else {
+        // Not UTF-8: no name a person gave.
+        return true;
+    };
+    name.split(['.', '-', '+', '#', ',', '~', ' '])
+        .any(random_token)
+}
+
+fn random_token(token: &str) -> bool {
+    if token.len() < 6 || !token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return false;
+    }
+    let count = |f: fn(&char) -> bool| token.chars().filter(f).count();
+    let (upper, lower, digits) = (
+        count(char::is_ascii_uppercase),
+        count(char::is_ascii_lowercase),
+        count(char::is_ascii_digit),
+    );
+    (digits >= 2 && upper + lower >= 2)
+        || (upper >= 2 && lower >= 2)
+        || (token.len() >= 9 && token.starts_with("tmp"))
+}
+
+/// Temporary files made directly in one directory that is never granted whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotGranted {
+    /// `/` or `$HOME`.
+    pub dir: PathBuf,
+    /// The temporaries (observed paths).
+    pub files: Vec<PathBuf>,
+}
+
+/// Temporary files created directly in `/` or `$HOME`, by directory: no rule can
+/// name them and the directory is never granted whole, so the profile cannot let them
+/// be created again. Said in the summary and the report instead of a rule.
+pub fn unnamed_temporaries(model: &LearnModel) -> Vec<NotGranted> {
+    let ctx = &model.ctx;
+    let lasting = Lasting::new(model.files.unordered(), ctx);
+    let mut by_dir: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
+    for (path, node) in model.files.iter() {
+        let Some(access) = needed(node) else { continue };
+        if !path.is_absolute() || ctx.sensitive(path).is_some() || path.starts_with(&ctx.workdir) {
+            continue;
+        }
+        if let Place::Forbidden {
+            dir,
+            top,
+            temporary: true,
+        } = lasting.place(path, node)
+            && covered_by(ctx, &top, access).is_none()
+        {
+            by_dir.entry(dir).or_default().push(path.clone());
+        }
+    }
+    by_dir
+        .into_iter()
+        .map(|(dir, files)| NotGranted { dir, files })
+        .collect()
 }
 
 /// The suggestions for everything the model has seen, in a stable order: grants,
@@ -241,6 +433,8 @@ impl<'m> Buckets<'m> {
 /// Sorts `files` into buckets.
 fn sort_files<'m>(
     files: &[(&'m PathBuf, &'m PathNode)],
+    model_files: &Files,
+    lasting: &Lasting<'_>,
     index: &Index<'_>,
     ctx: &super::model::LearnContext,
 ) -> Buckets<'m> {
@@ -267,16 +461,31 @@ fn sort_files<'m>(
             sensitive.entry(s.label.clone()).or_default().push(path);
             continue;
         }
-        let Some(access) = node.ok.access() else {
+        let Some(access) = needed(node) else {
             continue;
         };
+        // A path the tracer could not make absolute (an eBPF trace of a call relative
+        // to a descriptor it did not see opened) names nothing a rule could.
+        if !path.is_absolute() {
+            continue;
+        }
         if path.starts_with(&ctx.workdir) {
             let entry = workdir.get_or_insert((access, Vec::new()));
             entry.0 = entry.0.union(access);
             entry.1.push(path);
             continue;
         }
-        match index.grant(path, access) {
+        if node.dir && (path == Path::new("/") || path == home) {
+            // Never the whole of / or $HOME: what was created there is placed below.
+            continue;
+        }
+        let place = lasting.place(path, node);
+        let target: &Path = match &place {
+            Place::Itself => path,
+            Place::Into { dir, .. } => dir,
+            Place::Forbidden { top, .. } => top,
+        };
+        match index.grant(target, access) {
             Some(Granter::Base) => {
                 covered.entry(None).or_default().push(path);
                 continue;
@@ -294,6 +503,43 @@ fn sort_files<'m>(
             }
             None => {}
         }
+        match place {
+            Place::Itself => {}
+            Place::Into { dir, temporary } => {
+                candidates.push(Candidate {
+                    path: dir,
+                    dir: true,
+                    access,
+                    reason: Cow::Borrowed(if temporary {
+                        FOLDED_TEMPORARY
+                    } else {
+                        FOLDED_CREATED
+                    }),
+                    observed: vec![path.clone()],
+                    rank: 1,
+                });
+                continue;
+            }
+            // Said by `unnamed_temporaries`, never a rule.
+            Place::Forbidden {
+                temporary: true, ..
+            } => continue,
+            Place::Forbidden { dir, top, .. } => {
+                // A lasting entry made directly in / or $HOME: that entry alone.
+                candidates.push(Candidate {
+                    dir: model_files.get(&top).is_some_and(|n| n.dir),
+                    path: top,
+                    access: Access::ReadWrite,
+                    reason: Cow::Owned(format!(
+                        "created in {} (which is never granted whole)",
+                        display(&dir, home)
+                    )),
+                    observed: vec![path.clone()],
+                    rank: 0,
+                });
+                continue;
+            }
+        }
         let creates = node.ok.contains(Need::Create) || node.ok.contains(Need::Delete);
         let reason: Cow<'static, str> = if creates {
             Cow::Owned(format!(
@@ -308,28 +554,13 @@ fn sort_files<'m>(
         } else {
             Cow::Borrowed("read this")
         };
-        if node.dir && (path == Path::new("/") || path == home) {
-            // Never the whole of / or $HOME: grant what was created there, one by one.
-            for entry in &node.entries {
-                candidates.push(Candidate {
-                    path: entry.clone(),
-                    dir: false,
-                    access: Access::ReadWrite,
-                    reason: Cow::Owned(format!(
-                        "created in {} (which is never granted whole)",
-                        display(path, home)
-                    )),
-                    observed: vec![entry.clone()],
-                });
-            }
-            continue;
-        }
         candidates.push(Candidate {
             path: path.clone(),
             dir: node.dir,
             access,
             reason,
             observed: vec![path.clone()],
+            rank: 0,
         });
     }
     Buckets {
@@ -361,6 +592,7 @@ fn suggest_split(
     // on two threads, each with a half of the paths, merged after (the order of the
     // paths does not matter: what is listed is put in path order below).
     let files: Vec<(&PathBuf, &PathNode)> = model.files.unordered().collect();
+    let lasting = Lasting::new(files.iter().copied(), ctx);
     let Buckets {
         mut sensitive,
         workdir,
@@ -371,8 +603,10 @@ fn suggest_split(
         let (first, second) = files.split_at(files.len() / 2);
         let (index, ctx) = (&index, ctx);
         std::thread::scope(|scope| {
-            let other = scope.spawn(move || sort_files(second, index, ctx));
-            let mut buckets = sort_files(first, index, ctx);
+            let all = &model.files;
+            let lasting = &lasting;
+            let other = scope.spawn(move || sort_files(second, all, lasting, index, ctx));
+            let mut buckets = sort_files(first, all, lasting, index, ctx);
             // A panic in the other half is this thread's panic.
             let rest = other
                 .join()
@@ -381,7 +615,7 @@ fn suggest_split(
             buckets
         })
     } else {
-        sort_files(&files, &index, ctx)
+        sort_files(&files, &model.files, &lasting, &index, ctx)
     };
 
     for observed in sensitive.values_mut() {
@@ -566,6 +800,7 @@ fn collapse(
                 access,
                 reason: Cow::Owned(format!("{} files used in this directory", group.len())),
                 observed: group.into_iter().map(|c| c.path).collect(),
+                rank: 0,
             });
         } else {
             files.extend(group);
@@ -578,6 +813,13 @@ fn collapse(
             Some(existing) => {
                 existing.access = existing.access.union(d.access);
                 existing.observed.extend(d.observed);
+                // One reason whatever order the candidates came in.
+                if (d.rank, std::cmp::Reverse(&d.reason))
+                    > (existing.rank, std::cmp::Reverse(&existing.reason))
+                {
+                    existing.reason = d.reason;
+                    existing.rank = d.rank;
+                }
             }
             None => {
                 merged.insert(d.path.clone(), d);
@@ -645,7 +887,7 @@ mod tests {
     use super::*;
     use crate::learn::model::{Coverage, GroupInfo, LearnContext, LearnModel, Msg, SensitivePath};
     use crate::learn::observe::classify;
-    use crate::learn::output::{auto_approved, profile};
+    use crate::learn::output::{auto_approved, profile, summary};
 
     fn ctx() -> LearnContext {
         LearnContext {
@@ -678,6 +920,7 @@ mod tests {
             ],
             base_grants: vec![],
             net_no_create: vec![],
+            temp_dirs: vec!["/tmp".into(), "/var/tmp".into()],
         }
     }
 
@@ -760,6 +1003,7 @@ mod tests {
                 cov("/a/b/a", Access::Read, false),
             ],
             net_no_create: vec![],
+            temp_dirs: vec![],
         };
         let mut paths = vec![PathBuf::from("/")];
         let mut level = vec![String::new()];
@@ -848,7 +1092,7 @@ mod tests {
         assert_eq!(sensitive.len(), 1);
         assert_eq!(sensitive[0].observed.len(), 2);
         assert!(!sensitive[0].safe);
-        let p = profile(&auto_approved(&s), "default", "x", "d");
+        let p = profile(&auto_approved(&s), "default", "x", "d", false);
         assert!(
             p.filesystem.is_none(),
             "a sensitive path reached the profile: {p:?}"
@@ -937,8 +1181,12 @@ mod tests {
             },
             "group `system_read_linux`"
         )));
-        let p = profile(&auto_approved(&s), "default", "learned", "test");
+        let p = profile(&auto_approved(&s), "default", "learned", "test", true);
         let text = serde_json::to_string(&p).unwrap();
+        assert!(
+            !text.contains("block"),
+            "hosts are allowed, not blocked: {text}"
+        );
         for needle in [
             "\"extends\":\"default\"",
             "python_runtime",
@@ -956,6 +1204,222 @@ mod tests {
             parsed.is_ok(),
             "the generated profile does not parse: {parsed:?}"
         );
+    }
+
+    fn rename(model: &mut LearnModel, from: &str, to: &str) {
+        let event = Event {
+            seq: 0,
+            time_ns: 0,
+            pid: 5,
+            ppid: 1,
+            exe: None,
+            kind: EventKind::File {
+                op: FileOp::Rename,
+                path: from.into(),
+                path2: Some(to.into()),
+                result: 0,
+            },
+        };
+        let observations = classify(&event, &mut |p: &Path| (p.to_path_buf(), false));
+        model.update(Msg::Event {
+            event: Box::new(event),
+            observations,
+        });
+    }
+
+    #[test]
+    fn temporary_names_are_recognised() {
+        for name in [
+            "ccAcOUPF.o",
+            "cc2qRIVN.s",
+            "tmp.5Ag3kLq9Zx",
+            "tmpk3j_4x9a",
+            "tmpqwertyui",
+            "sortH7d2Qa",
+            "systemd-private-3f9a1c0d2e",
+            "pymp-x8w2k1q0",
+        ] {
+            assert!(random_name(name.as_ref()), "{name} should look random");
+        }
+        for name in [
+            "out.txt",
+            "build",
+            "python3",
+            "report-2024.csv",
+            "a.o",
+            "Makefile",
+            "x86_64",
+            ".X11-unix",
+        ] {
+            assert!(!random_name(name.as_ref()), "{name} should not look random");
+        }
+    }
+
+    /// The gcc case: mkstemp's O_RDWR creation in /tmp, the files written and read
+    /// again by the next program, then removed. The directory gets read-write (what the
+    /// opens of the files made there needed), and no random name is a rule.
+    #[test]
+    fn a_directory_gets_the_union_of_what_its_created_files_needed() {
+        let mut m = LearnModel::new(ctx());
+        for f in ["ccAcOUPF.s", "ccvah7Fv.o"] {
+            let path = format!("/tmp/{f}");
+            feed(&mut m, FileOp::CreateReadWrite, &path, false, 0);
+            feed(&mut m, FileOp::Write, &path, false, 0);
+            feed(&mut m, FileOp::Read, &path, false, 0);
+            feed(&mut m, FileOp::Unlink, &path, false, 0);
+        }
+        // Written only: write is enough.
+        feed(&mut m, FileOp::Create, "/srv/out/report.txt", false, 0);
+        // Created, then read back: read-write, on the directory (the file does not
+        // exist when the command starts again).
+        feed(&mut m, FileOp::Create, "/srv/db/new.db", false, 0);
+        feed(&mut m, FileOp::Read, "/srv/db/new.db", false, 0);
+        let s = suggest(&m);
+        assert_eq!(
+            grants(&s),
+            [
+                ("/srv/db".to_string(), true, Access::ReadWrite),
+                ("/srv/out".to_string(), true, Access::Write),
+                ("/tmp".to_string(), true, Access::ReadWrite),
+            ],
+            "{s:#?}"
+        );
+        let tmp = s.iter().find(|s| s.rule == "/tmp").unwrap();
+        assert!(tmp.reason.contains("temporary"), "{}", tmp.reason);
+        assert!(tmp.safe);
+        assert!(
+            tmp.observed.iter().any(|p| p.ends_with("ccvah7Fv.o")),
+            "the temporaries are listed under their directory: {tmp:#?}"
+        );
+        let p = profile(&auto_approved(&s), "default", "x", "d", false);
+        let text = serde_json::to_string(&p).unwrap();
+        assert!(
+            !text.contains("cc"),
+            "a temporary name reached the profile: {text}"
+        );
+    }
+
+    #[test]
+    fn temporaries_fold_into_their_lasting_directory() {
+        let mut m = LearnModel::new(ctx());
+        // mktemp -d, a file in it, all removed: /tmp, never the random directory.
+        feed(&mut m, FileOp::Mkdir, "/tmp/tmp.5Ag3kLq9Zx", false, 0);
+        feed(&mut m, FileOp::Create, "/tmp/tmp.5Ag3kLq9Zx/data", false, 0);
+        feed(&mut m, FileOp::Read, "/tmp/tmp.5Ag3kLq9Zx/data", false, 0);
+        feed(&mut m, FileOp::Unlink, "/tmp/tmp.5Ag3kLq9Zx/data", false, 0);
+        // An atomic save: a temporary beside the file, renamed over it.
+        feed(&mut m, FileOp::Read, "/srv/conf/app.conf", false, 0);
+        feed(&mut m, FileOp::Create, "/srv/conf/.app.conf.swp", false, 0);
+        rename(&mut m, "/srv/conf/.app.conf.swp", "/srv/conf/app.conf");
+        // A random name in /var/tmp that was there before: its directory.
+        feed(&mut m, FileOp::Read, "/var/tmp/sess-Qx81Kd9a", false, 0);
+
+        let g = grants(&suggest(&m));
+        assert_eq!(
+            g,
+            [
+                // The swap file needs write in the directory; the file was there
+                // before (read first), so its own rule reads it.
+                ("/srv/conf".to_string(), true, Access::Write),
+                ("/srv/conf/app.conf".to_string(), false, Access::Read),
+                ("/tmp".to_string(), true, Access::ReadWrite),
+                ("/var/tmp".to_string(), true, Access::Read),
+            ]
+        );
+    }
+
+    /// A directory with a random name that was there before (a project made with
+    /// `mktemp -d`) lasts: its files are rules as anywhere else.
+    #[test]
+    fn a_lasting_directory_with_a_random_name_keeps_its_rules() {
+        let mut m = LearnModel::new(ctx());
+        feed(&mut m, FileOp::Read, "/tmp/.tmpdxTnQX/data", true, 0);
+        feed(&mut m, FileOp::Read, "/tmp/.tmpdxTnQX/in.csv", false, 0);
+        assert_eq!(
+            grants(&suggest(&m)),
+            [
+                ("/tmp/.tmpdxTnQX/data".to_string(), true, Access::Read),
+                ("/tmp/.tmpdxTnQX/in.csv".to_string(), false, Access::Read),
+            ]
+        );
+    }
+
+    /// A temporary created directly in $HOME can get no rule ($HOME is never granted
+    /// whole, and its name never comes again): it is said, not suggested.
+    #[test]
+    fn temporaries_directly_in_home_are_said_not_granted() {
+        let mut m = LearnModel::new(ctx());
+        feed(
+            &mut m,
+            FileOp::CreateReadWrite,
+            "/home/u/.lock.Xy12",
+            false,
+            0,
+        );
+        feed(&mut m, FileOp::Unlink, "/home/u/.lock.Xy12", false, 0);
+        feed(&mut m, FileOp::Create, "/home/u/.tool_history", false, 0);
+        let s = suggest(&m);
+        assert_eq!(
+            grants(&s),
+            [("$HOME/.tool_history".to_string(), false, Access::ReadWrite)]
+        );
+        let notes = unnamed_temporaries(&m);
+        assert_eq!(
+            notes,
+            [NotGranted {
+                dir: PathBuf::from("/home/u"),
+                files: vec![PathBuf::from("/home/u/.lock.Xy12")]
+            }]
+        );
+        assert!(
+            summary(&m, &s).contains("/home/u/.lock.Xy12"),
+            "{}",
+            summary(&m, &s)
+        );
+    }
+
+    #[test]
+    fn a_trace_without_network_use_blocks_the_network() {
+        let socket = |m: &mut LearnModel, addr: SockAddr| {
+            let event = Event {
+                seq: 0,
+                time_ns: 0,
+                pid: 5,
+                ppid: 1,
+                exe: None,
+                kind: EventKind::Bind { addr, result: 0 },
+            };
+            m.update(Msg::Event {
+                event: Box::new(event),
+                observations: vec![],
+            });
+        };
+        let mut m = LearnModel::new(ctx());
+        socket(
+            &mut m,
+            SockAddr::Unix {
+                path: "/run/x.sock".into(),
+            },
+        );
+        socket(&mut m, SockAddr::AbstractUnix { name: "x".into() });
+        socket(&mut m, SockAddr::Other { family: 16 });
+        assert!(
+            !m.network_used(),
+            "unix and netlink sockets are no network use"
+        );
+        let s = suggest(&m);
+        let p = profile(&auto_approved(&s), "default", "x", "d", !m.network_used());
+        assert_eq!(p.network.and_then(|n| n.block), Some(true));
+        socket(
+            &mut m,
+            SockAddr::Inet {
+                ip: std::net::Ipv4Addr::LOCALHOST.into(),
+                port: 8080,
+            },
+        );
+        assert!(m.network_used(), "a loopback bind is network use");
+        let p = profile(&auto_approved(&s), "default", "x", "d", !m.network_used());
+        assert!(p.network.is_none(), "{:?}", p.network);
     }
 
     #[test]

@@ -49,6 +49,7 @@ pub fn ctx() -> LearnContext {
         ],
         base_grants: vec![],
         net_no_create: vec![],
+        temp_dirs: vec!["/tmp".into()],
     }
 }
 

@@ -126,6 +126,10 @@ pub fn build(state: &ReviewState, name: &str) -> ProfileFile {
         }
     }
     network.allow_domain.sort();
+    // As `--output` writes it: no network seen, none allowed.
+    if network.allow_domain.is_empty() && !state.learn.network_used() {
+        network.block = Some(true);
+    }
     let mut description = state.config.description.clone();
     if !bypass.is_empty() {
         description.push_str(&format!(

@@ -1535,6 +1535,15 @@ fn save(theme: Theme, frame: &mut Frame<'_>, d: &SaveDialog) {
             theme.fg(Color::Gray),
         )),
     });
+    if d.text.contains("\"allow_domain\"") {
+        let [first, second] = crate::learn::output::ALLOW_DOMAIN_NOTE;
+        for (lead, text) in [("note: ", first), ("      ", second)] {
+            head.push(Line::from(Span::styled(
+                format!("{lead}{text}"),
+                theme.fg(Color::Yellow),
+            )));
+        }
+    }
     let [top, body] = Layout::vertical([
         Constraint::Length(head.len() as u16 + 1),
         Constraint::Min(0),
@@ -1662,6 +1671,30 @@ mod tests {
         keys(&mut s, "y");
         keys(&mut s, "s");
         insta::assert_snapshot!("save_dialog", render(&s, 100, 30));
+    }
+
+    /// A profile that allows hosts says, where it is saved, that this build cannot
+    /// enforce them yet; one that allows none does not.
+    #[test]
+    fn save_dialog_says_allow_domain_needs_the_proxy() {
+        let mut s = fixture::state();
+        keys(&mut s, "s");
+        let text = render(&s, 110, 30);
+        assert!(!text.contains("allow_domain needs"), "{text}");
+        update(&mut s, Msg::Key(KeyEvent::from(KeyCode::Esc)));
+        keys(&mut s, "A");
+        keys(&mut s, "s");
+        let Overlay::Save(d) = &s.overlay else {
+            panic!("no save dialog")
+        };
+        assert!(d.text.contains("allow_domain"), "{}", d.text);
+        let text = render(&s, 110, 30);
+        assert!(
+            text.contains(
+                "allow_domain needs nono's network proxy, which this build does not have yet:"
+            ) && text.contains("--allow-net or --block-network"),
+            "{text}"
+        );
     }
 
     #[test]
