@@ -163,23 +163,6 @@ pub fn view(state: &ReviewState, frame: &mut Frame<'_>) {
     }
 }
 
-/// A command line as a shell would read it back (`sh -c 'echo hi'`).
-pub fn shell_words(args: &[String]) -> String {
-    args.iter()
-        .map(|a| {
-            let plain = !a.is_empty()
-                && a.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_./:=@%+,-".contains(c));
-            if plain {
-                a.clone()
-            } else {
-                format!("'{}'", a.replace('\'', "'\\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 fn truncate(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
         return text.to_string();
