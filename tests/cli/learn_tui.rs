@@ -81,6 +81,17 @@ impl Tmux {
     }
 
     /// Types text literally.
+    /// Searches (`/`) for `text`, which puts the cursor on the first row matching
+    /// it, then presses `keys` there.
+    fn find_then(&self, text: &str, keys: &[&str]) {
+        self.keys(&["/"]);
+        self.type_text(text);
+        self.keys(&["Enter"]);
+        if !keys.is_empty() {
+            self.keys(keys);
+        }
+    }
+
     fn type_text(&self, text: &str) {
         let out = self.tmux(&["send-keys", "-t", "0", "-l", text]);
         assert!(out.status.success(), "send-keys -l {text:?} failed");
@@ -159,29 +170,21 @@ fn review_screen_widens_denies_saves_and_the_profile_enforces_exactly_that() {
     assert!(screen.contains("Files"), "{screen}");
 
     // Widen the read of a.txt to its directory, then allow it.
-    tmux.keys(&["/"]);
-    tmux.type_text("a.txt");
-    tmux.keys(&["Enter", "+"]);
+    tmux.find_then("a.txt", &["+"]);
     tmux.wait_for(&format!("widened to {t}/in/sub/"), 5);
     tmux.keys(&["y"]);
     tmux.wait_for(&format!("allowed {t}/in/sub/ (read)"), 5);
 
     // Deny the read of c.txt.
-    tmux.keys(&["/"]);
-    tmux.type_text("c.txt");
-    tmux.keys(&["Enter", "d"]);
+    tmux.find_then("c.txt", &["d"]);
     tmux.wait_for(&format!("denied {t}/secret/c.txt"), 5);
 
     // Accept the suggested rule for the directory the file was created in.
-    tmux.keys(&["/"]);
-    tmux.type_text("/out");
-    tmux.keys(&["Enter", "y"]);
+    tmux.find_then("/out", &["y"]);
     tmux.wait_for(&format!("allowed {t}/out/ (write)"), 5);
 
     // The key: the wrong confirmation word grants nothing.
-    tmux.keys(&["/"]);
-    tmux.type_text("id_rsa");
-    tmux.keys(&["Enter", "y"]);
+    tmux.find_then("id_rsa", &["y"]);
     tmux.wait_for("Sensitive path", 5);
     tmux.type_text("yes");
     tmux.keys(&["Enter"]);
@@ -369,9 +372,7 @@ fn review_at_80x24_keeps_save_all_safe_whole_names_and_the_whole_help() {
     // File names are readable, not cut to a few letters (each is searched for, so
     // that its row is on screen).
     for name in ["settings.json", "report-2024.csv", "notes-long.txt"] {
-        tmux.keys(&["/"]);
-        tmux.type_text(name);
-        tmux.keys(&["Enter"]);
+        tmux.find_then(name, &[]);
         let row = format!("│{}", name);
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
@@ -554,24 +555,16 @@ fn review_d_denies_the_row_only_and_the_profile_carves_it_out() {
     tmux.wait_for("exited 0", 30);
 
     // d on one file of the four: that file only; the directory stays pending.
-    tmux.keys(&["/"]);
-    tmux.type_text("b.txt");
-    tmux.keys(&["Enter", "d"]);
+    tmux.find_then("b.txt", &["d"]);
     tmux.wait_for(&format!("denied {t}/data/set/b.txt (read) only;"), 5);
     // y on a sibling allows the directory and carves b.txt out, saying what it costs.
-    tmux.keys(&["/"]);
-    tmux.type_text("a.txt");
-    tmux.keys(&["Enter", "y"]);
+    tmux.find_then("a.txt", &["y"]);
     tmux.wait_for("1 denied path inside carved out (filesystem.deny)", 5);
 
     // d on a file of the working directory: that file only.
-    tmux.keys(&["/"]);
-    tmux.type_text("config.ini");
-    tmux.keys(&["Enter", "d"]);
+    tmux.find_then("config.ini", &["d"]);
     tmux.wait_for(&format!("denied {work}/config.ini (read) only;"), 5);
-    tmux.keys(&["/"]);
-    tmux.type_text("main.py");
-    tmux.keys(&["Enter", "y"]);
+    tmux.find_then("main.py", &["y"]);
     tmux.wait_for("workdir.access = read", 5);
 
     tmux.keys(&["s"]);
