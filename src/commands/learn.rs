@@ -115,6 +115,9 @@ pub fn run(args: LearnArgs) -> CmdResult {
             single_threaded: true,
             guard_metadata: false,
             state_dir: None,
+            // The safety net withholds secrets; it does not isolate the traced command.
+            isolate_processes: false,
+            exec_in_place: false,
         };
         let mut prepared = sandbox::prepare(&caps, &plan, &workdir, &options)
             .map_err(|e| context::sandbox_failure(e, &vars))?;

@@ -38,6 +38,8 @@ pub fn run(args: RunArgs, mode: Mode) -> CmdResult {
         single_threaded: true,
         guard_metadata: true,
         state_dir: Some(state_dir),
+        isolate_processes: true,
+        exec_in_place: mode == Mode::Wrap,
     };
     let sandbox = context::sandbox_with(
         &args.sandbox,
@@ -74,7 +76,16 @@ pub fn run(args: RunArgs, mode: Mode) -> CmdResult {
         .map_err(exec_failure)?;
     match mode {
         Mode::Supervised => {
-            let child = exec::spawn(&mut prepared, &path, &spec, false).map_err(exec_failure)?;
+            // On a terminal, the command gets one of its own that nono relays: nothing
+            // it leaves behind can take the user's terminal over.
+            let relay = nono_enforcer::terminal::Relay::open().map_err(|e| {
+                Failure::from(anyhow!("cannot open a pseudo-terminal for the command: {e}"))
+            })?;
+            let child = match relay {
+                Some(relay) => exec::spawn_relayed(&mut prepared, &path, &spec, relay),
+                None => exec::spawn(&mut prepared, &path, &spec, false),
+            }
+            .map_err(exec_failure)?;
             crate::timing::mark("child started");
             let outcome = child.wait(None).map_err(exec_failure)?;
             crate::timing::mark("child exited");

@@ -569,6 +569,142 @@ pub fn bind_over(source: &CStr, target: &CStr) -> Result<(), Errno> {
     .map(drop)
 }
 
+/// `mount(2)` of a new filesystem instance.
+fn mount_new(
+    source: &CStr,
+    target: &CStr,
+    fstype: &CStr,
+    flags: libc::c_ulong,
+    data: &CStr,
+) -> Result<(), Errno> {
+    // SAFETY: all strings are NUL-terminated.
+    check_int(unsafe {
+        libc::mount(
+            source.as_ptr(),
+            target.as_ptr(),
+            fstype.as_ptr(),
+            flags,
+            data.as_ptr().cast(),
+        )
+    })
+    .map(drop)
+}
+
+/// A procfs of the caller's PID namespace on `/proc`, read-only like the mount view.
+pub fn mount_private_proc() -> Result<(), Errno> {
+    let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY;
+    mount_new(c"proc", c"/proc", c"proc", flags, c"")
+}
+
+/// An empty tmpfs on `/dev/shm` (sticky and writable by all, as usual, at most a
+/// quarter of the memory). Nothing to do when there is no `/dev/shm`.
+pub fn mount_private_shm() -> Result<(), Errno> {
+    let flags = libc::MS_NOSUID | libc::MS_NODEV;
+    match mount_new(c"nono", c"/dev/shm", c"tmpfs", flags, c"mode=1777,size=25%") {
+        Err(libc::ENOENT) => Ok(()),
+        other => other,
+    }
+}
+
+/// A new devpts instance on `/dev/pts`, and its `ptmx` bound over `/dev/ptmx`, so
+/// that terminals opened inside come from it and no other terminal has a name.
+pub fn mount_private_pts() -> Result<(), Errno> {
+    let flags = libc::MS_NOSUID | libc::MS_NOEXEC;
+    match mount_new(
+        c"devpts",
+        c"/dev/pts",
+        c"devpts",
+        flags,
+        c"newinstance,ptmxmode=0666,mode=620",
+    ) {
+        Err(libc::ENOENT) => return Ok(()),
+        other => other?,
+    }
+    match bind_over(c"/dev/pts/ptmx", c"/dev/ptmx") {
+        Err(libc::ENOENT) => Ok(()),
+        other => other,
+    }
+}
+
+/// `clone(2)` like `fork`, into the namespaces in `flags`: 0 in the child, its pid in
+/// the parent.
+pub fn clone_process(flags: libc::c_int) -> Result<libc::pid_t, Errno> {
+    let flags = (flags | libc::SIGCHLD) as libc::c_ulong;
+    // SAFETY: without CLONE_VM and with a null stack, clone behaves like fork: the
+    // child gets a copy of the address space and continues here. No pointers passed.
+    check(unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) })
+        .map(|pid| pid as libc::pid_t)
+}
+
+/// Blocks every signal (the init of a PID namespace waits for them with
+/// [`run_as_init`]; the command unblocks them again with [`reset_signals`]).
+pub fn block_all_signals() {
+    // SAFETY: sigset_t is plain data that sigfillset initializes.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+}
+
+/// The init of the command's PID namespace: reaps every process that ends up with it,
+/// passes the signals other processes send it to `command`, and when `command` ends
+/// writes its raw wait status to `status_fd` and exits with its code (128 + the
+/// signal). The kernel then kills whatever is left in the namespace. Every signal
+/// must be blocked ([`block_all_signals`]) before `command` was forked.
+pub fn run_as_init(command: libc::pid_t, status_fd: RawFd) -> ! {
+    // SAFETY: plain data, system calls on it, and _exit.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        loop {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            let sig = libc::sigwaitinfo(&set, &mut info);
+            if sig < 0 {
+                continue;
+            }
+            if sig == libc::SIGCHLD {
+                loop {
+                    let mut status = 0;
+                    let pid = libc::waitpid(-1, &mut status, libc::WNOHANG);
+                    if pid <= 0 {
+                        break;
+                    }
+                    if pid == command {
+                        let bytes = status.to_ne_bytes();
+                        libc::write(status_fd, bytes.as_ptr().cast(), bytes.len());
+                        libc::_exit(if libc::WIFEXITED(status) {
+                            libc::WEXITSTATUS(status)
+                        } else {
+                            128 + libc::WTERMSIG(status)
+                        });
+                    }
+                }
+            } else if matches!(info.si_code, libc::SI_USER | libc::SI_QUEUE | libc::SI_TKILL) {
+                // What the supervisor forwards. Signals from a terminal (keyboard,
+                // hangup) reached the command's process group directly.
+                libc::kill(command, sig);
+            }
+        }
+    }
+}
+
+/// Makes the terminal `fd` the caller's controlling terminal in a new session, and
+/// its standard input, output and error where `which` has bits 0, 1, 2 set.
+pub fn attach_terminal(fd: RawFd, which: u8) -> Result<(), Errno> {
+    // SAFETY: setsid, ioctl with an integer argument, and dup2 take no pointers.
+    unsafe {
+        check_int(libc::setsid())?;
+        check_int(libc::ioctl(fd, libc::TIOCSCTTY, 0))?;
+        for target in 0..3 {
+            if which & (1 << target) != 0 && fd != target {
+                check_int(libc::dup2(fd, target))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
