@@ -358,6 +358,11 @@ fn spawn_inner(
             sys::cloexec_from_3();
             let error = match sandbox.apply_in_child() {
                 Ok(()) if pid_namespace => {
+                    // The init is a copy of the supervisor, environment (with the
+                    // variables withheld from the command) and memory included, and
+                    // the command's ancestor: not dumpable, so that its /proc entries
+                    // (environ, mem, maps, fd, root, cwd) stay closed to the command.
+                    sys::set_not_dumpable();
                     sys::block_all_signals();
                     match sys::clone_process(0) {
                         Ok(0) => {

@@ -1464,8 +1464,27 @@ fn signals_to_outside_processes_are_refused(user: User) {
         .output()
         .unwrap();
     assert!(control.status.success(), "control kill -0: {control:?}");
+    // In its PID namespace the outside process does not even exist.
     let out = scene.run(&["run", "-q", "--", "sh", "-c", &format!("kill -0 {pid}")]);
     assert_code(&out, 1, "kill -0 of an outside process");
+    assert!(stderr(&out).contains("No such process"), "{}", stderr(&out));
+    // Without it (`process_info_mode: allow_all`), Landlock's signal scoping refuses.
+    let profile = scene.w.write(
+        "allpids.json",
+        r#"{"security": {"process_info_mode": "allow_all"}}"#,
+    );
+    scene.give(&profile);
+    let out = scene.run(&[
+        "run",
+        "-q",
+        "--profile",
+        p(&profile),
+        "--",
+        "sh",
+        "-c",
+        &format!("kill -0 {pid}"),
+    ]);
+    assert_code(&out, 1, "kill -0 of an outside process (allow_all)");
     assert!(
         stderr(&out).contains("Operation not permitted"),
         "{}",
@@ -1588,6 +1607,8 @@ fn without_mount_view_runtime_dir_sockets_stay_hidden_or_the_status_says_so() {
 /// Escape: reach the supervisor (same uid, outside the sandbox) through /proc: read its
 /// environment (which still holds the credentials stripped from the child), and use its
 /// root directory, in the original, writable mount namespace, to chmod an outside file.
+/// In the PID namespace the parent is the namespace's init, a copy of the supervisor
+/// (same environment), which must be as closed.
 fn supervisor_proc_entries_are_unreachable(user: User) {
     let Some(scene) = Scene::new(user) else {
         return;
@@ -2127,6 +2148,19 @@ fn children(pid: u32) -> Vec<u32> {
         .collect()
 }
 
+/// The process ids below `pid` (children, their children, …): the command runs
+/// under the init of its PID namespace, a child of nono.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut found = children(pid);
+    let mut i = 0;
+    while i < found.len() {
+        let more = children(found[i]);
+        found.extend(more);
+        i += 1;
+    }
+    found
+}
+
 #[test]
 fn sigterm_to_nono_is_forwarded_to_the_command() {
     let Some(scene) = Scene::new(User::Caller) else {
@@ -2136,7 +2170,7 @@ fn sigterm_to_nono_is_forwarded_to_the_command() {
     let pid = nono.0.id();
     let deadline = Instant::now() + Duration::from_secs(5);
     let sleep = loop {
-        let found = children(pid).into_iter().find(|c| {
+        let found = descendants(pid).into_iter().find(|c| {
             std::fs::read_to_string(format!("/proc/{c}/comm")).is_ok_and(|s| s.trim() == "sleep")
         });
         if let Some(child) = found {

@@ -636,6 +636,13 @@ pub fn clone_process(flags: libc::c_int) -> Result<libc::pid_t, Errno> {
         .map(|pid| pid as libc::pid_t)
 }
 
+/// `prctl(PR_SET_DUMPABLE, 0)`: the process's /proc entries become root's, and
+/// only a process with `CAP_SYS_PTRACE` may trace it or read them.
+pub fn set_not_dumpable() {
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+}
+
 /// Blocks every signal (the init of a PID namespace waits for them with
 /// [`run_as_init`]; the command unblocks them again with [`reset_signals`]).
 pub fn block_all_signals() {
