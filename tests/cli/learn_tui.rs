@@ -13,13 +13,13 @@ use crate::util::*;
 
 /// A private tmux server, killed (and its socket removed) when dropped, also when
 /// the test fails.
-struct Tmux {
+pub(crate) struct Tmux {
     socket: String,
     socket_path: Option<std::path::PathBuf>,
 }
 
 impl Tmux {
-    fn new() -> Option<Tmux> {
+    pub(crate) fn new() -> Option<Tmux> {
         let found = Command::new("tmux")
             .arg("-V")
             .output()
@@ -45,7 +45,7 @@ impl Tmux {
     }
 
     /// Starts `command` (a shell command line) in a detached 120×40 session.
-    fn start(&mut self, command: &str) {
+    pub(crate) fn start(&mut self, command: &str) {
         let out = self.tmux(&["new-session", "-d", "-x", "120", "-y", "40", command]);
         assert!(
             out.status.success(),
@@ -60,7 +60,7 @@ impl Tmux {
     }
 
     /// Sends keys by tmux name (`Enter`, `Escape`, `C-u`, `+`).
-    fn keys(&self, keys: &[&str]) {
+    pub(crate) fn keys(&self, keys: &[&str]) {
         let mut args = vec!["send-keys", "-t", "0"];
         args.extend_from_slice(keys);
         let out = self.tmux(&args);
@@ -68,17 +68,17 @@ impl Tmux {
     }
 
     /// Types text literally.
-    fn type_text(&self, text: &str) {
+    pub(crate) fn type_text(&self, text: &str) {
         let out = self.tmux(&["send-keys", "-t", "0", "-l", text]);
         assert!(out.status.success(), "send-keys -l {text:?} failed");
     }
 
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "0"]).stdout).into_owned()
     }
 
     /// Waits until the screen shows `needle`; panics with the screen after `secs`.
-    fn wait_for(&self, needle: &str, secs: u64) -> String {
+    pub(crate) fn wait_for(&self, needle: &str, secs: u64) -> String {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
             let screen = self.screen();
@@ -103,7 +103,7 @@ impl Drop for Tmux {
 }
 
 /// Single-quotes a word for the shell.
-fn quote(word: &str) -> String {
+pub(crate) fn quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', "'\\''"))
 }
 

@@ -2565,3 +2565,394 @@ fn the_plan_cache_is_private_and_out_of_the_commands_reach(user: User) {
     assert_all_refused(&scene, &["--allow", &home], &commands, REFUSALS);
     assert!(!plans.join("planted").exists());
 }
+
+// ---------------------------------------------------------------------------------
+// Other processes, terminals and IPC
+
+as_root_and_nobody!(
+    other_terminals_are_unreachable,
+    background_processes_die_with_the_run,
+    other_processes_are_invisible,
+    system_v_ipc_is_private,
+    dev_shm_is_private,
+);
+
+/// A pseudo-terminal opened by the test, outside any sandbox: the master and the
+/// slave's path (`/dev/pts/N`).
+struct OutsidePty {
+    master: std::os::fd::OwnedFd,
+    slave: PathBuf,
+}
+
+fn outside_pty() -> OutsidePty {
+    use std::os::fd::FromRawFd;
+    // SAFETY: integer arguments; the descriptor is checked and owned below.
+    let fd = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
+    assert!(fd >= 0, "posix_openpt: {}", std::io::Error::last_os_error());
+    // SAFETY: fd was just opened and is owned by nobody else.
+    let master = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    let mut name = [0 as libc::c_char; 128];
+    // SAFETY: integer arguments and a buffer of the length given.
+    unsafe {
+        assert_eq!(libc::grantpt(fd), 0, "grantpt");
+        assert_eq!(libc::unlockpt(fd), 0, "unlockpt");
+        assert_eq!(libc::ptsname_r(fd, name.as_mut_ptr(), name.len()), 0, "ptsname_r");
+    }
+    // SAFETY: ptsname_r wrote a NUL-terminated string.
+    let slave = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) };
+    OutsidePty {
+        master,
+        slave: PathBuf::from(slave.to_str().unwrap()),
+    }
+}
+
+/// What the pty's master can read now (without waiting).
+fn pty_pending(pty: &OutsidePty) -> String {
+    use std::os::fd::AsRawFd;
+    let mut fds = [libc::pollfd {
+        fd: pty.master.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    }];
+    let mut text = Vec::new();
+    // SAFETY: polling and reading our own descriptor into a stack buffer.
+    unsafe {
+        while libc::poll(fds.as_mut_ptr(), 1, 200) > 0 && fds[0].revents & libc::POLLIN != 0 {
+            let mut buf = [0u8; 256];
+            let n = libc::read(pty.master.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len());
+            if n <= 0 {
+                break;
+            }
+            text.extend_from_slice(&buf[..n as usize]);
+        }
+    }
+    String::from_utf8_lossy(&text).into_owned()
+}
+
+/// Escape: open another session's terminal (`/dev/pts/N`, the scene's user's and
+/// mode 0666, so only the sandbox stands in the way), to read what is typed there or
+/// write into it. The command sees a devpts instance of its own, without it.
+fn other_terminals_are_unreachable(user: User) {
+    let Some(scene) = Scene::new(user) else {
+        return;
+    };
+    let pty = outside_pty();
+    scene.give(&pty.slave);
+    set_mode(&pty.slave, 0o666);
+    let slave = p(&pty.slave).to_string();
+    // Control: outside any sandbox the same user can write to it.
+    let control = command_as(scene.user, "sh")
+        .args(["-c", &format!("printf control > {slave}")])
+        .output()
+        .unwrap();
+    assert!(control.status.success(), "control write: {control:?}");
+    assert!(pty_pending(&pty).contains("control"));
+    let commands = [
+        format!("printf escaped > {slave}"),
+        format!("cat {slave}"),
+        format!("ls -l {slave}"),
+        format!("exec 3<>{slave}"),
+    ];
+    // Not there (or, for a write, not creatable in the sandbox's devpts).
+    let refusals: Vec<&str> = REFUSALS.iter().copied().chain(["No such file"]).collect();
+    assert_all_refused(&scene, &[], &commands, &refusals);
+    assert!(
+        !pty_pending(&pty).contains("escaped"),
+        "the sandbox wrote to another terminal"
+    );
+    // What it sees is its own, empty instance: a terminal it opens is in it.
+    let out = scene.run(&[
+        "run",
+        "-q",
+        "--",
+        "sh",
+        "-c",
+        "ls /dev/pts; python3 -c 'import os; m, s = os.openpty(); print(os.ttyname(s))' 2>&1 || true",
+    ]);
+    assert_code(&out, 0, "listing /dev/pts");
+    let text = stdout(&out);
+    assert_eq!(text.lines().next(), Some("ptmx"), "{text}");
+    if Path::new(PYTHON).exists() {
+        assert!(text.contains("/dev/pts/0"), "a new terminal inside: {text}");
+    }
+}
+
+/// Escape: leave a process behind that ignores SIGHUP, SIGTERM and SIGTTOU (and
+/// one that left the session with `setsid`), to act after `nono run` has returned
+/// (take the terminal over, or just keep running sandboxed work). In the PID
+/// namespace the whole tree ends with the command. Control: with
+/// `process_info_mode: allow_all` (no PID namespace) the same process survives.
+fn background_processes_die_with_the_run(user: User) {
+    let Some(scene) = Scene::new(user) else {
+        return;
+    };
+    let work = scene.w.work();
+    // Unique to this test and user (both users' tests run at once).
+    let token = format!(
+        "30.{}{}",
+        std::process::id() % 100_000,
+        scene
+            .w
+            .dir
+            .path()
+            .to_string_lossy()
+            .bytes()
+            .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+            % 100_000
+    );
+    let script = format!(
+        "trap '' HUP TERM TTOU; echo started; exec >/dev/null 2>&1 </dev/null; \
+         (trap '' HUP TERM TTOU; sleep 1; echo alive > left-behind) & \
+         (trap '' HUP TERM TTOU; exec sleep {token}) & \
+         setsid sh -c 'exec sleep {token}' &"
+    );
+    // The processes running `sleep TOKEN`, by pid.
+    let running = |token: &str| -> Vec<u32> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).replace('\0', " ").contains(token))
+            })
+            .collect()
+    };
+    let out = scene.run(&["run", "-q", "--allow-cwd", "--", "sh", "-c", &script]);
+    assert_code(&out, 0, "leaving processes behind");
+    assert_eq!(stdout(&out), "started\n");
+    assert_eq!(running(&token), Vec::<u32>::new(), "processes outlived nono");
+    std::thread::sleep(Duration::from_millis(2000));
+    assert!(
+        !work.join("left-behind").exists(),
+        "a background process outlived nono run and wrote its marker"
+    );
+    // Control: without the PID namespace it survives (and is killed here).
+    let profile = scene.w.write(
+        "allpids.json",
+        r#"{"security": {"process_info_mode": "allow_all"}}"#,
+    );
+    scene.give(&profile);
+    let out = scene.run(&[
+        "run",
+        "-q",
+        "--profile",
+        p(&profile),
+        "--allow-cwd",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert_code(&out, 0, "leaving processes behind (allow_all)");
+    let survivors = running(&token);
+    for pid in &survivors {
+        // SAFETY: kill with integers; these are the sleeps this test left behind.
+        unsafe { libc::kill(*pid as libc::pid_t, libc::SIGKILL) };
+    }
+    std::thread::sleep(Duration::from_millis(1200));
+    let _ = std::fs::remove_file(work.join("left-behind"));
+    assert!(!survivors.is_empty(), "control: nothing survived without the PID namespace");
+}
+
+/// Escape: read other processes' command lines (and anything else under
+/// `/proc/PID`) — here a `sleep` of the same user started outside. In the PID
+/// namespace `/proc` lists only the sandbox's own processes.
+fn other_processes_are_invisible(user: User) {
+    let Some(scene) = Scene::new(user) else {
+        return;
+    };
+    let sleeper = outside_sleeper(&scene);
+    let pid = sleeper.0.id();
+    let commands = [
+        format!("cat /proc/{pid}/cmdline"),
+        format!("cat /proc/{pid}/status"),
+        format!("ls /proc/{pid}/"),
+    ];
+    assert_all_refused(&scene, &[], &commands, &["No such file"]);
+    let out = scene.run(&["run", "-q", "--", "sh", "-c", "ls /proc"]);
+    assert_code(&out, 0, "listing /proc");
+    let pids: Vec<u32> = stdout(&out)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    assert!(!pids.contains(&pid), "the outside sleep is listed: {pids:?}");
+    // The init, the shell and ls (and nothing else).
+    assert!(pids.len() <= 4, "more processes than the sandbox's: {pids:?}");
+    assert!(pids.contains(&1), "{pids:?}");
+    // Control: with `process_info_mode: allow_all`, the host's /proc.
+    let profile = scene.w.write(
+        "allpids.json",
+        r#"{"security": {"process_info_mode": "allow_all"}}"#,
+    );
+    scene.give(&profile);
+    let out = scene.run(&[
+        "run",
+        "-q",
+        "--profile",
+        p(&profile),
+        "--",
+        "cat",
+        &format!("/proc/{pid}/cmdline"),
+    ]);
+    assert_code(&out, 0, "reading the command line with allow_all");
+    assert!(stdout(&out).contains("sleep"), "{}", stdout(&out));
+}
+
+/// Runs `ipcmk ARGS` as `user` outside any sandbox; returns the id it printed.
+fn ipcmk(user: User, args: &[&str]) -> String {
+    let out = command_as(user, "ipcmk").args(args).output().unwrap();
+    assert!(out.status.success(), "ipcmk {args:?}: {out:?}");
+    stdout(&out)
+        .split(':')
+        .nth(1)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|| panic!("ipcmk said {}", stdout(&out)))
+}
+
+/// Removes System V objects when the test ends.
+struct IpcRemove(Vec<(&'static str, String)>);
+
+impl Drop for IpcRemove {
+    fn drop(&mut self) {
+        for (kind, id) in &self.0 {
+            let _ = std::process::Command::new("ipcrm")
+                .args([*kind, id.as_str()])
+                .output();
+        }
+    }
+}
+
+/// Escape: attach to System V shared memory (or a message queue) another process of
+/// the same user made (mode 0666), or leave some behind for later. The IPC
+/// namespace shows none of the caller's, and what the command makes ends with it.
+fn system_v_ipc_is_private(user: User) {
+    let Some(scene) = Scene::with_python(user) else {
+        return;
+    };
+    if std::process::Command::new("ipcmk").arg("-V").output().is_err() {
+        return skip("needs ipcmk and ipcs (util-linux)");
+    }
+    let shm = ipcmk(user, &["-M", "4096", "-p", "0666"]);
+    let queue = ipcmk(user, &["-Q", "-p", "0666"]);
+    let _cleanup = IpcRemove(vec![("-m", shm.clone()), ("-q", queue.clone())]);
+    let key = 0x6e6f_0000 + (std::process::id() as i32 % 0xffff);
+    let probe = format!(
+        r#"
+import ctypes, os, subprocess
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+def err(): return os.strerror(ctypes.get_errno())
+r = libc.shmat({shm}, None, 0)
+print("shmat", "ok" if r not in (None, ctypes.c_void_p(-1).value) else err())
+print("msgsnd", "ok" if libc.msgsnd({queue}, b"\x01\0\0\0\0\0\0\0x", 1, 0o4000) == 0 else err())
+print("listed", subprocess.run(["ipcs"], capture_output=True, text=True).stdout.count("0x"))
+print("created", libc.shmget({key}, 4096, 0o1000 | 0o600))
+"#
+    );
+    let out = scene.run(&["run", "-q", "--", PYTHON, "-c", &probe]);
+    assert_code(&out, 0, "System V probe");
+    let text = stdout(&out);
+    for line in ["shmat Invalid argument", "msgsnd Invalid argument", "listed 0"] {
+        assert!(text.lines().any(|l| l == line), "expected `{line}`:\n{text}");
+    }
+    let created = text
+        .lines()
+        .find_map(|l| l.strip_prefix("created "))
+        .and_then(|n| n.parse::<i64>().ok());
+    assert!(created.is_some_and(|id| id >= 0), "shmget inside: {text}");
+    // SAFETY: shmget with integer arguments only asks whether the key exists.
+    let outside = unsafe { libc::shmget(key, 0, 0) };
+    if outside >= 0 {
+        // SAFETY: removing the segment the sandbox left behind.
+        unsafe { libc::shmctl(outside, libc::IPC_RMID, std::ptr::null_mut()) };
+    }
+    assert!(outside < 0, "a segment made inside outlived the run");
+    // Control: with `ipc_mode: full` the caller's segment is there.
+    let profile = scene
+        .w
+        .write("ipc.json", r#"{"security": {"ipc_mode": "full"}}"#);
+    scene.give(&profile);
+    let out = scene.run(&["run", "-q", "--profile", p(&profile), "--", "ipcs", "-m"]);
+    assert_code(&out, 0, "ipcs with ipc_mode full");
+    assert!(
+        stdout(&out).split_whitespace().any(|w| w == shm),
+        "control: segment {shm} not listed:\n{}",
+        stdout(&out)
+    );
+}
+
+/// Escape: read (or plant) files in `/dev/shm`, which every process shares and
+/// which outlive the run. The command gets an empty tmpfs of its own there; POSIX
+/// shared memory and semaphores (`multiprocessing`) still work.
+fn dev_shm_is_private(user: User) {
+    let Some(scene) = Scene::with_python(user) else {
+        return;
+    };
+    let outside = Path::new("/dev/shm").join(scene.unique("outside"));
+    let inside = Path::new("/dev/shm").join(scene.unique("inside"));
+    let _cleanup = RemoveAfter(vec![outside.clone(), inside.clone()]);
+    std::fs::write(&outside, "outside secret\n").unwrap();
+    set_mode(&outside, 0o666);
+    scene.give(&outside);
+    let commands = [
+        format!("cat {}", p(&outside)),
+        format!("ls -l {}", p(&outside)),
+    ];
+    assert_all_refused(&scene, &[], &commands, &["No such file"]);
+    let script = format!(
+        "printf planted > {inside} && cat {inside} && echo && ls -A /dev/shm | grep -c . ; \
+         {PYTHON} -c 'import multiprocessing as m\n\
+p = m.Pool(2)\nprint(\"pool\", sum(p.map(abs, [-1, -2, -3])))\n\
+q = m.Queue(); q.put(5); print(\"queue\", q.get())\n\
+l = m.Lock(); l.acquire(); l.release(); print(\"lock ok\")'",
+        inside = p(&inside)
+    );
+    let out = scene.run(&["run", "-q", "--", "sh", "-c", &script]);
+    assert_code(&out, 0, "/dev/shm inside");
+    assert_eq!(
+        stdout(&out),
+        "planted\n1\npool 6\nqueue 5\nlock ok\n",
+        "{}",
+        stderr(&out)
+    );
+    assert!(!inside.exists(), "a file made in /dev/shm inside outlived the run");
+    assert_eq!(read(&outside), "outside secret\n");
+}
+
+/// The one-line status names the isolation, and a profile's opt-outs remove it.
+#[test]
+fn status_line_names_process_isolation() {
+    let Some(scene) = Scene::new(User::Caller) else {
+        return;
+    };
+    let out = scene.run(&["run", "--", "true"]);
+    assert_code(&out, 0, "true");
+    let status = stderr(&out);
+    for layer in [
+        "PID namespace with its own /proc",
+        "IPC namespace and its own /dev/shm",
+        "its own /dev/pts",
+    ] {
+        assert!(status.contains(layer), "{layer}: {status}");
+    }
+    let profile = scene.w.write(
+        "open.json",
+        r#"{"security": {"process_info_mode": "allow_all", "ipc_mode": "full"}}"#,
+    );
+    let out = scene.run(&["run", "--profile", p(&profile), "--", "true"]);
+    assert_code(&out, 0, "true with opt-outs");
+    let status = stderr(&out);
+    assert!(status.contains("fully enforced"), "{status}");
+    assert!(!status.contains("PID namespace"), "{status}");
+    assert!(!status.contains("IPC namespace"), "{status}");
+    assert!(status.contains("its own /dev/pts"), "{status}");
+    // Without the mount view the namespaces are missing, and said to be.
+    let out = scene.run(&["run", "--no-mount-view", "--", "true"]);
+    let status = stderr(&out);
+    assert!(status.contains("missing: ") && status.contains("PID namespace"), "{status}");
+    // nono wrap executes in place: no PID namespace, said so.
+    let out = scene.run(&["wrap", "--", "true"]);
+    let status = stderr(&out);
+    assert!(status.contains("PID namespace (the command is executed in place"), "{status}");
+}
