@@ -2956,3 +2956,96 @@ fn status_line_names_process_isolation() {
     let status = stderr(&out);
     assert!(status.contains("PID namespace (the command is executed in place"), "{status}");
 }
+
+/// Forks a process that ignores SIGTTOU, SIGTTIN and SIGHUP, waits for `nono run` to
+/// have returned, then takes the terminal's foreground (`tcsetpgrp`) and reads the
+/// user's next line, writing what it got to the marker file `argv[1]`.
+const HIJACKER: &str = r#"import os, signal, sys, time
+for s in (signal.SIGTTOU, signal.SIGTTIN, signal.SIGHUP):
+    signal.signal(s, signal.SIG_IGN)
+if os.fork() == 0:
+    os.setpgid(0, 0)
+    time.sleep(1.5)
+    out = open(sys.argv[1], "w")
+    out.write("alive\n"); out.flush()
+    try:
+        os.tcsetpgrp(0, os.getpgrp())
+        out.write("foreground\n"); out.flush()
+        out.write("read " + os.read(0, 200).decode(errors="replace") + "\n")
+    except OSError as e:
+        out.write("error %s\n" % e)
+    out.close()
+    os._exit(0)
+print("hijacker started", flush=True)
+"#;
+
+as_root_and_nobody!(the_terminal_cannot_be_taken_over_after_exit);
+
+/// Escape (bubblewrap's CVE-2017-5226): a process left behind takes the user's
+/// terminal over after `nono run` returns and reads the next line typed at the
+/// shell. In a real terminal (tmux): the command's tree ends with it (PID
+/// namespace), and it was on a pseudo-terminal of its own anyway (the relay) — the
+/// control without the PID namespace shows the survivor gets nothing from the user's
+/// terminal.
+fn the_terminal_cannot_be_taken_over_after_exit(user: User) {
+    let Some(scene) = Scene::with_python(user) else {
+        return;
+    };
+    let Some(mut tmux) = crate::learn_tui::Tmux::new() else {
+        return skip("tmux is not installed: the terminal takeover test needs it");
+    };
+    use crate::learn_tui::quote;
+    let script = scene.w.write("hijack.py", HIJACKER);
+    set_mode(&script, 0o644);
+    let profile = scene.w.write(
+        "allpids.json",
+        r#"{"security": {"process_info_mode": "allow_all"}}"#,
+    );
+    scene.give(&profile);
+    let bin = match user {
+        User::Caller => PathBuf::from(env!("CARGO_BIN_EXE_nono")),
+        User::Nobody => open_world_to_nobody(&scene.w),
+    };
+    let setpriv = match user {
+        User::Caller => String::new(),
+        User::Nobody => format!("setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups -- "),
+    };
+    tmux.start("sh");
+    let run = |tmux: &crate::learn_tui::Tmux, round: &str, flags: &str| -> (String, String) {
+        let marker = scene.w.work().join(format!("marker-{round}"));
+        let line = format!(
+            "cd {work} && HOME={home} NO_COLOR=1 {setpriv}{bin} run -q --allow-cwd {flags} \
+             --read-file {script} -- {PYTHON} {script} {marker}; echo nono-exited-$?-{round}",
+            work = quote(p(&scene.w.work())),
+            home = quote(p(&scene.w.home())),
+            bin = quote(p(&bin)),
+            script = quote(p(&script)),
+            marker = quote(p(&marker)),
+        );
+        tmux.type_text(&line);
+        tmux.keys(&["Enter"]);
+        tmux.wait_for(&format!("nono-exited-0-{round}"), 30);
+        // The survivor (if any) takes the terminal 1.5 s after the start.
+        std::thread::sleep(Duration::from_millis(2500));
+        let typed = format!("typed-by-user-{round}");
+        tmux.type_text(&format!("echo {typed}"));
+        tmux.keys(&["Enter"]);
+        let screen = tmux.wait_for(&format!("\n{typed}"), 10);
+        (screen, std::fs::read_to_string(&marker).unwrap_or_default())
+    };
+    let (screen, marker) = run(&tmux, "default", "");
+    assert!(
+        screen.contains("hijacker started"),
+        "the command did not run:\n{screen}"
+    );
+    assert_eq!(marker, "", "a process outlived nono run:\n{marker}");
+    // Control: without the PID namespace the process survives, but on the relayed
+    // terminal, which is gone: the user's line reached the shell, not it.
+    let (screen, marker) = run(
+        &tmux,
+        "control",
+        &format!("--profile {}", quote(p(&profile))),
+    );
+    assert!(marker.starts_with("alive\n"), "control: {marker}\n{screen}");
+    assert!(!marker.contains("typed-by-user"), "control: the survivor read the line: {marker}");
+}
