@@ -293,6 +293,31 @@ fn spawn_inner(
     let (status_r, status_w) =
         pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io_err("creating a pipe"))?;
     let tty = relay.as_ref().and_then(Relay::child_side);
+    // With a relay, the child opens the command's terminal in the sandbox's own devpts
+    // and sends its master back over this socket (the host's pair is the fallback).
+    let pty_socket = if tty.is_some() {
+        let mut pair = [-1; 2];
+        // SAFETY: socketpair writes two descriptors into the array, owned below.
+        let ret = unsafe {
+            libc::socketpair(
+                libc::AF_UNIX,
+                libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+                0,
+                pair.as_mut_ptr(),
+            )
+        };
+        if ret < 0 {
+            return Err(ExecError::Io {
+                what: "creating a socket pair",
+                error: io::Error::last_os_error(),
+            });
+        }
+        use std::os::fd::FromRawFd;
+        // SAFETY: both descriptors were just created and are owned by nobody else.
+        Some(unsafe { (OwnedFd::from_raw_fd(pair[0]), OwnedFd::from_raw_fd(pair[1])) })
+    } else {
+        None
+    };
     let (report_r, report_w) =
         pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io_err("creating a pipe"))?;
     let outputs = if capture {
@@ -356,7 +381,33 @@ fn spawn_inner(
             }
             sys::reset_signals();
             sys::cloexec_from_3();
-            let error = match sandbox.apply_in_child() {
+            let applied = sandbox.apply_in_child();
+            let tty = match (tty, &pty_socket) {
+                (Some((host, which)), Some((_, sock))) if applied.is_ok() => {
+                    let sock = sock.as_raw_fd();
+                    let inside = sys::open_private_pty().and_then(|(master, slave)| {
+                        let sent = sys::send_fd(sock, master);
+                        sys::close(master);
+                        match sent {
+                            Ok(()) => Ok(slave),
+                            Err(e) => {
+                                sys::close(slave);
+                                Err(e)
+                            }
+                        }
+                    });
+                    sys::close(sock);
+                    match inside {
+                        Ok(slave) => {
+                            sys::close(host);
+                            Some((slave, which))
+                        }
+                        Err(_) => Some((host, which)),
+                    }
+                }
+                (tty, _) => tty,
+            };
+            let error = match applied {
                 Ok(()) if pid_namespace => {
                     // The init is a copy of the supervisor, environment (with the
                     // variables withheld from the command) and memory included, and
@@ -404,7 +455,11 @@ fn spawn_inner(
             let child = Pid::from_raw(child);
             drop(status_w);
             if let Some(relay) = &mut relay {
-                relay.started();
+                let inside = pty_socket.and_then(|(ours, theirs)| {
+                    drop(theirs);
+                    sys::recv_fd(ours.as_raw_fd())
+                });
+                relay.started(inside);
             }
             if capture {
                 // Also from this side, so the group exists before anyone signals it.

@@ -126,9 +126,24 @@ impl Relay {
     }
 
     /// The command has its side: close nono's copy, so that the relay sees the end
-    /// when the command's last process closes it.
-    pub(crate) fn started(&mut self) {
+    /// when the command's last process closes it. `inside`: the master of a
+    /// pseudo-terminal the child opened in the sandbox's own devpts (so that its name
+    /// resolves there) to relay instead; it gets the user's settings and size.
+    pub(crate) fn started(&mut self, inside: Option<OwnedFd>) {
         self.slave = None;
+        if let Some(master) = inside {
+            // SAFETY: live termios and winsize; on a master, these set the pair's.
+            unsafe {
+                libc::tcsetattr(master.as_raw_fd(), libc::TCSANOW, &self.saved);
+                let mut size: libc::winsize = std::mem::zeroed();
+                if libc::ioctl(0, libc::TIOCGWINSZ, &mut size) == 0 {
+                    libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &size);
+                }
+                let fl = libc::fcntl(master.as_raw_fd(), libc::F_GETFL);
+                libc::fcntl(master.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK);
+            }
+            self.master = master;
+        }
     }
 
     /// Descriptors to poll: (fd, events) for the user's input and the command's

@@ -2976,7 +2976,7 @@ if os.fork() == 0:
         out.write("error %s\n" % e)
     out.close()
     os._exit(0)
-print("hijacker started", flush=True)
+print("hijacker started on", os.ttyname(0), flush=True)
 "#;
 
 as_root_and_nobody!(the_terminal_cannot_be_taken_over_after_exit);
@@ -3034,9 +3034,10 @@ fn the_terminal_cannot_be_taken_over_after_exit(user: User) {
         (screen, std::fs::read_to_string(&marker).unwrap_or_default())
     };
     let (screen, marker) = run(&tmux, "default", "");
+    // On a terminal of its own, from the sandbox's devpts.
     assert!(
-        screen.contains("hijacker started"),
-        "the command did not run:\n{screen}"
+        screen.contains("hijacker started on /dev/pts/0"),
+        "the command did not run on its own terminal:\n{screen}"
     );
     assert_eq!(marker, "", "a process outlived nono run:\n{marker}");
     // Control: without the PID namespace the process survives, but on the relayed

@@ -696,6 +696,94 @@ pub fn run_as_init(command: libc::pid_t, status_fd: RawFd) -> ! {
     }
 }
 
+/// A new pseudo-terminal from `/dev/ptmx` (after [`mount_private_pts`]: in the
+/// sandbox's own devpts): (master, slave), both close-on-exec.
+pub fn open_private_pty() -> Result<(RawFd, RawFd), Errno> {
+    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+    // SAFETY: a static NUL-terminated path.
+    let master = check_int(unsafe { libc::open(c"/dev/ptmx".as_ptr(), flags) })?;
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads one int; TIOCGPTPEER takes the open flags as an integer.
+    let slave = unsafe {
+        if libc::ioctl(master, libc::TIOCSPTLCK, &unlock) < 0 {
+            -1
+        } else {
+            libc::ioctl(master, libc::TIOCGPTPEER, flags)
+        }
+    };
+    if slave < 0 {
+        let e = errno();
+        close(master);
+        return Err(e);
+    }
+    Ok((master, slave))
+}
+
+/// Sends the descriptor `fd` over the unix socket `sock` (`SCM_RIGHTS`, one byte of
+/// data).
+pub fn send_fd(sock: RawFd, fd: RawFd) -> Result<(), Errno> {
+    // Room for one cmsghdr with one int, aligned for cmsghdr.
+    let mut space = [0u64; 4];
+    let mut byte = [0u8; 1];
+    // SAFETY: the iovec, msghdr and control buffer are live stack data of the sizes
+    // given; the CMSG macros stay within `space` (CMSG_SPACE(4) ≤ 32 bytes).
+    unsafe {
+        let mut iov = libc::iovec {
+            iov_base: byte.as_mut_ptr().cast(),
+            iov_len: 1,
+        };
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = space.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(4) as usize;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(4) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>(), fd);
+        check(libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) as libc::c_long).map(drop)
+    }
+}
+
+/// Receives a descriptor sent with [`send_fd`]; `None` when the peer closed the
+/// socket without sending one.
+pub fn recv_fd(sock: RawFd) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let mut space = [0u64; 4];
+    let mut byte = [0u8; 1];
+    // SAFETY: as in send_fd; the received descriptor is owned by the caller.
+    unsafe {
+        let mut iov = libc::iovec {
+            iov_base: byte.as_mut_ptr().cast(),
+            iov_len: 1,
+        };
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = space.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(4) as usize;
+        let n = loop {
+            let n = libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC);
+            if n >= 0 || errno() != libc::EINTR {
+                break n;
+            }
+        };
+        if n <= 0 {
+            return None;
+        }
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if cmsg.is_null()
+            || (*cmsg).cmsg_level != libc::SOL_SOCKET
+            || (*cmsg).cmsg_type != libc::SCM_RIGHTS
+        {
+            return None;
+        }
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>());
+        Some(std::os::fd::OwnedFd::from_raw_fd(fd))
+    }
+}
+
 /// Makes the terminal `fd` the caller's controlling terminal in a new session, and
 /// its standard input, output and error where `which` has bits 0, 1, 2 set.
 pub fn attach_terminal(fd: RawFd, which: u8) -> Result<(), Errno> {
