@@ -421,11 +421,9 @@ fn spawn_inner(
                             exec_command(&argv, tty)
                         }
                         Ok(command) => {
-                            // The init keeps nothing the supervisor waits on.
-                            sys::close(report_w.as_raw_fd());
-                            if let Some((fd, _)) = tty {
-                                sys::close(fd);
-                            }
+                            // The init keeps nothing anyone waits on (the report
+                            // pipe, the terminal, another thread's pipes).
+                            sys::close_from_3_except(status_w.as_raw_fd());
                             sys::run_as_init(command, status_w.as_raw_fd())
                         }
                         Err(errno) => ChildError {

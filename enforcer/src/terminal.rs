@@ -98,7 +98,9 @@ impl Relay {
             let fl = libc::fcntl(master.as_raw_fd(), libc::F_GETFL);
             libc::fcntl(master.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK);
         }
-        let which = (0..3).filter(|fd| is_terminal(*fd)).fold(0u8, |w, fd| w | 1 << fd);
+        let which = (0..3)
+            .filter(|fd| is_terminal(*fd))
+            .fold(0u8, |w, fd| w | 1 << fd);
         let output = [1, 2].into_iter().find(|fd| is_terminal(*fd)).unwrap_or(0);
         let mut raw = saved;
         // SAFETY: raw is a live termios.
@@ -216,7 +218,8 @@ impl Relay {
         let mut buf = [0u8; 16384];
         while self.output_open {
             // SAFETY: reading into a stack buffer from our non-blocking descriptor.
-            let n = unsafe { libc::read(self.master.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            let n =
+                unsafe { libc::read(self.master.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
             if n > 0 {
                 write_all(self.output, &buf[..n as usize]);
                 continue;

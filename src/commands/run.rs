@@ -79,7 +79,9 @@ pub fn run(args: RunArgs, mode: Mode) -> CmdResult {
             // On a terminal, the command gets one of its own that nono relays: nothing
             // it leaves behind can take the user's terminal over.
             let relay = nono_enforcer::terminal::Relay::open().map_err(|e| {
-                Failure::from(anyhow!("cannot open a pseudo-terminal for the command: {e}"))
+                Failure::from(anyhow!(
+                    "cannot open a pseudo-terminal for the command: {e}"
+                ))
             })?;
             let child = match relay {
                 Some(relay) => exec::spawn_relayed(&mut prepared, &path, &spec, relay),

@@ -2596,7 +2596,11 @@ fn outside_pty() -> OutsidePty {
     unsafe {
         assert_eq!(libc::grantpt(fd), 0, "grantpt");
         assert_eq!(libc::unlockpt(fd), 0, "unlockpt");
-        assert_eq!(libc::ptsname_r(fd, name.as_mut_ptr(), name.len()), 0, "ptsname_r");
+        assert_eq!(
+            libc::ptsname_r(fd, name.as_mut_ptr(), name.len()),
+            0,
+            "ptsname_r"
+        );
     }
     // SAFETY: ptsname_r wrote a NUL-terminated string.
     let slave = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) };
@@ -2713,15 +2717,22 @@ fn background_processes_die_with_the_run(user: User) {
             .filter_map(|e| e.ok())
             .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
             .filter(|pid| {
-                std::fs::read(format!("/proc/{pid}/cmdline"))
-                    .is_ok_and(|c| String::from_utf8_lossy(&c).replace('\0', " ").contains(token))
+                std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                    String::from_utf8_lossy(&c)
+                        .replace('\0', " ")
+                        .contains(token)
+                })
             })
             .collect()
     };
     let out = scene.run(&["run", "-q", "--allow-cwd", "--", "sh", "-c", &script]);
     assert_code(&out, 0, "leaving processes behind");
     assert_eq!(stdout(&out), "started\n");
-    assert_eq!(running(&token), Vec::<u32>::new(), "processes outlived nono");
+    assert_eq!(
+        running(&token),
+        Vec::<u32>::new(),
+        "processes outlived nono"
+    );
     std::thread::sleep(Duration::from_millis(2000));
     assert!(
         !work.join("left-behind").exists(),
@@ -2752,7 +2763,10 @@ fn background_processes_die_with_the_run(user: User) {
     }
     std::thread::sleep(Duration::from_millis(1200));
     let _ = std::fs::remove_file(work.join("left-behind"));
-    assert!(!survivors.is_empty(), "control: nothing survived without the PID namespace");
+    assert!(
+        !survivors.is_empty(),
+        "control: nothing survived without the PID namespace"
+    );
 }
 
 /// Escape: read other processes' command lines (and anything else under
@@ -2776,9 +2790,15 @@ fn other_processes_are_invisible(user: User) {
         .lines()
         .filter_map(|l| l.trim().parse().ok())
         .collect();
-    assert!(!pids.contains(&pid), "the outside sleep is listed: {pids:?}");
+    assert!(
+        !pids.contains(&pid),
+        "the outside sleep is listed: {pids:?}"
+    );
     // The init, the shell and ls (and nothing else).
-    assert!(pids.len() <= 4, "more processes than the sandbox's: {pids:?}");
+    assert!(
+        pids.len() <= 4,
+        "more processes than the sandbox's: {pids:?}"
+    );
     assert!(pids.contains(&1), "{pids:?}");
     // Control: with `process_info_mode: allow_all`, the host's /proc.
     let profile = scene.w.write(
@@ -2830,7 +2850,11 @@ fn system_v_ipc_is_private(user: User) {
     let Some(scene) = Scene::with_python(user) else {
         return;
     };
-    if std::process::Command::new("ipcmk").arg("-V").output().is_err() {
+    if std::process::Command::new("ipcmk")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
         return skip("needs ipcmk and ipcs (util-linux)");
     }
     let shm = ipcmk(user, &["-M", "4096", "-p", "0666"]);
@@ -2853,8 +2877,15 @@ print("created", libc.shmget({key}, 4096, 0o1000 | 0o600))
     let out = scene.run(&["run", "-q", "--", PYTHON, "-c", &probe]);
     assert_code(&out, 0, "System V probe");
     let text = stdout(&out);
-    for line in ["shmat Invalid argument", "msgsnd Invalid argument", "listed 0"] {
-        assert!(text.lines().any(|l| l == line), "expected `{line}`:\n{text}");
+    for line in [
+        "shmat Invalid argument",
+        "msgsnd Invalid argument",
+        "listed 0",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "expected `{line}`:\n{text}"
+        );
     }
     let created = text
         .lines()
@@ -2916,7 +2947,10 @@ l = m.Lock(); l.acquire(); l.release(); print(\"lock ok\")'",
         "{}",
         stderr(&out)
     );
-    assert!(!inside.exists(), "a file made in /dev/shm inside outlived the run");
+    assert!(
+        !inside.exists(),
+        "a file made in /dev/shm inside outlived the run"
+    );
     assert_eq!(read(&outside), "outside secret\n");
 }
 
@@ -2950,11 +2984,17 @@ fn status_line_names_process_isolation() {
     // Without the mount view the namespaces are missing, and said to be.
     let out = scene.run(&["run", "--no-mount-view", "--", "true"]);
     let status = stderr(&out);
-    assert!(status.contains("missing: ") && status.contains("PID namespace"), "{status}");
+    assert!(
+        status.contains("missing: ") && status.contains("PID namespace"),
+        "{status}"
+    );
     // nono wrap executes in place: no PID namespace, said so.
     let out = scene.run(&["wrap", "--", "true"]);
     let status = stderr(&out);
-    assert!(status.contains("PID namespace (the command is executed in place"), "{status}");
+    assert!(
+        status.contains("PID namespace (the command is executed in place"),
+        "{status}"
+    );
 }
 
 /// Forks a process that ignores SIGTTOU, SIGTTIN and SIGHUP, waits for `nono run` to
@@ -3048,5 +3088,8 @@ fn the_terminal_cannot_be_taken_over_after_exit(user: User) {
         &format!("--profile {}", quote(p(&profile))),
     );
     assert!(marker.starts_with("alive\n"), "control: {marker}\n{screen}");
-    assert!(!marker.contains("typed-by-user"), "control: the survivor read the line: {marker}");
+    assert!(
+        !marker.contains("typed-by-user"),
+        "control: the survivor read the line: {marker}"
+    );
 }

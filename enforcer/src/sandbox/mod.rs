@@ -839,7 +839,8 @@ fn report_isolation(
     if planned.pts {
         layers.push("its own /dev/pts".into());
     } else if wanted.pts {
-        missing.push("its own /dev/pts (needs the mount view: other terminals stay reachable)".into());
+        missing
+            .push("its own /dev/pts (needs the mount view: other terminals stay reachable)".into());
     }
 }
 
@@ -1022,9 +1023,9 @@ impl Prepared {
         {
             let mut report = self.report;
             report.layers.retain(|l| !l.starts_with("PID namespace"));
-            report.missing.push(
-                "PID namespace (the sandbox was applied to the calling process)".into(),
-            );
+            report
+                .missing
+                .push("PID namespace (the sandbox was applied to the calling process)".into());
             if report.enforcement == Enforcement::Full {
                 report.enforcement = Enforcement::Partial;
             }

@@ -643,6 +643,29 @@ pub fn set_not_dumpable() {
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
 }
 
+/// Closes every descriptor from 3 up but `keep`. For the PID namespace's init, which
+/// never executes anything: it would otherwise hold, for the command's whole life,
+/// whatever the caller had open when it forked (close-on-exec or not), such as the
+/// pipes whose end another thread of a library caller waits for.
+pub fn close_from_3_except(keep: RawFd) {
+    let close_range = |first: u32, last: u32| {
+        if first > last {
+            return;
+        }
+        // SAFETY: close_range with integer arguments only closes descriptors.
+        let ret = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) };
+        if ret < 0 {
+            // Kernels before 5.9: the usual range by hand.
+            for fd in first..last.min(1023) + 1 {
+                close(fd as RawFd);
+            }
+        }
+    };
+    let keep = keep.max(0) as u32;
+    close_range(3, keep.saturating_sub(1));
+    close_range(keep + 1, u32::MAX);
+}
+
 /// Blocks every signal (the init of a PID namespace waits for them with
 /// [`run_as_init`]; the command unblocks them again with [`reset_signals`]).
 pub fn block_all_signals() {
@@ -687,7 +710,10 @@ pub fn run_as_init(command: libc::pid_t, status_fd: RawFd) -> ! {
                         });
                     }
                 }
-            } else if matches!(info.si_code, libc::SI_USER | libc::SI_QUEUE | libc::SI_TKILL) {
+            } else if matches!(
+                info.si_code,
+                libc::SI_USER | libc::SI_QUEUE | libc::SI_TKILL
+            ) {
                 // What the supervisor forwards. Signals from a terminal (keyboard,
                 // hangup) reached the command's process group directly.
                 libc::kill(command, sig);
