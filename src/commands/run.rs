@@ -125,6 +125,12 @@ fn exec_failure(error: ExecError) -> Failure {
         ExecError::Exec { errno, .. } if *errno == libc::EACCES => {
             "\n  hint: the sandbox may not grant read access to the program or its directory; ask `nono why --path PROGRAM`"
         }
+        ExecError::Setup {
+            step: sandbox::Step::PrivateProc,
+            ..
+        } => {
+            "\n  hint: the kernel refuses a /proc of the sandbox's own where part of /proc is hidden (a container); `\"security\": {\"process_info_mode\": \"allow_all\"}` in the profile runs without the PID namespace"
+        }
         _ => "",
     };
     Failure {
