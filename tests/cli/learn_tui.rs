@@ -45,6 +45,11 @@ impl Tmux {
     }
 
     /// Starts `command` (a shell command line) in a detached 120×40 session.
+    /// The server's name (`tmux -L NAME`).
+    pub(crate) fn socket_name(&self) -> String {
+        self.socket.clone()
+    }
+
     pub(crate) fn start(&mut self, command: &str) {
         let out = self.tmux(&["new-session", "-d", "-x", "120", "-y", "40", command]);
         assert!(

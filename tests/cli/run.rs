@@ -3093,3 +3093,54 @@ fn the_terminal_cannot_be_taken_over_after_exit(user: User) {
         "control: the survivor read the line: {marker}"
     );
 }
+
+/// Not an escape: on a real terminal (tmux) the relay passes typed input to the
+/// command and its output back, the command's terminal has the user's size (and
+/// follows a resize), and the user's terminal is back in its own mode afterwards.
+#[test]
+fn the_relayed_terminal_works_and_is_restored() {
+    let Some(scene) = Scene::new(User::Caller) else {
+        return;
+    };
+    let Some(mut tmux) = crate::learn_tui::Tmux::new() else {
+        return skip("tmux is not installed: the terminal relay test needs it");
+    };
+    use crate::learn_tui::quote;
+    tmux.start("sh");
+    tmux.type_text(&format!(
+        "cd {} && stty -g > before; HOME={} {} run -q -- sh -c 'tty; stty size; read x; echo got:$x; sleep 1; stty size'; stty -g > after; echo relay-$((1+1))-done",
+        quote(p(&scene.w.work())),
+        quote(p(&scene.w.home())),
+        quote(env!("CARGO_BIN_EXE_nono")),
+    ));
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("40 120", 30);
+    assert!(screen.contains("/dev/pts/0"), "{screen}");
+    tmux.type_text("hello relay");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("got:hello relay", 10);
+    let out = std::process::Command::new("tmux")
+        .args([
+            "-L",
+            &tmux.socket_name(),
+            "resize-window",
+            "-x",
+            "100",
+            "-y",
+            "30",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "tmux resize-window: {out:?}");
+    let screen = tmux.wait_for("relay-2-done", 10);
+    assert!(
+        screen.contains("30 100"),
+        "the resize did not reach the command:\n{screen}"
+    );
+    let work = scene.w.work();
+    assert_eq!(
+        read(&work.join("before")),
+        read(&work.join("after")),
+        "the terminal's settings were not restored"
+    );
+}
