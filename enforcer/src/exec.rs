@@ -185,6 +185,9 @@ pub struct Child {
     status: Option<OwnedFd>,
     /// The user's terminal relayed to the command's.
     relay: Option<Relay>,
+    /// The command's final wait status, when it came through [`Child::status`]
+    /// while relaying.
+    command_status: Option<i32>,
 }
 
 /// How a child ended.
@@ -424,7 +427,7 @@ fn spawn_inner(
                             // The init keeps nothing anyone waits on (the report
                             // pipe, the terminal, another thread's pipes).
                             sys::close_from_3_except(status_w.as_raw_fd());
-                            sys::run_as_init(command, status_w.as_raw_fd())
+                            sys::run_as_init(command, status_w.as_raw_fd(), tty.is_some())
                         }
                         Err(errno) => ChildError {
                             step: Step::Init,
@@ -495,6 +498,7 @@ fn spawn_inner(
                 old_mask,
                 status: pid_namespace.then_some(status_r),
                 relay,
+                command_status: None,
             })
         }
     }
@@ -512,24 +516,53 @@ impl Child {
     /// How the command ended, from the child's wait status: in a PID namespace the
     /// child is the init, which passed on the command's own status before exiting (a
     /// killed init, as on a timeout, passed nothing).
-    fn code_of(&self, status: WaitStatus) -> Option<(i32, Option<i32>)> {
+    fn code_of(&mut self, status: WaitStatus) -> Option<(i32, Option<i32>)> {
         let code = signal_code(status)?;
-        if let Some(fd) = &self.status {
-            let mut raw = [0u8; 4];
-            // SAFETY: reading into a stack buffer; the writer has exited.
-            let n = unsafe { libc::read(fd.as_raw_fd(), raw.as_mut_ptr().cast(), raw.len()) };
-            if n == 4 {
-                let raw = i32::from_ne_bytes(raw);
-                if libc::WIFEXITED(raw) {
-                    return Some((libc::WEXITSTATUS(raw), None));
-                }
-                if libc::WIFSIGNALED(raw) {
-                    let sig = libc::WTERMSIG(raw);
-                    return Some((128 + sig, Some(sig)));
-                }
-            }
+        let mut raw = self.command_status;
+        while raw.is_none()
+            && let Some(status) = self.read_status()
+        {
+            // Stops reported while nobody followed them are of no interest now.
+            raw = Some(status).filter(|s| !libc::WIFSTOPPED(*s));
         }
-        Some(code)
+        match raw {
+            Some(raw) if libc::WIFEXITED(raw) => Some((libc::WEXITSTATUS(raw), None)),
+            Some(raw) if libc::WIFSIGNALED(raw) => {
+                let sig = libc::WTERMSIG(raw);
+                Some((128 + sig, Some(sig)))
+            }
+            _ => Some(code),
+        }
+    }
+
+    /// One wait status from the init (`None` at the end).
+    fn read_status(&mut self) -> Option<i32> {
+        let fd = self.status.as_ref()?.as_raw_fd();
+        let mut raw = [0u8; 4];
+        // SAFETY: reading into a stack buffer from our pipe.
+        let n = unsafe { libc::read(fd, raw.as_mut_ptr().cast(), raw.len()) };
+        if n == 4 {
+            Some(i32::from_ne_bytes(raw))
+        } else {
+            self.status = None;
+            None
+        }
+    }
+
+    /// The command stopped (`Ctrl-Z` on its relayed terminal): give the user's
+    /// terminal back, stop nono itself so that the shell sees the job stop, and once
+    /// continued (`fg`), take the terminal again and continue the command.
+    fn follow_stop(&mut self) {
+        if let Some(relay) = &mut self.relay {
+            relay.drain_output();
+            relay.restore();
+        }
+        let _ = kill(nix::unistd::getpid(), Signal::SIGSTOP);
+        if let Some(relay) = &self.relay {
+            relay.enter_raw();
+            relay.resize();
+        }
+        let _ = kill(self.pid, Signal::SIGCONT);
     }
 
     /// Waits for the child, forwarding signals sent to the supervisor, reading
@@ -615,6 +648,19 @@ impl Child {
             if let Some(fd) = &self.stderr {
                 fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
             }
+            // While relaying, the init reports the command's stops as they happen.
+            let follow = self.relay.is_some() && self.command_status.is_none();
+            let status_fd = self
+                .status
+                .as_ref()
+                .filter(|_| follow)
+                .map(|fd| fd.as_raw_fd());
+            if let Some(fd) = status_fd {
+                // SAFETY: the pipe stays open while polling.
+                let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+                fds.push(PollFd::new(fd, PollFlags::POLLIN));
+            }
+            let status_index = fds.len() - 1;
             let relayed = self.relay.as_ref().map(Relay::poll_set).unwrap_or_default();
             for (fd, events) in &relayed {
                 // SAFETY: the relay's descriptors stay open while polling.
@@ -631,7 +677,15 @@ impl Child {
                 .iter()
                 .map(|f| f.revents().map_or(0, |r| r.bits()))
                 .collect();
+            let status_ready = status_fd.is_some() && ready[status_index];
             drop(fds);
+            if status_ready && let Some(status) = self.read_status() {
+                if libc::WIFSTOPPED(status) {
+                    self.follow_stop();
+                } else {
+                    self.command_status = Some(status);
+                }
+            }
             if let Some(relay) = &mut self.relay {
                 for ((fd, _), revents) in relayed.iter().zip(relay_events) {
                     if revents != 0 {

@@ -256,9 +256,26 @@ fn write_all(fd: RawFd, mut bytes: &[u8]) {
     }
 }
 
-impl Drop for Relay {
-    fn drop(&mut self) {
+impl Relay {
+    /// The user's terminal in the settings it had before.
+    pub(crate) fn restore(&self) {
         // SAFETY: restoring the settings saved in `open`.
         unsafe { libc::tcsetattr(0, libc::TCSADRAIN, &self.saved) };
+    }
+
+    /// The user's terminal in raw mode again (after a stop).
+    pub(crate) fn enter_raw(&self) {
+        let mut raw = self.saved;
+        // SAFETY: raw is a live termios.
+        unsafe {
+            libc::cfmakeraw(&mut raw);
+            libc::tcsetattr(0, libc::TCSADRAIN, &raw);
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.restore();
     }
 }

@@ -3144,3 +3144,35 @@ fn the_relayed_terminal_works_and_is_restored() {
         "the terminal's settings were not restored"
     );
 }
+
+/// Not an escape: job control across the relay. The command stops (here it sends
+/// itself SIGSTOP, as `Ctrl-Z` on its terminal would stop it): nono stops too, the
+/// shell gets the user's terminal back in its own mode, and `fg` continues both.
+#[test]
+fn a_relayed_command_can_be_stopped_and_continued() {
+    let Some(scene) = Scene::new(User::Caller) else {
+        return;
+    };
+    let Some(mut tmux) = crate::learn_tui::Tmux::new() else {
+        return skip("tmux is not installed: the terminal relay test needs it");
+    };
+    use crate::learn_tui::quote;
+    tmux.start("sh");
+    tmux.type_text(&format!(
+        "cd {} && HOME={} {} run -q -- sh -c 'echo before-$((1+1)); kill -STOP $$; echo after-$((2+3))'",
+        quote(p(&scene.w.work())),
+        quote(p(&scene.w.home())),
+        quote(env!("CARGO_BIN_EXE_nono")),
+    ));
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("Stopped", 30);
+    assert!(
+        screen.contains("before-2"),
+        "output before the stop:\n{screen}"
+    );
+    assert!(!screen.contains("after-5"), "{screen}");
+    // The shell has the terminal, in its own (echoing) mode: what is typed shows.
+    tmux.type_text("fg");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("after-5", 10);
+}

@@ -681,8 +681,11 @@ pub fn block_all_signals() {
 /// passes the signals other processes send it to `command`, and when `command` ends
 /// writes its raw wait status to `status_fd` and exits with its code (128 + the
 /// signal). The kernel then kills whatever is left in the namespace. Every signal
-/// must be blocked ([`block_all_signals`]) before `command` was forked.
-pub fn run_as_init(command: libc::pid_t, status_fd: RawFd) -> ! {
+/// must be blocked ([`block_all_signals`]) before `command` was forked. With
+/// `report_stops` (a relayed terminal, on which the supervisor follows the command's
+/// job control), a stop of `command` is written to `status_fd` too, and a `SIGCONT`
+/// goes to its whole process group.
+pub fn run_as_init(command: libc::pid_t, status_fd: RawFd, report_stops: bool) -> ! {
     // SAFETY: plain data, system calls on it, and _exit.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
@@ -694,11 +697,17 @@ pub fn run_as_init(command: libc::pid_t, status_fd: RawFd) -> ! {
                 continue;
             }
             if sig == libc::SIGCHLD {
+                let flags = libc::WNOHANG | if report_stops { libc::WUNTRACED } else { 0 };
                 loop {
                     let mut status = 0;
-                    let pid = libc::waitpid(-1, &mut status, libc::WNOHANG);
+                    let pid = libc::waitpid(-1, &mut status, flags);
                     if pid <= 0 {
                         break;
+                    }
+                    if pid == command && libc::WIFSTOPPED(status) {
+                        let bytes = status.to_ne_bytes();
+                        libc::write(status_fd, bytes.as_ptr().cast(), bytes.len());
+                        continue;
                     }
                     if pid == command {
                         let bytes = status.to_ne_bytes();
@@ -716,6 +725,9 @@ pub fn run_as_init(command: libc::pid_t, status_fd: RawFd) -> ! {
             ) {
                 // What the supervisor forwards. Signals from a terminal (keyboard,
                 // hangup) reached the command's process group directly.
+                if sig == libc::SIGCONT && report_stops {
+                    libc::kill(-command, sig);
+                }
                 libc::kill(command, sig);
             }
         }
