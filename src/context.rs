@@ -200,6 +200,7 @@ pub fn sandbox_with(
     let options = plan::PlanOptions {
         mask_system_denies: mask,
         home: Some(vars.home.clone()),
+        mask_all_denies: false,
     };
     let plan = match cache {
         Some(cache) => {

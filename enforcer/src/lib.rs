@@ -37,6 +37,7 @@
 pub mod capability;
 pub mod env;
 pub mod exec;
+pub mod gitconfig;
 pub mod plan;
 pub mod policy;
 pub mod profile;

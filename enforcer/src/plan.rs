@@ -524,6 +524,14 @@ pub struct PlanOptions {
     pub mask_system_denies: bool,
     /// `$HOME`, for [`PlanOptions::mask_system_denies`].
     pub home: Option<PathBuf>,
+    /// The sandbox will have a mount namespace of its own and every grant may keep
+    /// its denied paths hidden by mounts (`nono learn`'s safety net): every existing
+    /// denied path inside any grant, read-only or writable, in `$HOME` or not, becomes
+    /// a [`Plan::masks`] entry, so no directory on the way to one needs carving. A
+    /// denied path that does not exist cannot be hidden: the grant is still carved
+    /// around it (its nearest existing directory, and every directory above that,
+    /// get no rule, so nothing can be created there).
+    pub mask_all_denies: bool,
 }
 
 /// Planning failed.
@@ -831,6 +839,38 @@ pub fn plan_with(
             .chain(aliases.iter())
             .filter(|d| is_within(&d.canonical, &canonical) && d.canonical != canonical)
             .collect();
+        if options.mask_all_denies && !inside.is_empty() && kind == EntryKind::Dir {
+            // Hide what exists; carve only around what does not.
+            let mut missing = Vec::new();
+            for &deny in &inside {
+                match fs.kind(&deny.canonical) {
+                    Ok(kind) => {
+                        if !masks.iter().any(|m| m.path == deny.canonical) {
+                            masks.push(Mask {
+                                path: deny.canonical.clone(),
+                                dir: kind == EntryKind::Dir,
+                                source: deny.source.clone(),
+                            });
+                        }
+                    }
+                    Err(_) => missing.push(deny),
+                }
+            }
+            if missing.is_empty() {
+                rules.push(Rule {
+                    path: canonical,
+                    kind,
+                    access: grant.access,
+                    source: Arc::new(grant.source.clone()),
+                    carved: None,
+                });
+                continue;
+            }
+            // A hidden path met while carving gets no rule of its own either.
+            let hidden: Vec<PathBuf> = masks.iter().map(|m| m.path.clone()).collect();
+            carve_grant(fs, grant, canonical, &missing, &hidden, &mut rules)?;
+            continue;
+        }
         let maskable = options.mask_system_denies
             && grant.access == Access::Read
             && options
@@ -862,31 +902,7 @@ pub fn plan_with(
             });
             continue;
         }
-        let carve = Arc::new(Carve {
-            granted: canonical.clone(),
-            denied: inside[0].path.clone(),
-        });
-        let mut carver = Carver {
-            fs,
-            access: grant.access,
-            source: Arc::new(grant.source.clone()),
-            carve,
-            out: Vec::new(),
-        };
-        carver.carve(&canonical, &inside).map_err(|e| match e {
-            CarveError::TooMany => PlanError::TooManyRules {
-                grant: grant.path.clone(),
-                grant_source: grant.source.to_string(),
-                denied: inside[0].path.clone(),
-                deny_source: inside[0].source.to_string(),
-                limit: MAX_CARVED_RULES,
-            },
-            CarveError::Io(path, source) => PlanError::Io {
-                path,
-                error: source,
-            },
-        })?;
-        rules.extend(carver.out);
+        carve_grant(fs, grant, canonical, &inside, &[], &mut rules)?;
     }
     // Aliased denials are part of the plan, so `nono why` sees them too.
     let mut denies = denies;
@@ -898,6 +914,45 @@ pub fn plan_with(
         denies,
         skipped,
     })
+}
+
+/// Carves the denied paths `inside` (all strictly below it) out of the directory
+/// grant `canonical`, adding the rules to `rules`.
+fn carve_grant(
+    fs: &impl FsView,
+    grant: &crate::capability::PathGrant,
+    canonical: PathBuf,
+    inside: &[&PlannedDeny],
+    hidden: &[PathBuf],
+    rules: &mut Vec<Rule>,
+) -> Result<(), PlanError> {
+    let carve = Arc::new(Carve {
+        granted: canonical.clone(),
+        denied: inside[0].path.clone(),
+    });
+    let mut carver = Carver {
+        fs,
+        access: grant.access,
+        source: Arc::new(grant.source.clone()),
+        carve,
+        hidden,
+        out: Vec::new(),
+    };
+    carver.carve(&canonical, inside).map_err(|e| match e {
+        CarveError::TooMany => PlanError::TooManyRules {
+            grant: grant.path.clone(),
+            grant_source: grant.source.to_string(),
+            denied: inside[0].path.clone(),
+            deny_source: inside[0].source.to_string(),
+            limit: MAX_CARVED_RULES,
+        },
+        CarveError::Io(path, source) => PlanError::Io {
+            path,
+            error: source,
+        },
+    })?;
+    rules.extend(carver.out);
+    Ok(())
 }
 
 /// The mount points of this process's mount namespace, from `/proc/self/mountinfo`
@@ -1109,6 +1164,8 @@ struct Carver<'a, F: FsView> {
     access: Access,
     source: Arc<Source>,
     carve: Arc<Carve>,
+    /// Denied paths the mount view hides: skipped, not descended into.
+    hidden: &'a [PathBuf],
     out: Vec<Rule>,
 }
 
@@ -1142,7 +1199,7 @@ impl<F: FsView> Carver<'_, F> {
                 .copied()
                 .filter(|d| is_within(&d.canonical, &child))
                 .collect();
-            if below.iter().any(|d| d.canonical == child) {
+            if below.iter().any(|d| d.canonical == child) || self.hidden.contains(&child) {
                 continue; // the denied entry itself
             }
             // A symlink gets no rule: a rule on it would apply to its target, which may
@@ -1308,6 +1365,7 @@ mod masking_tests {
         let options = PlanOptions {
             mask_system_denies: true,
             home: Some(home.clone()),
+            mask_all_denies: false,
         };
 
         // Read-only /etc: one rule, existing denials masked, the absent one needs nothing.
@@ -1360,5 +1418,52 @@ mod masking_tests {
             super::plan(&caps(vec![(etc.clone(), Access::Read)], denies), &RealFs).unwrap();
         assert!(carved.masks.is_empty());
         assert!(carved.rules.len() > 1);
+    }
+
+    /// `nono learn`'s safety net: every existing denial is masked, wherever it is, so
+    /// the directories above it keep one rule; only an absent denial is carved around
+    /// (its nearest existing directory and everything above get no rule), and a masked
+    /// path met while carving gets no rule of its own.
+    #[test]
+    fn mask_all_denies_masks_what_exists_and_carves_only_around_what_does_not() {
+        let root = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(root.path()).unwrap();
+        let home = root.join("home");
+        let other = root.join("other");
+        std::fs::create_dir_all(home.join(".ssh")).unwrap();
+        std::fs::create_dir_all(home.join("src")).unwrap();
+        std::fs::create_dir_all(&other).unwrap();
+        std::fs::write(home.join(".bashrc"), "x").unwrap();
+        let options = PlanOptions {
+            mask_all_denies: true,
+            home: Some(home.clone()),
+            ..PlanOptions::default()
+        };
+        let present = vec![home.join(".ssh"), home.join(".bashrc")];
+        let plan = plan_with(
+            &caps(vec![(root.clone(), Access::ReadWrite)], present.clone()),
+            &RealFs,
+            &options,
+        )
+        .unwrap();
+        assert_eq!(plan.rules.len(), 1, "{:?}", plan.rules);
+        assert_eq!(plan.rules[0].path, root);
+        let masked: Vec<_> = plan.masks.iter().map(|m| (m.path.clone(), m.dir)).collect();
+        assert_eq!(
+            masked,
+            [(home.join(".bashrc"), false), (home.join(".ssh"), true)]
+        );
+
+        let mut denies = present;
+        denies.push(home.join(".aws"));
+        let plan = plan_with(
+            &caps(vec![(root.clone(), Access::ReadWrite)], denies),
+            &RealFs,
+            &options,
+        )
+        .unwrap();
+        let paths: Vec<_> = plan.rules.iter().map(|r| r.path.clone()).collect();
+        assert_eq!(paths, [home.join("src"), other], "{:?}", plan.rules);
+        assert_eq!(plan.masks.len(), 2);
     }
 }

@@ -16,7 +16,7 @@ use nono_enforcer::session::{self, Session, SessionKind};
 use nono_enforcer::{env, exec};
 use nono_tracer::ptrace::{self, TraceCommand, TraceOutcome, TraceProgress};
 use nono_tracer::{ebpf, support};
-use nono_tui::learn::model::{Coverage, GroupInfo, LearnContext, SensitivePath};
+use nono_tui::learn::model::{Coverage, GroupInfo, LearnContext, NoCreateDir, SensitivePath};
 use nono_tui::learn::observe;
 use nono_tui::learn::{LearnModel, Msg, command, output, suggest};
 use nono_tui::review::{self, ReviewConfig, ReviewState, event_loop::Input};
@@ -71,7 +71,7 @@ pub fn run(args: LearnArgs) -> CmdResult {
         capability::resolve(&profile, &base_overrides, &vars, store.policy()).map_err(usage)?;
     let fs = CachingFs::new();
     let base_plan = plan::plan(&base_caps, &fs).map_err(|e| context::plan_failure(e, &vars))?;
-    let ctx = learn_context(&base_caps, &base_plan, store.policy(), &vars, &fs);
+    let mut ctx = learn_context(&base_caps, &base_plan, store.policy(), &vars, &fs);
     crate::timing::mark("base plan");
 
     // The command, its environment (filtered like `nono run`), and the safety net.
@@ -95,6 +95,7 @@ pub fn run(args: LearnArgs) -> CmdResult {
         progress: None,
     };
     let mut enforcement = None;
+    let mut net_warning = None;
     if args.no_safety_net {
         eprintln!(
             "{} --no-safety-net: the command runs with your full access while it is traced",
@@ -109,22 +110,40 @@ pub fn run(args: LearnArgs) -> CmdResult {
         };
         let caps =
             capability::resolve(&profile, &net_overrides, &vars, store.policy()).map_err(usage)?;
-        let plan = plan::plan(&caps, &fs).map_err(|e| context::plan_failure(e, &vars))?;
+        // Where a mount namespace can be had, every existing withheld path is hidden
+        // by a mount, so the directories on the way to one keep every right; only
+        // withheld paths that do not exist are still carved around.
+        // A nono given file capabilities (eBPF as yourself) is not dumpable, so its
+        // child cannot write its user namespace's uid map: no mount view then (and
+        // making it dumpable would let the user's processes take over its
+        // capabilities). Existing withheld paths are then carved around too.
+        let capabilities = sandbox::sys::effective_capabilities();
+        let mount_view = capabilities == 0 || sandbox::sys::allows_mounting(capabilities);
         let options = SandboxOptions {
-            mount_view: false,
+            mount_view,
             single_threaded: true,
             guard_metadata: false,
-            state_dir: None,
+            state_dir: Some(dirs.state.clone()),
+            masks_only: true,
             // The safety net withholds secrets; it does not isolate the traced command.
             isolate_processes: false,
             exec_in_place: false,
         };
+        let plan_options = plan::PlanOptions {
+            mask_all_denies: sandbox::mount_view_possible(&options),
+            home: Some(vars.home.clone()),
+            ..plan::PlanOptions::default()
+        };
+        let plan = plan::plan_with(&caps, &fs, &plan_options)
+            .map_err(|e| context::plan_failure(e, &vars))?;
+        ctx.net_no_create = net_no_create(&plan, &fs, plan_options.mask_all_denies);
         let mut prepared = sandbox::prepare(&caps, &plan, &workdir, &options)
             .map_err(|e| context::sandbox_failure(e, &vars))?;
         enforcement = Some(format!(
             "safety net: credentials, keychains and shell files withheld ({})",
             prepared.report
         ));
+        net_warning = no_create_warning(&ctx.net_no_create, &vars.home, &workdir);
         trace_cmd.pre_exec = Some(Box::new(move || {
             nono_enforcer::sandbox::sys::cloexec_from_3();
             prepared.apply_in_child().map_err(|e| e.errno)
@@ -189,6 +208,9 @@ pub fn run(args: LearnArgs) -> CmdResult {
     }
     if let Some(line) = &enforcement {
         eprintln!("{}", style.dim(&format!("nono: {line}")));
+    }
+    if let Some(line) = &net_warning {
+        eprintln!("{} {line}", style.warn("nono: note:"));
     }
     session.info.backend = Some(tracer.name().into());
     session.save().context("cannot record the session")?;
@@ -369,6 +391,25 @@ impl Review {
         args: &LearnArgs,
         style: Style,
     ) -> CmdResult {
+        // Everything the command writes to its terminal is also kept in the session
+        // directory, appended as it arrives (the pane keeps only the last lines).
+        let log_path = session.dir().join("output.log");
+        let log = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .append(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&log_path)
+        };
+        let log = match log {
+            Ok(file) => review::terminal::OutputLog::new(file),
+            Err(e) => {
+                end_failed_session(session, 0);
+                return Err(anyhow!("cannot create {}: {e}", log_path.display()).into());
+            }
+        };
+        let log_error = log.error();
         let started = Instant::now();
         let (tx, rx) = mpsc::channel();
         let backend = tracer.name();
@@ -469,13 +510,22 @@ impl Review {
                 None => command::default_profile_name(&self.command),
             },
             color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            path_dirs: path_dirs(),
         };
         let state = ReviewState::new(LearnModel::new(ctx), config, review::terminal::size());
         let mut write = |path: &Path, data: &[u8]| {
             write_atomically(path, data, true).map_err(|f| format!("{:#}", f.error))
         };
-        let ended = review::terminal::run(state, ui_tx, ui_rx, Some(&master), &mut write, started)
-            .context("the review screen failed")?;
+        let ended = review::terminal::run(
+            state,
+            ui_tx,
+            ui_rx,
+            Some(&master),
+            Some(log),
+            &mut write,
+            started,
+        )
+        .context("the review screen failed")?;
 
         // The person quit while the command still ran: hang up its terminal, then kill.
         let mut stopped = false;
@@ -521,6 +571,13 @@ impl Review {
             eprintln!(
                 "{} events were not all recorded: {e}",
                 style.warn("nono: warning:")
+            );
+        }
+        if let Some(e) = log_error.get() {
+            eprintln!(
+                "{} the command's output was not all saved to {}: {e}",
+                style.warn("nono: warning:"),
+                log_path.display()
             );
         }
         let outcome = outcome.map_err(|e| anyhow!(e))?;
@@ -887,5 +944,105 @@ fn learn_context(
         sensitive,
         groups,
         base_grants,
+        net_no_create: Vec::new(),
     }
+}
+
+/// The directories of `PATH` (which the command inherits), as written and resolved
+/// (`/bin` may be a link to `/usr/bin`): the review asks before a write grant reaches
+/// one of them.
+fn path_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    for dir in std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()) {
+        if !dir.is_absolute() {
+            continue;
+        }
+        if let Ok(real) = dir.canonicalize()
+            && real != dir
+            && !dirs.contains(&real)
+        {
+            dirs.push(real);
+        }
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
+    dirs
+}
+
+/// Said before the command starts when the safety net refuses creating entries in
+/// `$HOME`, the working directory or a directory above either: where, why, what to do.
+fn no_create_warning(dirs: &[NoCreateDir], home: &Path, workdir: &Path) -> Option<String> {
+    let shown: Vec<&NoCreateDir> = dirs
+        .iter()
+        .filter(|d| home.starts_with(&d.dir) || workdir.starts_with(&d.dir))
+        .collect();
+    // Nothing is created directly in `/` by ordinary programs: not worth a note alone.
+    if shown.iter().all(|d| d.dir == Path::new("/")) {
+        return None;
+    }
+    let deepest = shown.iter().max_by_key(|d| d.dir.as_os_str().len())?;
+    let short = |p: &Path| match p.strip_prefix(home) {
+        Ok(rest) if rest.as_os_str().is_empty() => "~".to_string(),
+        Ok(rest) => format!("~/{}", rest.display()),
+        Err(_) => p.display().to_string(),
+    };
+    let names: Vec<String> = shown.iter().rev().map(|d| short(&d.dir)).collect();
+    let mut missing: Vec<String> = deepest.missing.iter().map(|p| short(p)).collect();
+    if deepest.count > deepest.missing.len() {
+        missing.push("…".into());
+    }
+    let why = if deepest.not_hidden {
+        "which cannot be hidden here (no mount namespace), and Landlock cannot refuse just \
+         those"
+    } else {
+        "do not exist yet, and a path that is not there can be neither hidden nor refused \
+         alone"
+    };
+    Some(format!(
+        "the safety net lets the command create nothing directly in {}: {} withheld paths \
+         below ({}) {why}. Create what the command must create there before learning, \
+         learn in a subdirectory, or use --no-safety-net",
+        names.join(", "),
+        deepest.count,
+        missing.join(", ")
+    ))
+}
+
+/// The directories the safety net's plan lets nothing be created in: every existing
+/// directory on the way to a withheld path that does not exist (the carve leaves it
+/// without a rule of its own). With the withheld paths below each, those directly in
+/// it first.
+fn net_no_create(plan: &plan::Plan, fs: &CachingFs, mount_view: bool) -> Vec<NoCreateDir> {
+    use std::collections::BTreeMap;
+    let mut dirs: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
+    // Without a mount view nothing is hidden: existing withheld paths are carved too.
+    let masked = |p: &Path| plan.masks.iter().any(|m| m.path == p);
+    let carved_existing = !mount_view;
+    for deny in &plan.denies {
+        if fs.kind(&deny.canonical).is_ok() && (!carved_existing || masked(&deny.canonical)) {
+            continue;
+        }
+        for ancestor in deny.canonical.ancestors().skip(1) {
+            if fs.kind(ancestor).is_ok_and(|k| k == EntryKind::Dir) {
+                let list = dirs.entry(ancestor.to_path_buf()).or_default();
+                if !list.contains(&deny.canonical) {
+                    list.push(deny.canonical.clone());
+                }
+            }
+        }
+    }
+    dirs.into_iter()
+        .map(|(dir, mut missing)| {
+            missing.sort_by_key(|m| (m.parent() != Some(dir.as_path()), m.clone()));
+            let count = missing.len();
+            missing.truncate(3);
+            NoCreateDir {
+                dir,
+                missing,
+                count,
+                not_hidden: !mount_view,
+            }
+        })
+        .collect()
 }

@@ -38,6 +38,7 @@ pub fn run(args: RunArgs, mode: Mode) -> CmdResult {
         single_threaded: true,
         guard_metadata: true,
         state_dir: Some(state_dir),
+        masks_only: false,
         isolate_processes: true,
         exec_in_place: mode == Mode::Wrap,
     };
@@ -65,6 +66,7 @@ pub fn run(args: RunArgs, mode: Mode) -> CmdResult {
     } else if !args.quiet {
         eprintln!("{}", style.dim(&format!("nono: {report}")));
     }
+    warn_git_credentials(&sandbox, &style);
     let (program, rest) = args.command.split_first().expect("clap requires a command");
     let spec = CommandSpec {
         program: program.clone(),
@@ -97,6 +99,62 @@ pub fn run(args: RunArgs, mode: Mode) -> CmdResult {
             Ok(ExitCode::from(outcome.code.clamp(0, 255) as u8))
         }
         Mode::Wrap => wrap(prepared, &path, &spec),
+    }
+}
+
+/// Says plainly when a git configuration the sandbox lets the command read holds
+/// credentials (`git_config` grants `~/.gitconfig`, which often embeds a token in a
+/// URL or a helper): line numbers and setting names, never the secret. Not silenced by
+/// `-q`: it is about what the sandbox exposes.
+fn warn_git_credentials(sandbox: &Sandbox, style: &Style) {
+    let vars = &sandbox.vars;
+    for file in [
+        vars.home.join(".gitconfig"),
+        vars.xdg_config_home.join("git/config"),
+    ] {
+        let Ok(canonical) = std::fs::canonicalize(&file) else {
+            continue;
+        };
+        let Some(rule) = sandbox.plan.rules.iter().find(|r| match r.kind {
+            EntryKind::Dir => canonical.starts_with(&r.path),
+            EntryKind::File => canonical == r.path,
+        }) else {
+            continue;
+        };
+        if rule.access == Access::Write {
+            continue;
+        }
+        // A configuration file is small; a huge one is not read whole.
+        let Ok(meta) = std::fs::metadata(&canonical) else {
+            continue;
+        };
+        if meta.len() > 1 << 20 {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&canonical) else {
+            continue;
+        };
+        let found = nono_enforcer::gitconfig::findings(&text);
+        if found.is_empty() {
+            continue;
+        }
+        let lines: Vec<String> = found
+            .iter()
+            .take(4)
+            .map(|f| format!("line {} ({})", f.line, f.key))
+            .collect();
+        eprintln!(
+            "{} {} holds {} credential{} that the command can read ({}{}; granted by {}); \
+             keep tokens in a credential helper's store (~/.git-credentials stays denied) \
+             or leave the grant out",
+            style.warn("nono: warning:"),
+            file.display(),
+            found.len(),
+            if found.len() == 1 { "" } else { "s" },
+            lines.join(", "),
+            if found.len() > 4 { ", …" } else { "" },
+            rule.source
+        );
     }
 }
 

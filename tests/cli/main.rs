@@ -4,6 +4,7 @@ mod util;
 
 mod completions;
 mod learn;
+mod learn_safety_net;
 mod learn_tui;
 mod profiles;
 mod run;

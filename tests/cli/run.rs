@@ -1947,6 +1947,30 @@ fn environment_strips_credentials_by_word_case_and_url() {
     assert!(!seen.contains("n0n0-secret-2"), "{seen}");
 }
 
+/// `git_config` grants `~/.gitconfig`; a token written into it is readable by the
+/// command, so `nono run` says so (line and setting, never the token), even with -q.
+#[test]
+fn a_token_in_the_granted_gitconfig_is_named_not_printed() {
+    let w = World::new();
+    w.write(
+        "home/.gitconfig",
+        "[user]\n\tname = A\n[url \"https://ghp_n0n0token@github.com/\"]\n\tinsteadOf = https://github.com/\n[http]\n\textraHeader = Authorization: Bearer n0n0bearer\n",
+    );
+    let profile = w.write("g.json", r#"{"groups": {"include": ["git_config"]}}"#);
+    let out = w.run(&["run", "-q", "--profile", p(&profile), "--", "true"]);
+    assert_code(&out, 0, "run");
+    let err = stderr(&out);
+    assert!(err.contains(".gitconfig holds 3 credentials"), "{err}");
+    assert!(
+        err.contains("line 3") && err.contains("http.extraheader"),
+        "{err}"
+    );
+    assert!(!err.contains("n0n0"), "the warning printed a secret: {err}");
+    // Without the grant, nothing to say.
+    let out = w.run(&["run", "-q", "--", "true"]);
+    assert!(!stderr(&out).contains(".gitconfig"), "{}", stderr(&out));
+}
+
 // ---------------------------------------------------------------------------------
 // Bad input: refused before anything runs
 
@@ -3050,7 +3074,7 @@ fn the_terminal_cannot_be_taken_over_after_exit(user: User) {
         User::Caller => String::new(),
         User::Nobody => format!("setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups -- "),
     };
-    tmux.start("sh");
+    tmux.start("sh", (120, 40));
     let run = |tmux: &crate::learn_tui::Tmux, round: &str, flags: &str| -> (String, String) {
         let marker = scene.w.work().join(format!("marker-{round}"));
         let line = format!(
@@ -3106,7 +3130,7 @@ fn the_relayed_terminal_works_and_is_restored() {
         return skip("tmux is not installed: the terminal relay test needs it");
     };
     use crate::learn_tui::quote;
-    tmux.start("sh");
+    tmux.start("sh", (120, 40));
     tmux.type_text(&format!(
         "cd {} && stty -g > before; HOME={} {} run -q -- sh -c 'tty; stty size; read x; echo got:$x; sleep 1; stty size'; stty -g > after; echo relay-$((1+1))-done",
         quote(p(&scene.w.work())),
@@ -3157,7 +3181,7 @@ fn a_relayed_command_can_be_stopped_and_continued() {
         return skip("tmux is not installed: the terminal relay test needs it");
     };
     use crate::learn_tui::quote;
-    tmux.start("sh");
+    tmux.start("sh", (120, 40));
     tmux.type_text(&format!(
         "cd {} && HOME={} {} run -q -- sh -c 'echo before-$((1+1)); kill -STOP $$; echo after-$((2+3))'",
         quote(p(&scene.w.work())),

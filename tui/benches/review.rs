@@ -68,6 +68,7 @@ fn ctx() -> LearnContext {
             }],
         }],
         base_grants: vec![],
+        net_no_create: vec![],
     }
 }
 

@@ -308,6 +308,7 @@ fn key(caps: &CapabilitySet, options: &PlanOptions) -> Vec<u8> {
         w.path(&d.path);
     }
     w.u8(options.mask_system_denies as u8);
+    w.u8(options.mask_all_denies as u8);
     match &options.home {
         Some(home) => {
             w.u8(1);
@@ -828,6 +829,9 @@ fn sound(plan: &Plan, options: &PlanOptions) -> bool {
                 return false;
             }
             if rule.kind == EntryKind::Dir && is_within(&deny.canonical, &rule.path) {
+                if options.mask_all_denies && plan.masks.iter().any(|m| m.path == deny.canonical) {
+                    return true;
+                }
                 return options.mask_system_denies
                     && rule.access == Access::Read
                     && options.home.as_ref().is_none_or(|home| {

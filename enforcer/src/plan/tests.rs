@@ -556,6 +556,8 @@ fn plan_case(case: &Case) -> Result<Option<Plan>, TestCaseError> {
     match plan(&case.caps, &case.fs) {
         Ok(plan) => Ok(Some(plan)),
         Err(PlanError::TooManyRules { .. }) => Ok(None),
+        // Refusing a plan grants nothing: every property holds vacuously.
+        Err(PlanError::PlantableSymlink { .. } | PlanError::SymlinkOntoDenied { .. }) => Ok(None),
         Err(e) => Err(TestCaseError::fail(format!("plan failed: {e}"))),
     }
 }
@@ -1137,5 +1139,63 @@ fn read_mountinfo_reads_the_whole_table() {
     assert_eq!(
         super::read_mountinfo(),
         std::fs::read("/proc/self/mountinfo").ok()
+    );
+}
+
+/// A link inside a directory that a write grant of the same plan covers is not
+/// followed (an earlier run could have planted it); nor is a link that makes a group
+/// grant reach a directory holding a denied path.
+#[test]
+fn plantable_symlinks_are_refused() {
+    let mut fs = MemFs::new();
+    fs.dir("/h")
+        .dir("/h/.cache")
+        .dir("/h/.cache/real")
+        .dir("/h/.ssh")
+        .dir("/elsewhere")
+        .link("/h/.cache/pip", "/h")
+        .link("/h/.cache/other", "/elsewhere");
+    let grant = |path: &str, access: Access, strict: bool| PathGrant {
+        path: path.into(),
+        kind: PathKind::Dir,
+        access,
+        strict,
+        source: Source::NonoState,
+    };
+    let deny = PathDeny {
+        path: "/h/.ssh".into(),
+        source: Source::NonoState,
+    };
+    let caps = |grants: Vec<PathGrant>| caps(grants, vec![deny.clone()]);
+    // A group grant through a link onto the home, which holds ~/.ssh.
+    let err = plan(
+        &caps(vec![grant("/h/.cache/pip", Access::ReadWrite, false)]),
+        &fs,
+    );
+    assert!(
+        matches!(err, Err(PlanError::SymlinkOntoDenied { .. })),
+        "{err:?}"
+    );
+    // The same link named on the command line is the user's choice…
+    assert!(plan(&caps(vec![grant("/h/.cache/pip", Access::Read, true)]), &fs).is_ok());
+    // …unless the same sandbox may write where the link lives.
+    let err = plan(
+        &caps(vec![
+            grant("/h/.cache", Access::ReadWrite, true),
+            grant("/h/.cache/other", Access::Read, true),
+        ]),
+        &fs,
+    );
+    assert!(
+        matches!(err, Err(PlanError::PlantableSymlink { .. })),
+        "{err:?}"
+    );
+    // A link to a directory without denied paths, outside any write grant: fine.
+    assert!(
+        plan(
+            &caps(vec![grant("/h/.cache/other", Access::ReadWrite, false)]),
+            &fs
+        )
+        .is_ok()
     );
 }

@@ -12,6 +12,8 @@
 //!    attributes; a read-only mount does (`EROFS`). `$XDG_RUNTIME_DIR` is hidden under
 //!    an empty tmpfs unless a rule reaches into it (agent and D-Bus sockets live there,
 //!    and Landlock before ABI 9 does not mediate connecting to pathname sockets).
+//!    With [`SandboxOptions::masks_only`] (`nono learn`'s safety net) the view only
+//!    hides the plan's masks: mounts stay writable.
 //! 2. **Capabilities**: all dropped, bounding and ambient sets included, with
 //!    securebits locked so that uid 0 regains nothing on `execve`.
 //! 3. **no_new_privs**, then **Landlock**: filesystem rights (ABI ≤ 5), TCP rules
@@ -87,6 +89,11 @@ pub struct SandboxOptions {
     /// ([`crate::exec::spawn`] starts the command in one), so it is then reported
     /// missing.
     pub exec_in_place: bool,
+    /// The mount view only hides the plan's masks (`nono learn`'s safety net): mounts
+    /// keep their writability, and `$XDG_RUNTIME_DIR`, service sockets and the network
+    /// stay as they are. Metadata changes are then guarded by seccomp when
+    /// `guard_metadata` asks for it (default false: the full view).
+    pub masks_only: bool,
 }
 
 impl Default for SandboxOptions {
@@ -98,6 +105,7 @@ impl Default for SandboxOptions {
             state_dir: None,
             isolate_processes: true,
             exec_in_place: false,
+            masks_only: false,
         }
     }
 }
@@ -327,6 +335,8 @@ pub struct ChildError {
 
 struct MountPlan {
     user_namespace: Option<(Vec<u8>, Vec<u8>)>,
+    /// Make every mount read-only except the write grants (false: only hide `hidden`).
+    read_only: bool,
     /// Also enter a fresh network namespace (network blocked): only a loopback that
     /// is down, so nothing an inet socket does reaches any other host or process.
     network_namespace: bool,
@@ -617,7 +627,10 @@ pub fn prepare(
                 outer.push(path);
             }
         }
-        let runtime_dir = runtime_dir_to_mask(plan);
+        if options.masks_only {
+            outer.clear();
+        }
+        let runtime_dir = runtime_dir_to_mask(plan).filter(|_| !options.masks_only);
         let user_namespace = (!privileged).then(|| {
             // SAFETY-free: getuid/getgid cannot fail.
             let uid = nix::unistd::getuid().as_raw();
@@ -629,7 +642,9 @@ pub fn prepare(
         });
         Some(MountPlan {
             user_namespace,
-            network_namespace: network_blocked
+            read_only: !options.masks_only,
+            network_namespace: !options.masks_only
+                && network_blocked
                 && caps.network.listen_ports.is_empty()
                 && caps.network.open_ports.is_empty(),
             fds: vec![-1; outer.len()],
@@ -648,7 +663,9 @@ pub fn prepare(
             } else {
                 None
             },
-            sockets: {
+            sockets: if options.masks_only {
+                Vec::new()
+            } else {
                 let (sockets, complete) =
                     sockets::to_hide(plan, runtime_dir.as_deref(), options.state_dir.as_deref());
                 if !complete {
@@ -707,7 +724,7 @@ pub fn prepare(
     {
         layers.push(format!("{} denied paths hidden", m.hidden.len()));
     }
-    let metadata = if mounts.is_some() {
+    let metadata = if mounts.is_some() && !options.masks_only {
         layers.push("read-only mount view".into());
         MetadataGuard::MountView
     } else if options.guard_metadata {
@@ -766,7 +783,7 @@ pub fn prepare(
             sockets::SCAN_LIMIT
         ));
     }
-    if mounts.is_none() {
+    if mounts.is_none() && !options.masks_only {
         let (exposed, _) = sockets::to_hide(plan, None, options.state_dir.as_deref());
         if !exposed.is_empty() {
             missing.push(format!(
@@ -937,18 +954,24 @@ impl Prepared {
             }
             sys::make_mounts_private().map_err(fail(Step::PrivateMounts))?;
 
-            for (slot, path) in mounts.fds.iter_mut().zip(&mounts.writable) {
-                *slot = sys::clone_tree(path).map_err(fail(Step::CloneTree))?;
-            }
-            sys::make_tree_readonly(c"/").map_err(fail(Step::ReadOnly))?;
-            for (fd, path) in mounts.fds.iter().zip(&mounts.writable) {
-                sys::attach_tree(*fd, path).map_err(fail(Step::Reattach))?;
-                sys::close(*fd);
+            if mounts.read_only {
+                for (slot, path) in mounts.fds.iter_mut().zip(&mounts.writable) {
+                    *slot = sys::clone_tree(path).map_err(fail(Step::CloneTree))?;
+                }
+                sys::make_tree_readonly(c"/").map_err(fail(Step::ReadOnly))?;
+                for (fd, path) in mounts.fds.iter().zip(&mounts.writable) {
+                    sys::attach_tree(*fd, path).map_err(fail(Step::Reattach))?;
+                    sys::close(*fd);
+                }
             }
             for path in &mounts.masks {
                 sys::mask_with_tmpfs(path).map_err(fail(Step::MaskRuntime))?;
             }
-            for (path, dir) in &mounts.hidden {
+            // Files first: the empty file bound over them lives in nono's state
+            // directory, which may itself be a denied directory hidden below.
+            let files = mounts.hidden.iter().filter(|(_, dir)| !*dir);
+            let dirs = mounts.hidden.iter().filter(|(_, dir)| *dir);
+            for (path, dir) in files.chain(dirs) {
                 let result = match (dir, &mounts.empty_file) {
                     (true, _) => sys::mask_with_tmpfs_opts(path, c"size=4k,mode=000"),
                     (false, Some(empty)) => sys::bind_over(empty, path),

@@ -66,10 +66,9 @@ fn real_program_in(words: &[String], depth: usize) -> Option<String> {
                 if w.starts_with('-') {
                     let takes_value = matches!(w.as_str(), "-n" | "-u" | "-s" | "-k" | "-o");
                     i += if takes_value { 2 } else { 1 };
-                } else if base == "timeout" && w.chars().next().is_some_and(|c| c.is_ascii_digit())
+                } else if is_assignment(w)
+                    || (base == "timeout" && w.chars().next().is_some_and(|c| c.is_ascii_digit()))
                 {
-                    i += 1;
-                } else if is_assignment(w) {
                     i += 1;
                 } else {
                     break;

@@ -61,6 +61,25 @@ pub struct LearnContext {
     pub groups: Vec<GroupInfo>,
     /// The base profile's own grants (not from a group).
     pub base_grants: Vec<Coverage>,
+    /// Directories in which the safety net lets nothing be created: the existing
+    /// directories on the way to a withheld path that does not exist (Landlock has no
+    /// deny rules, and a path that is not there cannot be hidden by a mount). Empty
+    /// without the safety net.
+    pub net_no_create: Vec<NoCreateDir>,
+}
+
+/// A directory the safety net withholds the right to create entries from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NoCreateDir {
+    /// Canonical path.
+    pub dir: PathBuf,
+    /// The withheld paths below it that do not exist (the first few).
+    pub missing: Vec<PathBuf>,
+    /// How many there are in all.
+    pub count: usize,
+    /// Withheld paths are carved around rather than hidden (no mount view): the list
+    /// holds existing ones too.
+    pub not_hidden: bool,
 }
 
 impl LearnContext {
@@ -68,6 +87,62 @@ impl LearnContext {
     pub fn sensitive(&self, path: &Path) -> Option<&SensitivePath> {
         self.sensitive.iter().find(|s| path.starts_with(&s.path))
     }
+
+    /// Why a failed access to `path` was the safety net's doing, when it was: a
+    /// failure with `EACCES` to create an entry in a directory the safety net
+    /// withholds creating from. For people: "refused by the safety net (DIR holds
+    /// withheld names that do not exist yet: ~/.aws, …); …what to do".
+    pub fn net_refusal(&self, path: &Path, node: &PathNode) -> Option<String> {
+        if node.last_errno != Some(libc_eacces()) || self.sensitive(path).is_some() {
+            return None;
+        }
+        let find = |dir: &Path| self.net_no_create.iter().find(|d| d.dir == dir);
+        // A failed creation is observed on the directory (mkdir, link, rename); a
+        // failed open that would have created a file, on the file.
+        let (parent, hit) = match find(path) {
+            Some(hit) if node.failed.contains(Need::Create) => (path, hit),
+            _ => {
+                if !node.ok.is_empty()
+                    || !(node.failed.contains(Need::Create) || node.failed.contains(Need::Write))
+                {
+                    return None;
+                }
+                let parent = path.parent()?;
+                (parent, find(parent)?)
+            }
+        };
+        let short = |p: &Path| match p.strip_prefix(&self.home) {
+            Ok(_) if self.home.as_os_str().is_empty() => p.display().to_string(),
+            Ok(rest) if rest.as_os_str().is_empty() => "~".to_string(),
+            Ok(rest) => format!("~/{}", rest.display()),
+            _ => p.display().to_string(),
+        };
+        let mut names: Vec<String> = hit.missing.iter().map(|p| short(p)).collect();
+        if hit.count > hit.missing.len() {
+            names.push(format!("… {} in all", hit.count));
+        }
+        let holds = if hit.missing.iter().any(|m| m.parent() == Some(parent)) {
+            "holds"
+        } else {
+            "is on the way to"
+        };
+        let what = if hit.not_hidden {
+            "withheld paths (no mount namespace here to hide them)"
+        } else {
+            "withheld names that do not exist yet"
+        };
+        Some(format!(
+            "refused by the safety net ({} {holds} {what}: {}); \
+             create the entry before learning, learn in a subdirectory, or use --no-safety-net",
+            short(parent),
+            names.join(", ")
+        ))
+    }
+}
+
+/// `EACCES`, without a libc dependency.
+fn libc_eacces() -> i32 {
+    13
 }
 
 /// A set of [`Need`]s, as bits.
@@ -521,6 +596,88 @@ mod tests {
             event: Box::new(event),
             observations,
         }
+    }
+
+    fn file_event(op: FileOp, path: &str, result: i32) -> Msg {
+        let event = Event {
+            seq: 0,
+            time_ns: 0,
+            pid: 7,
+            ppid: 1,
+            exe: Some("/bin/p".into()),
+            kind: EventKind::File {
+                op,
+                path: path.into(),
+                path2: None,
+                result,
+            },
+        };
+        let observations =
+            super::super::observe::classify(&event, &mut |p: &Path| (p.to_path_buf(), false));
+        Msg::Event {
+            event: Box::new(event),
+            observations,
+        }
+    }
+
+    /// A create refused in a directory the safety net withholds creating from is
+    /// explained; other failures, and sensitive paths, are not.
+    #[test]
+    fn refusals_of_the_safety_net_are_explained() {
+        let ctx = LearnContext {
+            home: "/h".into(),
+            sensitive: vec![SensitivePath {
+                path: "/h/.ssh".into(),
+                label: "group `deny_credentials`".into(),
+            }],
+            net_no_create: vec![
+                NoCreateDir {
+                    dir: "/h".into(),
+                    missing: vec!["/h/.aws".into(), "/h/.config/gh".into()],
+                    count: 5,
+                    not_hidden: false,
+                },
+                NoCreateDir {
+                    dir: "/".into(),
+                    missing: vec!["/h/.aws".into()],
+                    count: 5,
+                    not_hidden: false,
+                },
+            ],
+            ..LearnContext::default()
+        };
+        let mut model = LearnModel::new(ctx);
+        model.update(file_event(FileOp::Write, "/h/out.txt", -13));
+        model.update(file_event(FileOp::Mkdir, "/newdir", -13));
+        model.update(file_event(FileOp::Write, "/h/src/x", -13));
+        model.update(file_event(FileOp::Write, "/h/missing", -2));
+        model.update(file_event(FileOp::Read, "/h/.ssh/id", -13));
+        let why = |path: &str| {
+            let node = model.files.get(Path::new(path)).expect("observed");
+            model.ctx.net_refusal(Path::new(path), node)
+        };
+        assert_eq!(
+            why("/h/out.txt").as_deref(),
+            Some(
+                "refused by the safety net (~ holds withheld names that do not exist yet: \
+                 ~/.aws, ~/.config/gh, … 5 in all); create the entry before learning, learn \
+                 in a subdirectory, or use --no-safety-net"
+            )
+        );
+        assert!(
+            why("/")
+                .unwrap()
+                .starts_with("refused by the safety net (/ is on the way to withheld names")
+        );
+        assert_eq!(why("/h/src/x"), None);
+        assert_eq!(why("/h/missing"), None);
+        assert_eq!(why("/h/.ssh/id"), None);
+        let summary = super::super::output::summary(&model, &[]);
+        assert!(
+            summary.contains("REFUSED BY THE SAFETY NET (2)\n  /  — refused")
+                && summary.contains("\n  /h/out.txt  — refused by the safety net (~ holds"),
+            "{summary}"
+        );
     }
 
     #[test]

@@ -229,6 +229,23 @@ pub fn summary(model: &LearnModel, suggestions: &[Suggestion]) -> String {
     if !sensitive.is_empty() {
         section("SENSITIVE (never granted)", sensitive);
     }
+    let refused: Vec<String> = if model.ctx.net_no_create.is_empty() {
+        Vec::new()
+    } else {
+        model
+            .files
+            .iter()
+            .filter_map(|(path, n)| {
+                model
+                    .ctx
+                    .net_refusal(path, n)
+                    .map(|why| format!("{}  — {why}", path.display()))
+            })
+            .collect()
+    };
+    if !refused.is_empty() {
+        section("REFUSED BY THE SAFETY NET", refused);
+    }
     let _ = writeln!(out, "\nfailed probes: {failed} (not suggested)");
     out
 }

@@ -677,6 +677,7 @@ mod tests {
                 },
             ],
             base_grants: vec![],
+            net_no_create: vec![],
         }
     }
 
@@ -758,6 +759,7 @@ mod tests {
                 cov("/b/a", Access::Write, true),
                 cov("/a/b/a", Access::Read, false),
             ],
+            net_no_create: vec![],
         };
         let mut paths = vec![PathBuf::from("/")];
         let mut level = vec![String::new()];

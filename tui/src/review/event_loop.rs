@@ -30,6 +30,8 @@ pub enum Input {
     Output(Vec<u8>),
     /// The command's terminal closed.
     OutputClosed,
+    /// The command started (`true`) or stopped waiting for input from its terminal.
+    Waiting(bool),
     /// Stop now (a signal asked nono to end).
     Stop,
 }
@@ -58,6 +60,7 @@ pub fn handle(state: &mut ReviewState, input: Input, effects: &mut impl Effects)
         Input::Learn(msg) => Msg::Learn(msg),
         Input::Output(bytes) => Msg::Output(bytes),
         Input::OutputClosed => Msg::OutputClosed,
+        Input::Waiting(waiting) => Msg::Waiting(waiting),
         Input::Stop => {
             state.quit = true;
             return;

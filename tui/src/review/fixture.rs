@@ -48,6 +48,7 @@ pub fn ctx() -> LearnContext {
             },
         ],
         base_grants: vec![],
+        net_no_create: vec![],
     }
 }
 
@@ -73,7 +74,7 @@ fn feed(state: &mut ReviewState, event: Event) {
     );
 }
 
-fn file(state: &mut ReviewState, op: FileOp, path: &str, result: i32) {
+pub fn file(state: &mut ReviewState, op: FileOp, path: &str, result: i32) {
     feed(
         state,
         event(
@@ -82,6 +83,21 @@ fn file(state: &mut ReviewState, op: FileOp, path: &str, result: i32) {
                 op,
                 path: path.into(),
                 path2: None,
+                result,
+            },
+        ),
+    );
+}
+
+/// Feeds one exec of `path` with `result` (0, or a negative errno).
+pub fn exec(state: &mut ReviewState, path: &str, result: i32) {
+    feed(
+        state,
+        event(
+            41,
+            EventKind::Exec {
+                path: path.into(),
+                argv: vec![path.rsplit('/').next().unwrap_or(path).to_string()],
                 result,
             },
         ),
@@ -98,6 +114,7 @@ pub fn config() -> ReviewConfig {
         cwd: "/home/u/proj".into(),
         default_target: "learned-python3".into(),
         color: false,
+        path_dirs: vec!["/home/u/.local/bin".into(), "/usr/bin".into()],
     }
 }
 

@@ -18,7 +18,9 @@
 //!   the command's terminal, save, quit); no I/O;
 //! * [`view`]: a pure function of the state, drawing only the visible rows;
 //! * [`event_loop`]: generic over the ratatui backend; [`terminal`] runs it on the real
-//!   terminal and restores it on every exit path, panics and signals included.
+//!   terminal and restores it on every exit path, panics and signals included;
+//!   [`waiting`] tells it when the command waits for input from its terminal, so
+//!   that the keys go to the command then, never to the decisions.
 //!
 //! ```
 //! use nono_tui::learn::LearnModel;
@@ -31,10 +33,15 @@
 //! terminal.draw(|frame| nono_tui::review::view(&state, frame)).unwrap();
 //! ```
 //!
+//! `d` denies the row under the cursor, never the wider rule it shares with other rows
+//! (a directory suggestion, the working directory, a group).
+//!
 //! Limitations: profiles have no globs, so a rule widens to a whole directory (never
 //! to `*.ext`); a denial inside an allowed directory is written as `filesystem.deny`
-//! and carved out by the planner; the command's terminal is a vt100 emulation (no
-//! answers to terminal queries, no mouse).
+//! and carved out by the planner, which costs the directory its own rule (the status
+//! line says so); the command's terminal is a vt100 emulation (no answers to terminal
+//! queries, no mouse) keeping 10,000 lines of scrollback; the whole output goes to
+//! `output.log` in the session directory.
 
 pub mod decision;
 pub mod event_loop;
@@ -47,6 +54,7 @@ pub mod terminal;
 pub mod tree;
 pub mod update;
 pub mod view;
+pub mod waiting;
 
 pub use model::{ReviewConfig, ReviewState};
 pub use update::{Command, Msg, update};

@@ -119,6 +119,9 @@ pub struct ReviewConfig {
     pub default_target: String,
     /// Colours (off under `NO_COLOR`).
     pub color: bool,
+    /// The directories on the command's `PATH`: a write grant reaching one asks first
+    /// (a program planted there runs later, outside the sandbox).
+    pub path_dirs: Vec<PathBuf>,
 }
 
 /// The command's terminal, as a vt100 screen.
@@ -139,21 +142,26 @@ impl fmt::Debug for Output {
     }
 }
 
+/// Lines of the command's output kept above its screen, for scrolling back. (The
+/// whole output is also written to `output.log` in the session directory.)
+pub const SCROLLBACK: usize = 10_000;
+
 impl Output {
     /// An empty screen.
     pub fn new(rows: u16, cols: u16) -> Self {
         Output {
-            parser: vt100::Parser::new(rows.max(1), cols.max(1), 500),
+            parser: vt100::Parser::new(rows.max(1), cols.max(1), SCROLLBACK),
             closed: false,
         }
     }
 
-    /// Feeds bytes the command wrote.
+    /// Feeds bytes the command wrote. While scrolled back, the view stays on the same
+    /// lines as new ones arrive.
     pub fn process(&mut self, bytes: &[u8]) {
         self.parser.process(bytes);
     }
 
-    /// The screen.
+    /// The screen (scrolled back by [`Output::scrolled_back`] lines).
     pub fn screen(&self) -> &vt100::Screen {
         self.parser.screen()
     }
@@ -166,6 +174,28 @@ impl Output {
     /// Resizes the screen.
     pub fn set_size(&mut self, rows: u16, cols: u16) {
         self.parser.set_size(rows.max(1), cols.max(1));
+    }
+
+    /// How many lines the view is scrolled back (0: the live screen).
+    pub fn scrolled_back(&self) -> usize {
+        self.parser.screen().scrollback()
+    }
+
+    /// Scrolls back (`lines` > 0) or forward, within the lines kept.
+    pub fn scroll(&mut self, lines: isize) {
+        let to = self.scrolled_back().saturating_add_signed(lines);
+        // vt100 clamps to the lines it holds.
+        self.parser.set_scrollback(to);
+    }
+
+    /// Shows the oldest line kept.
+    pub fn scroll_to_oldest(&mut self) {
+        self.parser.set_scrollback(usize::MAX);
+    }
+
+    /// Back to the live screen.
+    pub fn scroll_to_live(&mut self) {
+        self.parser.set_scrollback(0);
     }
 }
 
@@ -193,6 +223,17 @@ pub struct Confirm {
     pub input: String,
     /// The last refusal.
     pub error: Option<String>,
+}
+
+/// The confirmation of a write grant that reaches a directory on `PATH`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfirmPath {
+    /// The decision it would make.
+    pub key: ItemKey,
+    /// The rule it would allow.
+    pub rule: PathRule,
+    /// The directory on `PATH` the rule reaches.
+    pub on_path: PathBuf,
 }
 
 /// The word to type to allow a sensitive path.
@@ -250,6 +291,8 @@ pub enum Overlay {
     },
     /// Confirming a sensitive grant.
     Confirm(Box<Confirm>),
+    /// Confirming a write grant on a directory on `PATH` (y / n).
+    ConfirmPath(Box<ConfirmPath>),
     /// Saving.
     Save(Box<SaveDialog>),
     /// Quitting with unsaved decisions or a running command.
@@ -343,6 +386,17 @@ pub struct ReviewState {
     pub folds: HashMap<NodeId, bool>,
     /// By node: nothing below needs a look (only covered paths, lookups, failures).
     pub(crate) quiet: Vec<bool>,
+    /// By node: the pending rows at or below it (see [`ReviewState::pending_inside`]).
+    pub(crate) pending_below: Vec<u32>,
+    /// Files-tab things waiting for a decision: suggestions with a pending row, and
+    /// pending rows that belong to no suggestion (see [`ReviewState::pending_count`]).
+    pub(crate) pending_files: usize,
+    /// The Exec tab also lists programs that were only looked for on `PATH` (every
+    /// run failed with `ENOENT`).
+    pub show_failed_execs: bool,
+    /// The command waits for input from its terminal (seen in `/proc`, see
+    /// [`super::waiting`]).
+    pub waiting: bool,
     /// The tab shown.
     pub tab: Tab,
     /// Where keys go.
@@ -407,6 +461,10 @@ impl ReviewState {
             rows_dirty: true,
             folds: HashMap::new(),
             quiet: Vec::new(),
+            pending_below: Vec::new(),
+            pending_files: 0,
+            show_failed_execs: false,
+            waiting: false,
             tab: Tab::Files,
             focus: Focus::Main,
             zoom: false,
@@ -534,10 +592,23 @@ impl ReviewState {
     pub(crate) fn recompute_quiet(&mut self) {
         let n = self.tree.len();
         let mut loud = vec![false; n];
+        let mut pending_below = vec![0u32; n];
+        let mut pending_suggestions = HashSet::new();
+        let mut pending_alone = 0usize;
         for id in (0..n).rev() {
+            let class = self.class(id as NodeId);
+            if class == Class::Pending {
+                pending_below[id] += 1;
+                match self.suggestion_of.get(id) {
+                    Some(&i) if i != NO_SUGGESTION => {
+                        pending_suggestions.insert(i);
+                    }
+                    _ => pending_alone += 1,
+                }
+            }
             if !loud[id] {
                 loud[id] = matches!(
-                    self.class(id as NodeId),
+                    class,
                     Class::Pending
                         | Class::Allowed
                         | Class::Denied
@@ -545,12 +616,15 @@ impl ReviewState {
                         | Class::Unknown
                 );
             }
-            if loud[id]
-                && let Some(parent) = self.tree.node(id as NodeId).parent()
-            {
-                loud[parent as usize] = true;
+            if let Some(parent) = self.tree.node(id as NodeId).parent() {
+                pending_below[parent as usize] += pending_below[id];
+                if loud[id] {
+                    loud[parent as usize] = true;
+                }
             }
         }
+        self.pending_below = pending_below;
+        self.pending_files = pending_suggestions.len() + pending_alone;
         let quiet: Vec<bool> = loud.iter().map(|l| !l).collect();
         if quiet != self.quiet {
             self.quiet = quiet;
@@ -619,11 +693,8 @@ impl ReviewState {
         match self.tab {
             Tab::Files => self.current_row().map(|r| r.node),
             Tab::Exec => self
-                .learn
-                .execs
-                .keys()
-                .nth(self.cursor[2])
-                .and_then(|p| self.tree.find(p)),
+                .exec_row(self.cursor[2])
+                .and_then(|(p, _)| self.tree.find(p)),
             Tab::Network => None,
         }
     }
@@ -633,7 +704,7 @@ impl ReviewState {
         match self.tab {
             Tab::Files => self.rows.len(),
             Tab::Network => self.learn.hosts.len() + self.learn.sockets.len(),
-            Tab::Exec => self.learn.execs.len(),
+            Tab::Exec => self.exec_rows().len(),
         }
     }
 
@@ -813,25 +884,82 @@ impl ReviewState {
             .find(|s| s.kind == SuggestionKind::Host && s.rule == host)
     }
 
-    /// Suggestions nobody decided on yet.
+    /// What still waits for a decision: every suggestion with a row still pending (a
+    /// directory suggestion stays pending while one of its rows is, even after another
+    /// row of it was denied), every pending row that belongs to no suggestion, and
+    /// every suggested host not decided. The header shows it; `A` reports it.
     pub fn pending_count(&self) -> usize {
-        self.suggestions
+        let hosts = self
+            .suggestions
             .iter()
-            .filter(|s| match &s.kind {
-                SuggestionKind::Workdir => !self.decisions.contains_key(&ItemKey::Workdir),
-                SuggestionKind::IncludeGroup { group } => {
-                    !self.decisions.contains_key(&ItemKey::Group(group.clone()))
-                }
-                SuggestionKind::Host => {
-                    !self.decisions.contains_key(&ItemKey::Host(s.rule.clone()))
-                }
-                SuggestionKind::Grant => s
-                    .observed
-                    .first()
-                    .and_then(|p| self.tree.find(p))
-                    .is_some_and(|id| self.class(id) == Class::Pending),
-                _ => false,
-            })
+            .filter(|s| s.kind == SuggestionKind::Host && self.host_pending(&s.rule))
+            .count();
+        self.pending_files + hosts
+    }
+
+    /// Is a suggested host still undecided (no decision, or one only shaped)?
+    pub fn host_pending(&self, host: &str) -> bool {
+        self.decisions
+            .get(&ItemKey::Host(host.to_string()))
+            .is_none_or(|d| d.verdict == Verdict::Pending)
+    }
+
+    /// Pending rows below a node (itself excluded), as of the last decision or
+    /// suggestion pass: what a folded directory shows.
+    pub fn pending_inside(&self, id: NodeId) -> u32 {
+        let at = |i: NodeId| self.pending_below.get(i as usize).copied().unwrap_or(0);
+        let own = u32::from(self.class(id) == Class::Pending);
+        at(id).saturating_sub(own)
+    }
+
+    /// A program of the Exec tab that was only looked for: every run of it failed
+    /// with `ENOENT` (a shell or `execvp` trying each directory of `PATH`).
+    pub fn failed_lookup(&self, path: &Path, exec: &crate::learn::model::ExecNode) -> bool {
+        exec.count > 0
+            && exec.failed == exec.count
+            && self
+                .learn
+                .files
+                .get(path)
+                .is_none_or(|n| n.ok.is_empty() && n.last_errno.is_none_or(|e| e == 2))
+    }
+
+    /// The Exec tab's rows: every program run, failed `PATH` lookups only when shown.
+    pub fn exec_rows(&self) -> Vec<(&PathBuf, &crate::learn::model::ExecNode)> {
+        self.learn
+            .execs
+            .iter()
+            .filter(|(p, e)| self.show_failed_execs || !self.failed_lookup(p, e))
+            .collect()
+    }
+
+    /// Failed `PATH` lookups the Exec tab hides.
+    pub fn hidden_execs(&self) -> usize {
+        if self.show_failed_execs {
+            return 0;
+        }
+        self.learn
+            .execs
+            .iter()
+            .filter(|(p, e)| self.failed_lookup(p, e))
             .count()
+    }
+
+    /// The Exec row `i`.
+    pub fn exec_row(&self, i: usize) -> Option<(&PathBuf, &crate::learn::model::ExecNode)> {
+        self.exec_rows().into_iter().nth(i)
+    }
+
+    /// The directory on `PATH` a write grant of `rule` would reach (the directory, one
+    /// inside it, or a program in it), if any.
+    pub fn path_dir_reached(&self, rule: &PathRule) -> Option<&Path> {
+        if !rule.access.covers(nono_enforcer::capability::Access::Write) {
+            return None;
+        }
+        self.config
+            .path_dirs
+            .iter()
+            .find(|d| rule.covers(d) || rule.path.starts_with(d))
+            .map(PathBuf::as_path)
     }
 }

@@ -61,7 +61,29 @@ pub fn build(state: &ReviewState, name: &str) -> ProfileFile {
         list.push(Conditional::Plain(display(path, home)));
     }
     fs.bypass_protection = bypass.iter().cloned().map(Conditional::Plain).collect();
-    // A denial only needs writing when something would otherwise grant the path.
+    // A denial only needs writing when something would otherwise grant the path: an
+    // allowed directory rule, the allowed working directory, an included group, the
+    // base profile.
+    let workdir_allowed = state
+        .decisions
+        .values()
+        .any(|d| d.verdict == Verdict::Allow && matches!(d.rule, Rule::Workdir(_)));
+    let groups_allowed: Vec<&str> = state
+        .decisions
+        .values()
+        .filter(|d| d.verdict == Verdict::Allow)
+        .filter_map(|d| match &d.rule {
+            Rule::Group(g) => Some(g.as_str()),
+            _ => None,
+        })
+        .collect();
+    let in_allowed_group = |path: &Path| {
+        ctx.groups
+            .iter()
+            .filter(|g| groups_allowed.contains(&g.name.as_str()))
+            .flat_map(|g| g.grants.iter())
+            .any(|c| c.dir && c.path != path && path.starts_with(&c.path))
+    };
     let mut denies = BTreeSet::new();
     for d in state.decisions.values() {
         if d.verdict != Verdict::Deny {
@@ -70,7 +92,9 @@ pub fn build(state: &ReviewState, name: &str) -> ProfileFile {
         let Some(rule) = d.path_rule() else { continue };
         let inside_allowed = rules
             .keys()
-            .any(|(p, dir)| *dir && rule.path != *p && rule.path.starts_with(p));
+            .any(|(p, dir)| *dir && rule.path != *p && rule.path.starts_with(p))
+            || (workdir_allowed && rule.path != ctx.workdir && rule.path.starts_with(&ctx.workdir))
+            || in_allowed_group(&rule.path);
         let from_base = covered_by(ctx, &rule.path, Access::Read).is_some()
             || covered_by(ctx, &rule.path, Access::Write).is_some();
         if (inside_allowed || from_base) && ctx.sensitive(&rule.path).is_none() {

@@ -36,7 +36,7 @@ fn terminal_gone() -> bool {
 }
 use super::model::ReviewState;
 use super::pty::PtyMaster;
-use super::update::Msg;
+use super::update::{Command, Msg};
 
 /// Puts the terminal back: cooked mode, main screen, visible cursor. Safe to call
 /// more than once.
@@ -126,6 +126,39 @@ pub fn save_to_disk(path: &Path, contents: &str, overwrite: bool, write: Writer<
     }
 }
 
+/// Where the command's output is copied, every byte as it arrives (so a crash keeps
+/// what came before it): `output.log` in the session directory.
+#[derive(Debug)]
+pub struct OutputLog {
+    file: std::fs::File,
+    error: Arc<std::sync::OnceLock<String>>,
+}
+
+impl OutputLog {
+    /// Copies the output to `file` (opened for appending).
+    pub fn new(file: std::fs::File) -> Self {
+        OutputLog {
+            file,
+            error: Arc::default(),
+        }
+    }
+
+    /// Where a failure to write the copy is reported (the copy stops at the first).
+    pub fn error(&self) -> Arc<std::sync::OnceLock<String>> {
+        Arc::clone(&self.error)
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> bool {
+        match self.file.write_all(bytes) {
+            Ok(()) => true,
+            Err(e) => {
+                let _ = self.error.set(e.to_string());
+                false
+            }
+        }
+    }
+}
+
 /// How the review ended.
 #[derive(Debug)]
 pub struct Ended {
@@ -137,12 +170,14 @@ pub struct Ended {
 
 /// Runs the review on this terminal until the person quits. `inputs` receives what
 /// `sender` (clones of it go to the feeding threads) sends; key and output readers
-/// are started here. `started` is when the command started.
+/// are started here (the output reader copies what it reads to `log`). `started` is
+/// when the command started.
 pub fn run(
     mut state: ReviewState,
     sender: Sender<Input>,
     inputs: Receiver<Input>,
     pty: Option<&PtyMaster>,
+    mut log: Option<OutputLog>,
     write: Writer<'_>,
     started: Instant,
 ) -> io::Result<Ended> {
@@ -164,8 +199,15 @@ pub fn run(
     execute!(io::stdout(), terminal::EnterAlternateScreen, cursor::Hide)?;
     let mut term = Terminal::new(CrosstermBackend::new(io::stdout()))?;
     term.clear()?;
+    // The screen may have changed size since the command's terminal was opened: the
+    // command gets the output pane's size as drawn now.
     let (width, height) = size();
-    state.size = (width, height);
+    if let Some(Command::ResizePty { rows, cols }) =
+        super::update::update(&mut state, Msg::Resize { width, height })
+        && let Some(pty) = pty
+    {
+        let _ = pty.resize(rows, cols);
+    }
 
     let done = Arc::new(AtomicBool::new(false));
     let keys = {
@@ -228,7 +270,16 @@ pub fn run(
                     match reader.read(&mut buf) {
                         Ok(0) => break,
                         Ok(n) => {
-                            if sender.send(Input::Output(buf[..n].to_vec())).is_err() {
+                            if let Some(l) = &mut log
+                                && !l.write(&buf[..n])
+                            {
+                                log = None;
+                            }
+                            // Once the review has ended, the output is still copied to
+                            // the log until the command's side closes.
+                            if sender.send(Input::Output(buf[..n].to_vec())).is_err()
+                                && log.is_none()
+                            {
                                 return;
                             }
                         }
@@ -238,6 +289,32 @@ pub fn run(
                     }
                 }
                 let _ = sender.send(Input::OutputClosed);
+            })?;
+    }
+    if let Some(pty) = pty {
+        // Watches whether the command waits for input from its terminal (see
+        // `waiting`): two samples in a row before saying so, so that a read between
+        // two bursts of output does not move the keys.
+        let master = pty.try_clone()?;
+        let (sender, done) = (sender.clone(), Arc::clone(&done));
+        std::thread::Builder::new()
+            .name("nono-review-wait".into())
+            .spawn(move || {
+                let mut said = false;
+                let mut streak = 0u8;
+                while !done.load(Ordering::Relaxed) {
+                    use std::os::fd::AsFd;
+                    let now = super::waiting::command_waits(master.as_fd());
+                    streak = if now { streak.saturating_add(1) } else { 0 };
+                    let waiting = streak >= 2;
+                    if waiting != said {
+                        said = waiting;
+                        if sender.send(Input::Waiting(waiting)).is_err() {
+                            break;
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(150));
+                }
             })?;
     }
     drop(sender);
@@ -259,4 +336,37 @@ pub fn run(
     let _ = io::stdout().flush();
     result?;
     Ok(Ended { state, signalled })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_output_log_appends_what_it_is_given_and_reports_its_first_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("output.log");
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .open(&path)
+            .unwrap();
+        let mut log = OutputLog::new(file);
+        assert!(log.write(b"one\r\n") && log.write(b"two\r\n"));
+        assert_eq!(std::fs::read(&path).unwrap(), b"one\r\ntwo\r\n");
+        assert!(log.error().get().is_none());
+
+        // A full disk: the failure is kept for the warning at the end.
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full");
+        let mut log = OutputLog::new(full);
+        let error = log.error();
+        assert!(!log.write(b"lost"));
+        assert!(
+            error.get().is_some_and(|e| e.contains("No space left")),
+            "{error:?}"
+        );
+    }
 }

@@ -14,8 +14,8 @@ use super::decision::{
     self, Decision, ItemKey, PathRule, Rule, Verdict, narrow_host, never_whole, widen_host,
 };
 use super::model::{
-    CONFIRM_WORD, Class, Confirm, Filter, Focus, Governor, Overlay, ReviewState, SaveDialog,
-    Status, Tab,
+    CONFIRM_WORD, Class, Confirm, ConfirmPath, Filter, Focus, Governor, Overlay, ReviewState,
+    SaveDialog, Status, Tab,
 };
 use super::profile;
 use super::tree::{NodeId, ROOT};
@@ -38,6 +38,8 @@ pub enum Msg {
     Output(Vec<u8>),
     /// The command's terminal closed.
     OutputClosed,
+    /// The command started (`true`) or stopped waiting for input from its terminal.
+    Waiting(bool),
     /// Time passed.
     Tick {
         /// Since the command started.
@@ -108,12 +110,21 @@ pub fn update(state: &mut ReviewState, msg: Msg) -> Option<Command> {
             state.ingest(msg);
             if let Some(code) = finished {
                 state.refresh_suggestions();
-                state.status = Some(Status {
-                    text: format!(
-                        "the command exited ({code}); decide on the pending rows, then s to save"
-                    ),
-                    error: false,
-                });
+                state.rebuild_rows();
+                state.waiting = false;
+                // The keys are the review's again: nothing reads the terminal any more.
+                let resize = give_focus_back(state);
+                let found = seek_pending(state, None, true);
+                let pending = state.pending_count();
+                let text = if found {
+                    format!(
+                        "the command exited ({code}); {pending} pending — p / P: next / previous pending, s saves"
+                    )
+                } else {
+                    format!("the command exited ({code}); nothing pending: s saves")
+                };
+                info(state, text);
+                return resize;
             }
             None
         }
@@ -124,7 +135,27 @@ pub fn update(state: &mut ReviewState, msg: Msg) -> Option<Command> {
         }
         Msg::OutputClosed => {
             state.output.closed = true;
+            state.waiting = false;
             state.redraw = true;
+            give_focus_back(state)
+        }
+        Msg::Waiting(waiting) => {
+            // After the command exited, what is left on its terminal is not waited on.
+            if waiting == state.waiting || (waiting && !state.running()) {
+                return None;
+            }
+            state.waiting = waiting;
+            state.redraw = true;
+            // Keys typed for the command must not become decisions: the output pane
+            // takes the keys as soon as the command waits for them. Tab still goes back.
+            if waiting && state.focus == Focus::Main && !state.output.closed {
+                state.focus = Focus::Output;
+                info(
+                    state,
+                    "the command is waiting for input: keys go to it now (Tab: back to the review)",
+                );
+                return sync_output_size(state);
+            }
             None
         }
         Msg::Tick { elapsed } => {
@@ -201,6 +232,17 @@ fn error(state: &mut ReviewState, text: impl Into<String>) {
     });
 }
 
+/// Gives the keys back to the review (the command's terminal is gone or nothing reads
+/// it any more).
+fn give_focus_back(state: &mut ReviewState) -> Option<Command> {
+    if state.focus != Focus::Output {
+        return None;
+    }
+    state.focus = Focus::Main;
+    state.scroll_into_view();
+    sync_output_size(state)
+}
+
 fn ctrl(key: &KeyEvent, c: char) -> bool {
     key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char(c)
 }
@@ -212,11 +254,21 @@ fn on_key(state: &mut ReviewState, key: KeyEvent) -> Option<Command> {
         Overlay::Search { .. } => return search_key(state, key),
         Overlay::Edit { .. } => return edit_key(state, key),
         Overlay::Confirm(_) => return confirm_key(state, key),
+        Overlay::ConfirmPath(_) => return confirm_path_key(state, key),
         Overlay::Save(_) => return save_key(state, key),
         Overlay::Quit { .. } => return quit_key(state, key),
     }
+    if scroll_output(state, &key) {
+        return None;
+    }
     if state.focus == Focus::Output {
-        return output_key(state, key);
+        let tab = matches!(key.code, KeyCode::Tab | KeyCode::BackTab);
+        if !state.output.closed || tab {
+            return output_key(state, key);
+        }
+        // Nothing can read the keys any more: they are the review's again.
+        state.focus = Focus::Main;
+        state.scroll_into_view();
     }
     state.status = None;
     if ctrl(&key, 'c') {
@@ -286,6 +338,11 @@ fn on_key(state: &mut ReviewState, key: KeyEvent) -> Option<Command> {
         }
         KeyCode::Char('n') => search_next(state, true),
         KeyCode::Char('N') => search_next(state, false),
+        KeyCode::Char('p') => next_pending(state, true),
+        KeyCode::Char('P') => next_pending(state, false),
+        KeyCode::Char('f') | KeyCode::Char('F') if state.tab == Tab::Exec => {
+            toggle_failed_execs(state, key.code == KeyCode::Char('f'))
+        }
         KeyCode::Char('f') => set_filter(state, state.filter.next()),
         KeyCode::Char('F') => set_filter(state, Filter::All),
         KeyCode::Char('z') => {
@@ -384,6 +441,124 @@ fn set_filter(state: &mut ReviewState, filter: Filter) {
     );
 }
 
+/// `f` on the Exec tab shows or hides the failed `PATH` lookups; `F` shows them.
+fn toggle_failed_execs(state: &mut ReviewState, toggle: bool) {
+    state.show_failed_execs = if toggle {
+        !state.show_failed_execs
+    } else {
+        true
+    };
+    state.scroll_into_view();
+    let text = if state.show_failed_execs {
+        "showing the failed PATH lookups too (f hides them)".to_string()
+    } else {
+        format!(
+            "{} failed PATH lookup(s) hidden (f shows them)",
+            state.hidden_execs()
+        )
+    };
+    info(state, text);
+}
+
+// ---------------------------------------------------------------------------------
+// Finding what to decide.
+
+/// Is the row `i` of the current Network or Exec list pending?
+fn list_row_pending(state: &ReviewState, tab: Tab, i: usize) -> bool {
+    match tab {
+        Tab::Network => state.host_row(i).is_some_and(|(host, _)| {
+            state.host_suggestion(host).is_some() && state.host_pending(host)
+        }),
+        Tab::Exec => state
+            .exec_row(i)
+            .and_then(|(p, _)| state.tree.find(p))
+            .is_some_and(|id| state.class(id) == Class::Pending),
+        Tab::Files => false,
+    }
+}
+
+/// Moves to the next (or previous) pending row after `from` (a Files node; `None`:
+/// from the top), unfolding the directories on the way and dropping a filter that
+/// hides it. Wraps around. Returns whether one was found.
+fn seek_pending(state: &mut ReviewState, from: Option<NodeId>, forward: bool) -> bool {
+    state.ensure_suggestions();
+    // Every row, as if nothing were folded or filtered.
+    let all = state.tree.rows(&|_| false, None);
+    let n = all.len();
+    if n == 0 {
+        return false;
+    }
+    let start = from.and_then(|node| all.iter().position(|r| r.node == node || r.first == node));
+    let found = (1..=n)
+        .map(|k| match (start, forward) {
+            (None, true) => k - 1,
+            (None, false) => n - k,
+            (Some(at), true) => (at + k) % n,
+            (Some(at), false) => (at + n - k % n) % n,
+        })
+        .map(|i| all[i].node)
+        .find(|&node| state.class(node) == Class::Pending);
+    let Some(node) = found else {
+        return false;
+    };
+    let ancestors: Vec<NodeId> = state.tree.ancestors(node).collect();
+    for a in ancestors {
+        state.folds.insert(a, false);
+    }
+    if !matches!(state.filter, Filter::All | Filter::Pending) {
+        state.filter = Filter::All;
+    }
+    state.selected_node = Some(node);
+    state.rebuild_rows();
+    if let Some(i) = state.rows.iter().position(|r| r.node == node) {
+        state.cursor[0] = i;
+        state.selected_node = Some(node);
+        state.scroll_into_view();
+    }
+    true
+}
+
+/// `p` / `P`: the next / previous row waiting for a decision.
+fn next_pending(state: &mut ReviewState, forward: bool) {
+    let tab = state.tab;
+    if tab != Tab::Files {
+        let count = state.row_count();
+        let at = state.cursor[tab.index()];
+        let found = (1..=count)
+            .map(|k| {
+                if forward {
+                    (at + k) % count
+                } else {
+                    (at + count - k % count) % count
+                }
+            })
+            .find(|&i| list_row_pending(state, tab, i));
+        match found {
+            Some(i) => move_to(state, i),
+            None => info(state, "nothing pending on this tab"),
+        }
+        return;
+    }
+    let from = state.current_row().map(|r| r.node);
+    if seek_pending(state, from, forward) {
+        let home = state.learn.ctx.home.clone();
+        let rows = state.pending_below.first().copied().unwrap_or(0);
+        let path = state
+            .current_row()
+            .map(|r| display(&state.tree.node(r.node).path, &home))
+            .unwrap_or_default();
+        info(
+            state,
+            format!(
+                "pending: {path} ({rows} pending row{} in all; p / P: next / previous)",
+                if rows == 1 { "" } else { "s" }
+            ),
+        );
+    } else {
+        info(state, "nothing pending: s saves the profile");
+    }
+}
+
 // ---------------------------------------------------------------------------------
 // Searching.
 
@@ -409,12 +584,7 @@ fn row_text(state: &ReviewState, tab: Tab, i: usize) -> Option<String> {
                 state.learn.sockets.keys().nth(i - hosts).cloned()
             }
         }
-        Tab::Exec => state
-            .learn
-            .execs
-            .keys()
-            .nth(i)
-            .map(|p| p.display().to_string()),
+        Tab::Exec => state.exec_row(i).map(|(p, _)| p.display().to_string()),
     }
 }
 
@@ -665,7 +835,39 @@ fn allow_path(state: &mut ReviewState, key: ItemKey, mut rule: PathRule) {
     } else {
         rule.bypass = None;
     }
-    let text = describe(&rule, &home);
+    if let Some(dir) = state.path_dir_reached(&rule) {
+        state.overlay = Overlay::ConfirmPath(Box::new(ConfirmPath {
+            key,
+            rule,
+            on_path: dir.to_path_buf(),
+        }));
+        return;
+    }
+    grant(state, key, rule);
+}
+
+/// Allows a path rule, checks done.
+fn grant(state: &mut ReviewState, key: ItemKey, rule: PathRule) {
+    let home = state.learn.ctx.home.clone();
+    let carved = if rule.dir {
+        state
+            .decisions
+            .values()
+            .filter(|d| d.verdict == Verdict::Deny)
+            .filter_map(|d| d.path_rule())
+            .filter(|r| r.path != rule.path && r.path.starts_with(&rule.path))
+            .count()
+    } else {
+        0
+    };
+    let mut text = format!("allowed {}", describe(&rule, &home));
+    if carved > 0 {
+        text.push_str(&format!(
+            "; {carved} denied path{} inside carved out (filesystem.deny): {}",
+            if carved == 1 { "" } else { "s" },
+            carve_cost(&rule.path, &home)
+        ));
+    }
     apply(
         state,
         vec![(
@@ -676,7 +878,16 @@ fn allow_path(state: &mut ReviewState, key: ItemKey, mut rule: PathRule) {
             }),
         )],
     );
-    info(state, format!("allowed {text}"));
+    info(state, text);
+}
+
+/// What carving a denied path out of the granted directory `dir` costs (Landlock
+/// cannot deny below a grant: see docs/profiles.md, "How denials work").
+fn carve_cost(dir: &Path, home: &Path) -> String {
+    format!(
+        "{}/ is then granted entry by entry, so the command cannot create, delete, rename or list entries directly in it (nor in the directories down to the denied path)",
+        display(dir, home)
+    )
 }
 
 /// The decision (key and rule) widen/narrow/edit work on for a node: its own, the one
@@ -919,9 +1130,25 @@ fn allow_with(state: &mut ReviewState, id: NodeId, access: Access) {
     allow_path(state, own_key, rule);
 }
 
+/// `d`: denies the row under the cursor — its own path, never the wider rule it
+/// shares with other rows (a directory suggestion, the working directory, a group),
+/// which stays as it was. Inside an allowed directory the denial is a carve-out, and
+/// the status line says what that costs. On the working directory's own row, `d`
+/// denies the working directory; a rule shaped on this row (widened, narrowed,
+/// edited, not yet decided) is denied as shaped.
 fn deny(state: &mut ReviewState, id: NodeId) {
     let home = state.learn.ctx.home.clone();
-    let own_key = ItemKey::Path(state.tree.path_buf(id));
+    let workdir = state.learn.ctx.workdir.clone();
+    let path = state.tree.path_buf(id);
+    let own_key = ItemKey::Path(path.clone());
+    let dir = node_is_dir(state, id);
+    let row_rule = PathRule {
+        path: path.clone(),
+        dir,
+        access: needed_access(state, id).unwrap_or(Access::ReadWrite),
+        anchor_dir: dir,
+        bypass: None,
+    };
     let denied = |rule: PathRule| Decision {
         verdict: Verdict::Deny,
         rule: Rule::Path(PathRule {
@@ -929,84 +1156,146 @@ fn deny(state: &mut ReviewState, id: NodeId) {
             ..rule
         }),
     };
+    let row_text = describe(&row_rule, &home);
+    let suggested = state.suggestion(id).map(|s| s.kind.clone());
+    // The working directory's own row: the whole working directory.
+    if path == workdir && matches!(suggested, Some(SuggestionKind::Workdir)) {
+        apply(
+            state,
+            vec![(
+                ItemKey::Workdir,
+                Some(Decision {
+                    verdict: Verdict::Deny,
+                    rule: Rule::Workdir(Access::ReadWrite),
+                }),
+            )],
+        );
+        return info(
+            state,
+            "working directory denied: workdir.access is left out",
+        );
+    }
     match state.governor(id) {
+        Governor::Own(d) if d.verdict == Verdict::Deny => {
+            return info(state, "already denied");
+        }
         Governor::Own(d) => {
-            if let Some(rule) = d.path_rule() {
-                let text = describe(rule, &home);
-                let d = denied(rule.clone());
-                apply(state, vec![(own_key, Some(d))]);
+            let Some(rule) = d.path_rule().cloned() else {
+                return;
+            };
+            if d.verdict == Verdict::Pending || rule.path == path {
+                let text = describe(&rule, &home);
+                apply(state, vec![(own_key, Some(denied(rule)))]);
                 return info(state, format!("denied {text}"));
             }
+            // A wider rule allowed on this row: it stays allowed (now decided on its
+            // own path) and this row is carved out of it.
+            let grant_key = ItemKey::Path(rule.path.clone());
+            let grant_path = rule.path.clone();
+            let grant = Decision {
+                verdict: Verdict::Allow,
+                rule: Rule::Path(PathRule {
+                    anchor_dir: true,
+                    ..rule
+                }),
+            };
+            apply(
+                state,
+                vec![(grant_key, Some(grant)), (own_key, Some(denied(row_rule)))],
+            );
+            return info(
+                state,
+                format!(
+                    "denied {row_text} only, carved out of {}/ (filesystem.deny): {}",
+                    display(&grant_path, &home),
+                    carve_cost(&grant_path, &home)
+                ),
+            );
         }
         Governor::Rule { decision, .. } if decision.verdict == Verdict::Deny => {
             return info(state, "already denied by the rule above it");
         }
         Governor::Rule { decision, .. } => {
-            // Carve this path out of the allowed directory above it.
-            let above = decision
-                .path_rule()
-                .map(|r| describe(r, &home))
-                .unwrap_or_default();
-            let dir = node_is_dir(state, id);
-            let rule = PathRule {
-                path: state.tree.path_buf(id),
-                dir,
-                access: Access::ReadWrite,
-                anchor_dir: dir,
-                bypass: None,
-            };
-            apply(state, vec![(own_key, Some(denied(rule)))]);
+            let above = decision.path_rule().map(|r| r.path.clone());
+            apply(state, vec![(own_key, Some(denied(row_rule)))]);
+            let Some(above) = above else { return };
             return info(
                 state,
-                format!("denied here, carved out of {above} (filesystem.deny)"),
+                format!(
+                    "denied {row_text}, carved out of {}/ (filesystem.deny): {}",
+                    display(&above, &home),
+                    carve_cost(&above, &home)
+                ),
             );
         }
-        _ => {}
+        Governor::Workdir(d) if d.verdict == Verdict::Deny => {
+            return info(state, "already denied with the working directory");
+        }
+        Governor::Workdir(d) => {
+            let allowed = d.verdict == Verdict::Allow;
+            apply(state, vec![(own_key, Some(denied(row_rule)))]);
+            return info(
+                state,
+                if allowed {
+                    format!(
+                        "denied {row_text}, carved out of the working directory (filesystem.deny): {}",
+                        carve_cost(&workdir, &home)
+                    )
+                } else {
+                    format!("denied {row_text} only; the working directory stays as it was")
+                },
+            );
+        }
+        Governor::Group(d) if d.verdict == Verdict::Deny => {
+            return info(state, "already denied with its group");
+        }
+        Governor::Group(d) => {
+            let allowed = d.verdict == Verdict::Allow;
+            let group = match &d.rule {
+                Rule::Group(g) => g.clone(),
+                _ => String::new(),
+            };
+            apply(state, vec![(own_key, Some(denied(row_rule)))]);
+            return info(
+                state,
+                if allowed {
+                    format!(
+                        "denied {row_text}, carved out of group `{group}` (filesystem.deny): the directory of the group holding it is then granted entry by entry"
+                    )
+                } else {
+                    format!("denied {row_text} only; group `{group}` stays as it was")
+                },
+            );
+        }
+        Governor::None => {}
     }
-    match state.suggestion(id).map(|s| s.kind.clone()) {
-        Some(SuggestionKind::Workdir) => {
-            apply(
-                state,
-                vec![(
-                    ItemKey::Workdir,
-                    Some(Decision {
-                        verdict: Verdict::Deny,
-                        rule: Rule::Workdir(Access::ReadWrite),
-                    }),
-                )],
-            );
-            info(
-                state,
-                "working directory denied: workdir.access is left out",
-            );
-        }
-        Some(SuggestionKind::IncludeGroup { group }) => {
-            apply(
-                state,
-                vec![(
-                    ItemKey::Group(group.clone()),
-                    Some(Decision {
-                        verdict: Verdict::Deny,
-                        rule: Rule::Group(group.clone()),
-                    }),
-                )],
-            );
-            info(state, format!("group `{group}` will not be included"));
-        }
-        _ => {
-            let rule = initial_rule(state, id);
-            let text = describe(&rule, &home);
-            apply(state, vec![(own_key, Some(denied(rule)))]);
-            info(state, format!("denied {text}"));
-        }
-    }
+    let shared = match &suggested {
+        Some(SuggestionKind::Workdir) => Some("the working directory (workdir.access)".to_string()),
+        Some(SuggestionKind::IncludeGroup { group }) => Some(format!("group `{group}`")),
+        Some(SuggestionKind::Grant) => state.suggestion(id).and_then(|s| {
+            s.path
+                .as_ref()
+                .filter(|p| **p != path)
+                .map(|p| format!("{}{}", display(p, &home), if s.dir { "/" } else { "" }))
+        }),
+        _ => None,
+    };
+    apply(state, vec![(own_key, Some(denied(row_rule)))]);
+    info(
+        state,
+        match shared {
+            Some(rest) => format!(
+                "denied {row_text} only; {rest} stays pending for the other rows (allowing it carves this one out)"
+            ),
+            None => format!("denied {row_text}"),
+        },
+    );
 }
 
 fn accept_all_safe(state: &mut ReviewState) {
     state.ensure_suggestions();
     let ctx = &state.learn.ctx;
     let mut changes: Vec<(ItemKey, Option<Decision>)> = Vec::new();
-    let mut left = 0usize;
     for s in &state.suggestions {
         let undecided = |key: &ItemKey| !state.decisions.contains_key(key);
         let change = match &s.kind {
@@ -1015,32 +1304,39 @@ fn accept_all_safe(state: &mut ReviewState) {
                     continue;
                 };
                 let key = ItemKey::Path(path.clone());
+                // A row decided by hand keeps its decision; a row only denied does not
+                // stop the rest of the suggestion (the profile carves it out).
                 let governed = s.observed.iter().chain(std::iter::once(path)).any(|p| {
                     state
                         .tree
                         .find(p)
-                        .is_some_and(|id| !matches!(state.governor(id), Governor::None))
+                        .is_some_and(|id| match state.governor(id) {
+                            Governor::None => false,
+                            Governor::Own(d) => {
+                                d.verdict != Verdict::Deny
+                                    || d.path_rule().is_none_or(|r| r.path != *p)
+                            }
+                            _ => true,
+                        })
                 });
+                let rule = PathRule {
+                    path: path.clone(),
+                    dir: s.dir,
+                    access,
+                    anchor_dir: s.dir,
+                    bypass: None,
+                };
                 if !s.safe
                     || never_whole(path, &ctx.home).is_some()
                     || ctx.sensitive(path).is_some()
+                    || state.path_dir_reached(&rule).is_some()
                 {
-                    left += 1;
                     continue;
                 }
                 if governed || !undecided(&key) {
                     continue;
                 }
-                (
-                    key,
-                    Rule::Path(PathRule {
-                        path: path.clone(),
-                        dir: s.dir,
-                        access,
-                        anchor_dir: s.dir,
-                        bypass: None,
-                    }),
-                )
+                (key, Rule::Path(rule))
             }
             SuggestionKind::IncludeGroup { group } => {
                 (ItemKey::Group(group.clone()), Rule::Group(group.clone()))
@@ -1050,14 +1346,9 @@ fn accept_all_safe(state: &mut ReviewState) {
                 Rule::Workdir(s.access.unwrap_or(Access::ReadWrite)),
             ),
             SuggestionKind::Host => (ItemKey::Host(s.rule.clone()), Rule::Host(s.rule.clone())),
-            SuggestionKind::Sensitive { .. } => {
-                left += 1;
-                continue;
-            }
-            SuggestionKind::Covered { .. } => continue,
+            SuggestionKind::Sensitive { .. } | SuggestionKind::Covered { .. } => continue,
         };
         if !s.safe {
-            left += 1;
             continue;
         }
         if undecided(&change.0) {
@@ -1072,18 +1363,27 @@ fn accept_all_safe(state: &mut ReviewState) {
     }
     let n = changes.len();
     apply(state, changes);
-    info(
-        state,
-        format!(
-            "accepted {n} safe suggestion{}{}",
-            if n == 1 { "" } else { "s" },
-            if left > 0 {
-                format!("; {left} left for you (sensitive paths, system writes)")
-            } else {
-                String::new()
-            }
-        ),
+    // The same count as the header's, so the two never disagree.
+    let pending = state.pending_count();
+    let sensitive = state
+        .suggestions
+        .iter()
+        .filter(|s| matches!(s.kind, SuggestionKind::Sensitive { .. }))
+        .count();
+    let mut text = format!(
+        "accepted {n} safe suggestion{}; {pending} pending left for you",
+        if n == 1 { "" } else { "s" }
     );
+    if pending > 0 {
+        text.push_str(" (system writes, PATH directories, rules you shaped: p finds them)");
+    }
+    if sensitive > 0 {
+        text.push_str(&format!(
+            "; {sensitive} sensitive group{} of paths stay denied",
+            if sensitive == 1 { "" } else { "s" }
+        ));
+    }
+    info(state, text);
 }
 
 fn act_on_host(state: &mut ReviewState, action: Action) {
@@ -1308,6 +1608,26 @@ fn confirm_key(state: &mut ReviewState, key: KeyEvent) -> Option<Command> {
     None
 }
 
+/// The `PATH` warning: `y` allows the write grant, anything else keeps it out.
+fn confirm_path_key(state: &mut ReviewState, key: KeyEvent) -> Option<Command> {
+    let Overlay::ConfirmPath(confirm) = std::mem::take(&mut state.overlay) else {
+        return None;
+    };
+    match key.code {
+        KeyCode::Char('y') | KeyCode::Char('Y') => {
+            let home = state.learn.ctx.home.clone();
+            let on_path = display(&confirm.on_path, &home);
+            grant(state, confirm.key, confirm.rule);
+            if let Some(status) = &mut state.status {
+                status.text = format!("{} — {on_path} is on PATH", status.text);
+                status.error = true;
+            }
+        }
+        _ => info(state, "not granted"),
+    }
+    None
+}
+
 fn request_quit(state: &mut ReviewState) -> Option<Command> {
     let unsaved = state.unsaved();
     let running = state.running();
@@ -1439,6 +1759,26 @@ fn sync_output_size(state: &mut ReviewState) -> Option<Command> {
     Some(Command::ResizePty { rows, cols })
 }
 
+/// Scrolls the output pane through its scrollback: Shift with PgUp/PgDn, ↑/↓,
+/// Home/End in either pane, and `{`/`}` from the review. Returns true if it did.
+fn scroll_output(state: &mut ReviewState, key: &KeyEvent) -> bool {
+    let shift = key.modifiers.contains(KeyModifiers::SHIFT);
+    let page = state.output.size().0.saturating_sub(1).max(1) as isize;
+    let review = state.focus == Focus::Main;
+    match key.code {
+        KeyCode::PageUp if shift => state.output.scroll(page),
+        KeyCode::PageDown if shift => state.output.scroll(-page),
+        KeyCode::Up if shift => state.output.scroll(1),
+        KeyCode::Down if shift => state.output.scroll(-1),
+        KeyCode::Home if shift => state.output.scroll_to_oldest(),
+        KeyCode::End if shift => state.output.scroll_to_live(),
+        KeyCode::Char('{') if review => state.output.scroll(page),
+        KeyCode::Char('}') if review => state.output.scroll(-page),
+        _ => return false,
+    }
+    true
+}
+
 fn output_key(state: &mut ReviewState, key: KeyEvent) -> Option<Command> {
     match key.code {
         KeyCode::Tab | KeyCode::BackTab => {
@@ -1454,6 +1794,8 @@ fn output_key(state: &mut ReviewState, key: KeyEvent) -> Option<Command> {
         info(state, "the command's terminal is closed; Tab goes back");
         return None;
     }
+    // Typing goes back to the live screen, as in a terminal.
+    state.output.scroll_to_live();
     key_bytes(&key, state.output.screen().application_cursor()).map(Command::SendToPty)
 }
 

@@ -157,6 +157,7 @@ pub fn view(state: &ReviewState, frame: &mut Frame<'_>) {
         Overlay::Help { scroll } => help(theme, frame, *scroll),
         Overlay::Edit { input, error, .. } => edit(theme, frame, input, error.as_deref()),
         Overlay::Confirm(c) => confirm(state, theme, frame, c),
+        Overlay::ConfirmPath(c) => confirm_path(state, theme, frame, c),
         Overlay::Save(d) => save(theme, frame, d),
         Overlay::Quit { unsaved, running } => quit(theme, frame, *unsaved, *running),
     }
@@ -210,16 +211,27 @@ fn clock(d: std::time::Duration) -> String {
 fn header(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) {
     let learn = &state.learn;
     let program = match learn.exit_code {
+        None if state.waiting => Span::styled(
+            " ⌨ WAITING FOR INPUT ",
+            theme
+                .fg(Color::Yellow)
+                .add_modifier(Modifier::REVERSED | Modifier::BOLD),
+        ),
         None => Span::styled(" ● running ", theme.fg(Color::Green)),
         Some(0) => Span::styled(" ■ exited 0 ", theme.fg(Color::Green)),
         Some(code) => Span::styled(format!(" ■ exited {code} "), theme.fg(Color::Red)),
     };
+    // On a narrow screen a zero drop count gives its room to the command.
+    let dropped = if learn.dropped == 0 && area.width < 100 {
+        String::new()
+    } else {
+        format!(" {} dropped │", learn.dropped)
+    };
     let facts = format!(
-        " {} │ {} │ {} events │ {} dropped │",
+        " {} │ {} │ {} events │{dropped}",
         state.config.backend,
         clock(state.elapsed),
         learn.events,
-        learn.dropped
     );
     let title = " nono learn ";
     let fixed = title.len() + facts.chars().count() + program.content.chars().count() + 2;
@@ -378,14 +390,24 @@ fn row_status(state: &ReviewState, id: NodeId) -> (String, Class) {
                 },
             },
             Class::Lookup => "· lookup only".into(),
-            Class::Failed => format!(
-                "· failed {}",
-                state
+            Class::Failed => {
+                let path = &state.tree.node(id).path;
+                match state
                     .path_node(id)
-                    .and_then(|n| n.last_errno)
-                    .map(errno_name)
-                    .unwrap_or_default()
-            ),
+                    .filter(|_| !state.learn.ctx.net_no_create.is_empty())
+                    .and_then(|n| state.learn.ctx.net_refusal(path, n))
+                {
+                    Some(_) => "· failed EACCES: refused by the safety net".into(),
+                    None => format!(
+                        "· failed {}",
+                        state
+                            .path_node(id)
+                            .and_then(|n| n.last_errno)
+                            .map(errno_name)
+                            .unwrap_or_default()
+                    ),
+                }
+            }
             Class::Branch => {
                 if super::decision::never_whole(&state.tree.node(id).path, home).is_some()
                     && state.tree.node(id).observed
@@ -400,6 +422,48 @@ fn row_status(state: &ReviewState, id: NodeId) -> (String, Class) {
         },
     };
     (text, class)
+}
+
+/// The decision column of a Files row in `width` columns: a pending suggestion for
+/// the row's own path is shown without repeating the path (`? r — reason`), and a
+/// wider rule keeps the end of its path (`? r …/data/set/ — reason`), which is what
+/// tells it apart from its neighbours.
+fn list_status(state: &ReviewState, id: NodeId, width: usize) -> (String, Class) {
+    let (text, class) = row_status(state, id);
+    if class != Class::Pending || !matches!(state.governor(id), Governor::None) {
+        return (text, class);
+    }
+    let Some(s) = state.suggestion(id) else {
+        return (text, class);
+    };
+    if s.kind != SuggestionKind::Grant {
+        return (text, class);
+    }
+    let access = s.access.map(access_short).unwrap_or("");
+    let node_path = &state.tree.node(id).path;
+    let text = match &s.path {
+        Some(p) if p.as_path() == &**node_path => format!("? {access} — {}", s.reason),
+        _ => {
+            let rule = format!("{}{}", s.rule, if s.dir { "/" } else { "" });
+            let head = format!("? {access} ");
+            let room = width.saturating_sub(head.chars().count());
+            format!("{head}{} — {}", truncate_left(&rule, room), s.reason)
+        }
+    };
+    (text, class)
+}
+
+/// `text` cut to `width` columns from the left (`…/data/set/`).
+fn truncate_left(text: &str, width: usize) -> String {
+    let n = text.chars().count();
+    if n <= width {
+        return text.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let tail: String = text.chars().skip(n - (width - 1)).collect();
+    format!("…{tail}")
 }
 
 fn decided_text(d: &Decision, home: &Path, via: bool) -> String {
@@ -468,13 +532,49 @@ fn files(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) {
         );
         return;
     }
-    let status_w = (width * 45 / 100).clamp(12, 60);
-    let count_w = 6;
+    // Columns: name, badges, count, decision. Below 60 columns (an 80-column screen)
+    // the count goes (the Details pane has it) so that names stay readable.
+    // The name column takes what the names shown need (the decision column keeps at
+    // least 40%, or 16 columns on a narrow screen).
+    let count_w = if width >= 60 { 6 } else { 0 };
     let badge_w = 7;
-    let name_w = width.saturating_sub(status_w + count_w + badge_w);
     let offset = state.offset[0];
+    let labels: Vec<(usize, String)> = state
+        .rows
+        .iter()
+        .skip(offset)
+        .take(height)
+        .map(|row| {
+            let mut label = state.tree.label(row);
+            let node = state.tree.node(row.node);
+            let dir = node.is_branch() || state.path_node(row.node).is_some_and(|n| n.dir);
+            if dir && !label.ends_with('/') {
+                label.push('/');
+            }
+            (row.depth as usize, label)
+        })
+        .collect();
+    let fixed = count_w + badge_w;
+    let (name_max, _) = name_and_status(width, fixed, usize::MAX, status_share(width));
+    // Deep trees indent less than two columns a level once the names would lose
+    // room: the marker and at least 14 columns of the name always show.
+    let max_indent = name_max.saturating_sub(2 + 14 + 1);
+    let indent_of = |depth: usize| (depth * 2).min(max_indent);
+    let needed = labels
+        .iter()
+        .map(|(d, l)| indent_of(*d) + 2 + l.chars().count() + 1)
+        .max()
+        .unwrap_or(0);
+    let (name_w, status_w) = name_and_status(width, fixed, needed, status_share(width));
     let mut lines = Vec::with_capacity(height);
-    for (i, row) in state.rows.iter().enumerate().skip(offset).take(height) {
+    for ((i, row), (depth, label)) in state
+        .rows
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(height)
+        .zip(labels)
+    {
         let node = state.tree.node(row.node);
         let branch = node.is_branch();
         let marker = if !branch {
@@ -484,19 +584,35 @@ fn files(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) {
         } else {
             "▾ "
         };
-        let mut label = state.tree.label(row);
         let pn = state.path_node(row.node);
-        if (branch || pn.is_some_and(|n| n.dir)) && !label.ends_with('/') {
-            label.push('/');
-        }
-        let indent = "  ".repeat(row.depth as usize);
-        let name = fit(&format!("{indent}{marker}{label}"), name_w);
+        let indent = " ".repeat(indent_of(depth));
+        // One blank column between the name and the badges.
+        let name = format!(
+            "{} ",
+            fit(
+                &format!("{indent}{marker}{label}"),
+                name_w.saturating_sub(1)
+            )
+        );
         let (badge, count) = match pn {
             Some(n) => (badges(n), format!("{}×", n.ok_count + n.failed_count)),
             None => (String::new(), format!("({})", node.observed_below)),
         };
-        let (mut text, class) = row_status(state, row.node);
-        if text.is_empty() && branch && state.is_folded(row.node) {
+        let (mut text, mut class) = list_status(state, row.node, status_w);
+        let pending_inside = if branch && state.is_folded(row.node) {
+            state.pending_inside(row.node)
+        } else {
+            0
+        };
+        if pending_inside > 0
+            && !matches!(
+                class,
+                Class::Pending | Class::Allowed | Class::Denied | Class::Sensitive
+            )
+        {
+            text = format!("? {pending_inside} pending inside");
+            class = Class::Pending;
+        } else if text.is_empty() && branch && state.is_folded(row.node) {
             text = "· nothing to decide inside".into();
         }
         let sensitive = state.is_sensitive(row.node);
@@ -508,7 +624,14 @@ fn files(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) {
         let mut spans = vec![
             Span::raw(name),
             Span::styled(fit(&badge, badge_w), theme.fg(Color::Gray)),
-            Span::styled(format!("{count:>5} "), theme.fg(Color::DarkGray)),
+            Span::styled(
+                if count_w > 0 {
+                    format!("{count:>5} ")
+                } else {
+                    String::new()
+                },
+                theme.fg(Color::DarkGray),
+            ),
             Span::styled(fit(&text, status_w), style),
         ];
         if sensitive {
@@ -523,6 +646,21 @@ fn files(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) {
         lines.push(line);
     }
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The widths of a list's name and decision columns in `width` columns, `fixed` of
+/// them taken by the others: the names get what they need (`needed`), up to what
+/// leaves the decision `status_min`, and at least 16.
+fn name_and_status(width: usize, fixed: usize, needed: usize, status_min: usize) -> (usize, usize) {
+    let name_max = width.saturating_sub(status_min + fixed);
+    let name = needed.clamp(name_max.min(16), name_max);
+    (name, width.saturating_sub(name + fixed))
+}
+
+/// The room a list keeps for its decision column: 40%, or 16 columns on a narrow
+/// screen.
+fn status_share(width: usize) -> usize {
+    if width >= 60 { width * 2 / 5 } else { 16 }
 }
 
 fn host_status(state: &ReviewState, host: &str) -> (String, Class) {
@@ -570,11 +708,9 @@ fn network(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect)
         );
         return;
     }
-    let status_w = (width * 38 / 100).clamp(12, 60);
-    let name_w = width.saturating_sub(status_w + 18);
     let hosts = state.learn.hosts.len();
     let offset = state.offset[1];
-    let mut lines = Vec::new();
+    let mut rows = Vec::new();
     for i in offset..(offset + height).min(state.row_count()) {
         let (name, via, count, text, class) = if i < hosts {
             let Some((host, node)) = state.learn.hosts.iter().nth(i) else {
@@ -613,10 +749,43 @@ fn network(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect)
                 Class::Lookup,
             )
         };
+        // The tab is all hosts: the list says `allow`, Details says which rule.
+        let text = match text.strip_prefix("? allow_domain") {
+            Some(rest) => format!("? allow{rest}"),
+            None => text,
+        };
+        rows.push((i, name, via, count, text, class));
+    }
+    let count_w = if width >= 60 { 7 } else { 0 };
+    let needed = rows
+        .iter()
+        .map(|r| r.1.chars().count() + 2)
+        .max()
+        .unwrap_or(0);
+    let via_w = rows
+        .iter()
+        .map(|r| r.2.chars().count() + 1)
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    // Host decisions are short (`? allow — …`): the names come first.
+    let (name_w, status_w) = name_and_status(width, via_w + count_w, needed, 16);
+    let mut lines = Vec::new();
+    for (i, name, via, count, text, class) in rows {
         let mut line = Line::from(vec![
-            Span::raw(fit(&format!(" {name}"), name_w)),
-            Span::styled(fit(&via, 10), theme.fg(Color::Gray)),
-            Span::styled(format!("{:>5}× ", count), theme.fg(Color::DarkGray)),
+            Span::raw(format!(
+                "{} ",
+                fit(&format!(" {name}"), name_w.saturating_sub(1))
+            )),
+            Span::styled(fit(&via, via_w), theme.fg(Color::Gray)),
+            Span::styled(
+                if count_w > 0 {
+                    format!("{:>5}× ", count)
+                } else {
+                    String::new()
+                },
+                theme.fg(Color::DarkGray),
+            ),
             Span::styled(fit(&text, status_w), theme.class(class)),
         ]);
         if i == state.cursor[1] && focused {
@@ -629,8 +798,17 @@ fn network(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect)
 
 fn execs(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) {
     let focused = state.focus == Focus::Main;
+    let hidden = state.hidden_execs();
     let block = pane(
-        format!(" Exec — {} programs ", state.learn.execs.len()),
+        format!(
+            " Exec — {} programs{} ",
+            state.learn.execs.len(),
+            if hidden > 0 {
+                format!(", {hidden} failed PATH lookups hidden (f shows)")
+            } else {
+                String::new()
+            }
+        ),
         focused,
         theme,
     );
@@ -648,14 +826,30 @@ fn execs(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) {
         );
         return;
     }
-    let status_w = (width * 40 / 100).clamp(12, 50);
-    let name_w = width.saturating_sub(status_w + 12);
+    if state.row_count() == 0 {
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                "only failed PATH lookups so far (f shows them)",
+                theme.fg(Color::DarkGray),
+            )),
+            inner,
+        );
+        return;
+    }
     let offset = state.offset[2];
+    let needed = state
+        .exec_rows()
+        .into_iter()
+        .skip(offset)
+        .take(height)
+        .map(|(p, _)| p.as_os_str().len() + 2)
+        .max()
+        .unwrap_or(0);
+    let (name_w, status_w) = name_and_status(width, 12, needed, status_share(width));
     let mut lines = Vec::new();
     for (i, (path, node)) in state
-        .learn
-        .execs
-        .iter()
+        .exec_rows()
+        .into_iter()
         .enumerate()
         .skip(offset)
         .take(height)
@@ -724,7 +918,8 @@ fn node_detail<'a>(state: &'a ReviewState, theme: Theme, id: NodeId, lines: &mut
             theme.fg(Color::Red).add_modifier(Modifier::BOLD),
         )));
     }
-    let (text, class) = row_status(state, id);
+    // The path is the line above: the status does not repeat it.
+    let (text, class) = list_status(state, id, usize::MAX);
     let decision = match state.governor(id) {
         Governor::Own(_) => Some("on this row".to_string()),
         Governor::Rule { anchor, .. } => Some(display(anchor, home)),
@@ -760,6 +955,12 @@ fn node_detail<'a>(state: &'a ReviewState, theme: Theme, id: NodeId, lines: &mut
                         .unwrap_or_default()
                 ),
             ));
+            if let Some(why) = state.learn.ctx.net_refusal(&node.path, n) {
+                lines.push(Line::from(Span::styled(
+                    format!("⚠ {why}"),
+                    theme.fg(Color::Yellow).add_modifier(Modifier::BOLD),
+                )));
+            }
             lines.push(field(theme, "pids", list(n.pids.iter())));
             lines.push(field(
                 theme,
@@ -798,7 +999,7 @@ fn detail(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) 
             None => lines.push(Line::from("nothing selected")),
         },
         Tab::Exec => {
-            if let Some((path, e)) = state.learn.execs.iter().nth(state.cursor[2]) {
+            if let Some((path, e)) = state.exec_row(state.cursor[2]) {
                 lines.push(Line::from(Span::styled(
                     path.display().to_string(),
                     Style::default().add_modifier(Modifier::BOLD),
@@ -874,14 +1075,30 @@ fn detail(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) 
 
 fn output(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) {
     let focused = state.focus == Focus::Output;
+    let back = state.output.scrolled_back();
     let title = match (focused, state.output.closed) {
+        _ if back > 0 => format!(" Output — {back} lines back (S-End: live) "),
         (_, true) => " Output — closed ".to_string(),
-        (true, false) => " Output — keys go to the command (Tab: back, Ctrl-T: a tab) ".to_string(),
+        (true, false) if state.waiting => {
+            " ⌨ THE COMMAND IS WAITING FOR INPUT — keys go to it (Tab: back to the review) "
+                .to_string()
+        }
+        (false, false) if state.waiting => {
+            " ⌨ THE COMMAND IS WAITING FOR INPUT — Tab to type (keys here are decisions) "
+                .to_string()
+        }
+        (true, false) => " Output — keys go to the command (Tab: back, ^T: a tab) ".to_string(),
         (false, false) => " Output — Tab to type into the command ".to_string(),
     };
-    let block = pane(title, focused, theme);
+    let mut block = pane(title, focused, theme);
+    if state.waiting && !state.output.closed {
+        let loud = theme
+            .fg(Color::Yellow)
+            .add_modifier(Modifier::REVERSED | Modifier::BOLD);
+        block = block.border_style(loud).title_style(loud);
+    }
     let mut cursor = Cursor::default();
-    if !focused {
+    if !focused || back > 0 {
         cursor.hide();
     }
     frame.render_widget(
@@ -892,34 +1109,74 @@ fn output(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) 
     );
 }
 
-/// The key hints of the status line, by context, most useful first.
-fn hints(state: &ReviewState) -> Vec<(&'static str, &'static str)> {
+/// A key hint of the status line: the key, what it does, and its rank (0 always
+/// shows; otherwise lower ranks win the room that is left).
+type Hint = (&'static str, &'static str, u8);
+
+/// The key hints of the status line, by context, in the order shown. Labels are
+/// short so that an 80-column screen keeps the important ones: on the Files tab `s
+/// save` and `A all safe` always show, with `? help` and `q quit`.
+fn hints(state: &ReviewState) -> Vec<Hint> {
     if state.focus == Focus::Output {
-        return vec![("Tab", "back to the review"), ("^T", "send a Tab")];
+        return vec![
+            ("Tab", "back to the review", 0),
+            ("^T", "send a Tab", 1),
+            ("S-PgUp/PgDn", "scroll", 0),
+            ("S-End", "live", 2),
+        ];
     }
     match state.tab {
         Tab::Network => vec![
-            ("y", "allow"),
-            ("d", "deny"),
-            ("+/-", "widen/narrow"),
-            ("u", "undo"),
-            ("s", "save"),
-            ("j/k", "move"),
+            ("y", "allow", 1),
+            ("d", "deny", 2),
+            ("+/-", "widen/narrow", 3),
+            ("u", "undo", 4),
+            ("s", "save", 0),
+            ("j/k", "move", 5),
+            ("?", "help", 0),
+            ("q", "quit", 0),
         ],
         _ => vec![
-            ("y", "accept"),
-            ("r/w", "read/rw"),
-            ("d", "deny"),
-            ("+/-", "widen/narrow"),
-            ("e", "edit"),
-            ("s", "save"),
-            ("u", "undo"),
-            ("A", "all safe"),
-            ("/", "search"),
-            ("f", "filter"),
-            ("h/l", "fold"),
+            ("y", "accept", 1),
+            ("r/w", "allow", 2),
+            ("d", "deny", 3),
+            ("+/-", "widen", 4),
+            ("e", "edit", 6),
+            ("u", "undo", 5),
+            ("s", "save", 0),
+            ("A", "all safe", 0),
+            ("/", "search", 7),
+            ("f", "filter", 8),
+            ("h/l", "fold", 9),
+            ("?", "help", 0),
+            ("q", "quit", 0),
         ],
     }
+}
+
+/// The hints that fit in `width` columns, in their order: rank 0 first, then by rank.
+fn fitting_hints(hints: &[Hint], width: usize) -> Vec<Hint> {
+    let cost = |(k, w, _): &Hint| k.chars().count() + w.chars().count() + 3;
+    let mut by_rank: Vec<usize> = (0..hints.len()).collect();
+    by_rank.sort_by_key(|&i| hints[i].2);
+    let mut room = width;
+    let mut keep = vec![false; hints.len()];
+    for i in by_rank {
+        let c = cost(&hints[i]);
+        if c <= room {
+            room -= c;
+            keep[i] = true;
+        } else if hints[i].2 != 0 {
+            // Lower ranks do not jump ahead of a higher one that did not fit.
+            break;
+        }
+    }
+    hints
+        .iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|(h, _)| *h)
+        .collect()
 }
 
 fn status(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) {
@@ -936,27 +1193,26 @@ fn status(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, area: Rect) 
         } else {
             theme.fg(Color::Green)
         };
-        Line::from(Span::styled(format!(" {}", s.text), style))
-    } else {
-        // `? help` and `q quit` always show; the others as long as they fit.
-        let always: &[(&str, &str)] = if state.focus == Focus::Output {
-            &[]
-        } else {
-            &[("?", "help"), ("q", "quit")]
-        };
-        let width = |(k, w): &(&str, &str)| k.chars().count() + w.chars().count() + 3;
-        let mut room = (area.width as usize).saturating_sub(always.iter().map(width).sum());
-        let mut shown = Vec::new();
-        for hint in hints(state) {
-            if width(&hint) > room {
-                break;
-            }
-            room -= width(&hint);
-            shown.push(hint);
+        let text = format!(" {}", s.text);
+        let width = area.width.max(1) as usize;
+        let len = text.chars().count();
+        if len > width && area.y > 0 {
+            // A message longer than the line (the whole command to replay after a
+            // save) is never cut: it grows upwards over the body until the next key.
+            let rows = (len.div_ceil(width) + 1).min(area.y as usize + 1) as u16;
+            let above = Rect::new(area.x, area.y + 1 - rows, area.width, rows);
+            frame.render_widget(Clear, above);
+            frame.render_widget(
+                Paragraph::new(Line::from(Span::styled(text, style))).wrap(Wrap { trim: false }),
+                above,
+            );
+            return;
         }
-        shown.extend_from_slice(always);
+        Line::from(Span::styled(text, style))
+    } else {
+        let shown = fitting_hints(&hints(state), area.width as usize);
         let mut spans = Vec::new();
-        for (key, what) in shown {
+        for (key, what, _) in shown {
             spans.push(Span::styled(format!(" {key}"), theme.key()));
             spans.push(Span::styled(format!(" {what} "), theme.fg(Color::Gray)));
         }
@@ -977,115 +1233,143 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     )
 }
 
-/// Every key, by section, for the help overlay.
+/// Every key, by section, for the help overlay. Kept short: at 80×24 the overlay
+/// shows all of it in two columns without scrolling (a test checks).
 pub const KEYS: &[(&str, &[(&str, &str)])] = &[
     (
         "Moving",
         &[
             ("j k ↓ ↑", "down / up"),
-            ("g G Home End", "first / last row"),
-            ("PgDn PgUp ^d ^u", "a page down / up"),
-            ("h ←", "fold the directory, or go to its parent"),
-            ("l →", "unfold the directory, or go into it"),
-            ("space", "fold / unfold"),
-            ("C E", "fold all / unfold all"),
-            (
-                "1 2 3 [ ]",
-                "Files / Network / Exec tab; previous / next tab",
-            ),
-            ("Tab", "type into the command's terminal (Tab again: back)"),
-            ("^T", "(in the terminal) send a Tab to the command"),
+            ("g G", "first / last row"),
+            ("PgDn PgUp", "a page (also ^d ^u)"),
+            ("h ←", "fold, or go to the parent"),
+            ("l →", "unfold, or go into it"),
+            ("space C E", "fold; fold all; unfold all"),
+            ("1 2 3 [ ]", "tabs; previous / next tab"),
+            ("/ n N", "search; next / previous"),
+            ("f F", "cycle the filter; all rows"),
             ("z", "zoom the focused pane"),
-            ("/ n N", "search paths; next / previous match"),
-            (
-                "f F",
-                "cycle the filter: pending, allowed, denied, sensitive, failed; all",
-            ),
+            ("p P", "next / previous pending"),
+            ("", "Exec tab: f = failed PATH"),
         ],
     ),
     (
-        "Deciding (on the selected row's rule)",
+        "The command's output",
+        &[
+            ("Tab", "type into it (Tab: back)"),
+            ("^T", "(typing) send it a Tab"),
+            ("S-PgUp/Dn", "scroll back / forward"),
+            ("S-↑ S-↓", "scroll a line"),
+            ("S-Home", "the oldest line kept"),
+            ("S-End", "back to the live output"),
+            ("{ }", "scroll, from the review"),
+        ],
+    ),
+    (
+        "Deciding (the row's rule)",
         &[
             ("y Enter", "accept the suggestion"),
-            ("r", "allow read-only"),
-            ("w", "allow read-write"),
-            ("d", "deny (carves it out of an allowed directory above)"),
-            (
-                "+ =",
-                "widen the rule one directory up (stops below / and $HOME)",
-            ),
-            ("-", "narrow it back towards the observed path"),
-            (
-                "e",
-                "edit the rule's path (must still cover what was observed)",
-            ),
-            ("i", "include the suggested group"),
-            ("A", "accept every safe suggestion (never sensitive paths)"),
-            ("u", "undo the last decision"),
+            ("r w", "allow read / read-write"),
+            ("d", "deny this row (carves)"),
+            ("+ = -", "widen / narrow the rule"),
+            ("e", "edit the rule's path"),
+            ("i", "add the suggested group"),
+            ("A", "accept all safe rows"),
+            ("u", "undo"),
         ],
     ),
     (
         "Saving and leaving",
         &[
-            (
-                "s ^S",
-                "save: shows the profile as a diff, asks for a name or path",
-            ),
-            (
-                "q ^C",
-                "quit (asks when decisions are unsaved or the command runs)",
-            ),
-            ("?", "this help (any other key closes it)"),
+            ("s ^S", "save (shows a diff first)"),
+            ("q ^C", "quit (asks if unsaved)"),
+            ("?", "this help"),
         ],
     ),
     (
         "Notes",
         &[
-            (
-                "globs",
-                "nono profiles have no globs, so there is no *.ext step:",
-            ),
-            ("", "widening goes to the whole directory instead."),
-            (
-                "sensitive",
-                "paths the base profile denies (red) are allowed only after",
-            ),
-            (
-                "",
-                "typing `grant`; they go into filesystem.bypass_protection.",
-            ),
-            (
-                "badges",
-                "r read  w write  x exec  c create  d delete (CAPITALS: failed)",
-            ),
+            ("badges", "r w x create delete lookup"),
+            ("", "(CAPITALS: only failed)"),
+            ("sensitive", "red; allowed after `grant`"),
+            ("globs", "none: + widens to the dir"),
+            ("PATH", "writes there ask first"),
+            ("input", "waiting cmd takes the keys"),
         ],
     ),
 ];
 
-fn help(theme: Theme, frame: &mut Frame<'_>, scroll: u16) {
-    let area = centered(frame.area(), 84, frame.area().height.saturating_sub(2));
-    frame.render_widget(Clear, area);
-    let mut lines: Vec<Line<'_>> = Vec::new();
+/// The help overlay's lines: a section title (`None` key) or a key and what it does.
+fn help_lines() -> Vec<(Option<&'static str>, &'static str)> {
+    let mut lines = Vec::new();
     for (section, keys) in KEYS {
-        lines.push(Line::from(Span::styled(
-            format!(" {section}"),
-            Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
-        )));
+        lines.push((None, *section));
         for (k, what) in *keys {
-            lines.push(Line::from(vec![
-                Span::styled(format!("  {k:<17}"), theme.key()),
-                Span::raw(*what),
-            ]));
+            lines.push((Some(*k), *what));
         }
     }
-    frame.render_widget(
-        Paragraph::new(lines).scroll((scroll, 0)).block(pane(
-            " Keys — any key closes, j/k scroll ".into(),
-            true,
-            theme,
-        )),
-        area,
-    );
+    lines
+}
+
+fn help(theme: Theme, frame: &mut Frame<'_>, scroll: u16) {
+    let screen = frame.area();
+    let lines = help_lines();
+    let key_w = lines
+        .iter()
+        .filter_map(|(k, _)| k.map(|k| k.chars().count()))
+        .max()
+        .unwrap_or(0);
+    let width_of = |(k, t): &(Option<&str>, &str)| match k {
+        Some(_) => 1 + key_w + 2 + t.chars().count(),
+        None => 1 + t.chars().count(),
+    };
+    // A column: a space, the key, two spaces, the text (or a space and a title).
+    let col_w = lines.iter().map(width_of).max().unwrap_or(0);
+    let inner_h = screen.height.saturating_sub(2).max(1) as usize;
+    let inner_w = screen.width.saturating_sub(2) as usize;
+    // As many columns as fit across, but no more than needed to show it all.
+    let fit_across = ((inner_w + 1) / (col_w + 1)).max(1);
+    let needed = lines.len().div_ceil(inner_h).max(1);
+    let columns = needed.min(fit_across);
+    let per_column = lines.len().div_ceil(columns);
+    let width = (columns * (col_w + 1) + 1) as u16;
+    let height = (per_column.min(inner_h) + 2) as u16;
+    let area = centered(screen, width, height);
+    frame.render_widget(Clear, area);
+    let title = if per_column > inner_h {
+        " Keys — any key closes, j/k scroll "
+    } else {
+        " Keys — any key closes "
+    };
+    let block = pane(title.into(), true, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    for c in 0..columns {
+        let x = inner.x + (c * (col_w + 1)) as u16;
+        let column = Rect::new(
+            x,
+            inner.y,
+            (col_w as u16).min((inner.x + inner.width).saturating_sub(x)),
+            inner.height,
+        );
+        let shown: Vec<Line<'_>> = lines
+            .iter()
+            .skip(c * per_column)
+            .take(per_column)
+            .skip(scroll as usize)
+            .map(|(k, what)| match k {
+                None => Line::from(Span::styled(
+                    format!(" {what}"),
+                    Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
+                )),
+                Some(k) => Line::from(vec![
+                    Span::styled(format!(" {k:<key_w$}  "), theme.key()),
+                    Span::raw(*what),
+                ]),
+            })
+            .collect();
+        frame.render_widget(Paragraph::new(shown), column);
+    }
 }
 
 fn input_line<'a>(theme: Theme, label: &'a str, input: &str) -> Line<'a> {
@@ -1159,6 +1443,48 @@ fn confirm(state: &ReviewState, theme: Theme, frame: &mut Frame<'_>, c: &super::
         .borders(Borders::ALL)
         .border_style(red)
         .title(Span::styled(" Sensitive path ", red));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        area,
+    );
+}
+
+fn confirm_path(
+    state: &ReviewState,
+    theme: Theme,
+    frame: &mut Frame<'_>,
+    c: &super::model::ConfirmPath,
+) {
+    let home = &state.learn.ctx.home;
+    let area = centered(frame.area(), 80, 8);
+    frame.render_widget(Clear, area);
+    let loud = theme.fg(Color::Yellow).add_modifier(Modifier::BOLD);
+    let lines = vec![
+        Line::from(Span::styled(
+            format!("⚠ {} is on PATH.", display(&c.on_path, home)),
+            loud,
+        )),
+        Line::from(format!(
+            "Allowing {}{} ({}) lets the command plant programs there that",
+            display(&c.rule.path, home),
+            if c.rule.dir { "/" } else { "" },
+            c.rule.access.name()
+        )),
+        Line::from("you run later, outside the sandbox."),
+        Line::from(""),
+        Line::from(vec![
+            Span::styled(" y ", theme.key()),
+            Span::raw("allow it anyway   "),
+            Span::styled(" any other key ", theme.key()),
+            Span::raw("keep it out"),
+        ]),
+    ];
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(loud)
+        .title(Span::styled(" Write on PATH ", loud));
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
@@ -1348,6 +1674,139 @@ mod tests {
     }
 
     #[test]
+    fn files_tab_at_80x24_keeps_names_save_and_all_safe() {
+        let s = fixture::state_at((80, 24));
+        let text = render(&s, 80, 24);
+        insta::assert_snapshot!("files_tab_80x24", text);
+        let footer = text.lines().last().unwrap();
+        for needed in ["s save", "A all safe", "? help", "q quit"] {
+            assert!(footer.contains(needed), "`{needed}` missing: {footer}");
+        }
+        for name in ["a.csv", "other.txt", "app.conf", ".cache/pip/"] {
+            assert!(text.contains(name), "{name} is cut at 80×24:\n{text}");
+        }
+    }
+
+    /// The hint after saving is the whole command to replay, never cut at 80 columns.
+    #[test]
+    fn the_replay_hint_after_saving_is_whole_at_80x24() {
+        let mut s = fixture::state_at((80, 24));
+        let path = s.config.profiles_dir.join("learned-python3.json");
+        update(&mut s, Msg::Saved { path });
+        let text = render(&s, 80, 24);
+        let joined: String = text
+            .lines()
+            .map(|l| {
+                l.trim_end_matches(['│', '┐', '┘', ' '])
+                    .trim_start_matches(['│', ' '])
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        let want = format!("nono run --profile learned-python3 -- {}", s.config.command);
+        let squeezed = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            squeezed(&joined).contains(&squeezed(&want)),
+            "`{want}` is not whole on the screen:\n{text}"
+        );
+    }
+
+    #[test]
+    fn network_and_exec_tabs_at_80x24() {
+        let mut s = fixture::state_at((80, 24));
+        keys(&mut s, "2");
+        insta::assert_snapshot!("network_tab_80x24", render(&s, 80, 24));
+        keys(&mut s, "3");
+        insta::assert_snapshot!("exec_tab_80x24", render(&s, 80, 24));
+    }
+
+    #[test]
+    fn the_help_fits_whole_at_80x24() {
+        let mut s = fixture::state_at((80, 24));
+        keys(&mut s, "?");
+        let text = render(&s, 80, 24);
+        insta::assert_snapshot!("help_overlay_80x24", text);
+        for (section, keys) in KEYS {
+            assert!(text.contains(section), "`{section}` not shown:\n{text}");
+            for (key, what) in *keys {
+                let line = format!("{key:<w$}  {what}", w = help_key_width());
+                assert!(text.contains(&line), "`{line}` not shown whole:\n{text}");
+            }
+        }
+        assert!(
+            !text.contains("j/k scroll"),
+            "the help should not need scrolling:\n{text}"
+        );
+    }
+
+    /// The width of the help's key column.
+    fn help_key_width() -> usize {
+        KEYS.iter()
+            .flat_map(|(_, k)| k.iter().map(|(k, _)| k.chars().count()))
+            .max()
+            .unwrap()
+    }
+
+    #[test]
+    fn files_tab_at_100x30_shows_the_suggestion_without_repeating_the_path() {
+        let s = fixture::state();
+        let text = render(&s, 100, 30);
+        let row = |name: &str| {
+            text.lines()
+                .find(|l| l.contains(name))
+                .unwrap_or_else(|| panic!("no {name} row:\n{text}"))
+                .to_string()
+        };
+        // Its own path: not repeated; a wider rule: its path, then the reason.
+        assert!(row("other.txt").contains("? r — "), "{}", row("other.txt"));
+        assert!(
+            row("a.csv").contains("? r /data/set/ — "),
+            "{}",
+            row("a.csv")
+        );
+    }
+
+    #[test]
+    fn the_output_pane_scrolls_back_and_typing_goes_live() {
+        let mut s = fixture::state_at((80, 24));
+        let lines: String = (1..=20_000).map(|i| format!("line {i}\r\n")).collect();
+        update(&mut s, Msg::Output(lines.into_bytes()));
+        let shift = |code| {
+            Msg::Key(KeyEvent::new(
+                code,
+                ratatui::crossterm::event::KeyModifiers::SHIFT,
+            ))
+        };
+        update(&mut s, shift(KeyCode::Home));
+        let text = render(&s, 80, 24);
+        let oldest = 20_000 - crate::review::model::SCROLLBACK + 1;
+        assert!(
+            text.contains(&format!("│line {oldest} ")),
+            "the oldest line kept is not shown:\n{text}"
+        );
+        assert!(text.contains("lines back"), "{text}");
+        update(&mut s, shift(KeyCode::PageDown));
+        update(&mut s, shift(KeyCode::Down));
+        assert!(s.output.scrolled_back() > 0);
+        // More output keeps the view where it is.
+        let back = s.output.scrolled_back();
+        update(&mut s, Msg::Output(b"line 20001\r\n".to_vec()));
+        assert_eq!(
+            s.output.scrolled_back(),
+            (back + 1).min(crate::review::model::SCROLLBACK)
+        );
+        // Typing into the command goes back to the live screen.
+        update(&mut s, Msg::Key(KeyEvent::from(KeyCode::Tab)));
+        keys(&mut s, "x");
+        assert_eq!(s.output.scrolled_back(), 0);
+        let text = render(&s, 80, 24);
+        assert!(text.contains("line 20001"), "{text}");
+        // From the review, `{` scrolls back a page.
+        update(&mut s, Msg::Key(KeyEvent::from(KeyCode::Tab)));
+        keys(&mut s, "{");
+        assert!(s.output.scrolled_back() > 0);
+    }
+
+    #[test]
     fn works_at_80x24_and_survives_any_size() {
         let s = fixture::state_at((80, 24));
         let text = render(&s, 80, 24);
@@ -1369,6 +1828,27 @@ mod tests {
             render(&s, w, h);
             keys(&mut s, "x");
         }
+    }
+
+    #[test]
+    fn a_folded_directory_shows_its_pending_rows_and_a_waiting_command_is_loud() {
+        let mut s = fixture::state();
+        keys(&mut s, "C");
+        let text = render(&s, 100, 30);
+        let data = text
+            .lines()
+            .find(|l| l.contains("▸ data/"))
+            .unwrap_or_else(|| panic!("no folded /data row:\n{text}"));
+        assert!(data.contains("? 5 pending inside"), "{data}");
+        update(&mut s, Msg::Waiting(true));
+        let text = render(&s, 100, 30);
+        assert!(
+            text.contains("WAITING FOR INPUT") && text.contains("keys go to it"),
+            "{text}"
+        );
+        update(&mut s, Msg::Key(KeyEvent::from(KeyCode::Tab)));
+        let text = render(&s, 100, 30);
+        assert!(text.contains("Tab to type"), "{text}");
     }
 
     #[test]

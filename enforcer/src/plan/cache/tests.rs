@@ -66,6 +66,7 @@ impl Fixture {
             options: PlanOptions {
                 mask_system_denies: false,
                 home: Some(home.clone()),
+                mask_all_denies: false,
             },
             home,
             caps,

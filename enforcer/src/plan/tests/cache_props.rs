@@ -147,7 +147,7 @@ proptest! {
         let state = base.join("state");
         mkdir(&root);
         let caps = materialize(&case, &root);
-        let options = PlanOptions { mask_system_denies: mask, home: Some(root.join("a")) };
+        let options = PlanOptions { mask_system_denies: mask, home: Some(root.join("a")), mask_all_denies: false };
         // Directories changed a moment ago are trusted here; the sleeps below stand in
         // for the real minimum age (a change must fall in a later timestamp tick).
         let cache = PlanCache::with_min_age(&state, Duration::ZERO);

@@ -696,3 +696,340 @@ fn a_burst_of_events_before_suggestions_are_refreshed_shows_as_not_analysed() {
     s.refresh_suggestions();
     assert_eq!(class_of(&s, "/data/x"), Class::Pending);
 }
+
+// ---------------------------------------------------------------------------------
+// `d` on one row, finding what is pending, the Exec filter, PATH, the terminal.
+
+#[test]
+fn d_on_one_row_of_a_directory_suggestion_denies_that_row_only() {
+    let mut s = fixture::state();
+    let pending_before = s.pending_count();
+    select(&mut s, "/data/set/b.csv");
+    press(&mut s, 'd');
+    let rule = rule_of(&s, "/data/set/b.csv");
+    assert_eq!(
+        (rule.path.as_path(), rule.dir),
+        (Path::new("/data/set/b.csv"), false),
+        "d denied more than the row: {}",
+        status(&s)
+    );
+    assert_eq!(class_of(&s, "/data/set/b.csv"), Class::Denied);
+    for sibling in ["/data/set/a.csv", "/data/set/c.csv"] {
+        assert_eq!(class_of(&s, sibling), Class::Pending, "{sibling}");
+    }
+    assert!(status(&s).contains("only"), "{}", status(&s));
+    assert_eq!(
+        s.pending_count(),
+        pending_before,
+        "the directory suggestion still waits for the other rows"
+    );
+    // Allowing the directory on a sibling carves the denied row out, and says so.
+    select(&mut s, "/data/set/a.csv");
+    press(&mut s, 'y');
+    assert!(
+        status(&s).contains("carved out") && status(&s).contains("entry by entry"),
+        "{}",
+        status(&s)
+    );
+    assert_eq!(class_of(&s, "/data/set/b.csv"), Class::Denied);
+    assert_eq!(class_of(&s, "/data/set/c.csv"), Class::Allowed);
+    let text = profile_text(&s);
+    assert!(
+        text.contains("\"read\": [\n      \"/data/set\"")
+            && text.contains("\"deny\": [\n      \"/data/set/b.csv\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn d_on_the_row_a_directory_was_accepted_on_keeps_the_directory_and_carves_the_row() {
+    let mut s = fixture::state();
+    select(&mut s, "/data/set/a.csv");
+    press(&mut s, 'y');
+    press(&mut s, 'd');
+    assert_eq!(class_of(&s, "/data/set/a.csv"), Class::Denied);
+    assert_eq!(class_of(&s, "/data/set/b.csv"), Class::Allowed);
+    let grant = rule_of(&s, "/data/set");
+    assert_eq!(
+        (grant.path.as_path(), grant.dir, grant.access),
+        (Path::new("/data/set"), true, Access::Read)
+    );
+    assert!(status(&s).contains("entry by entry"), "{}", status(&s));
+    let text = profile_text(&s);
+    assert!(
+        text.contains("\"read\": [\n      \"/data/set\"")
+            && text.contains("\"deny\": [\n      \"/data/set/a.csv\""),
+        "{text}"
+    );
+    // One undo step takes both back.
+    press(&mut s, 'u');
+    assert_eq!(rule_of(&s, "/data/set/a.csv").path, Path::new("/data/set"));
+    assert!(!s.decisions.contains_key(&ItemKey::Path("/data/set".into())));
+}
+
+#[test]
+fn d_inside_the_working_directory_denies_the_row_and_keeps_the_workdir_grant() {
+    let mut s = fixture::state();
+    select(&mut s, "/home/u/proj/src/main.py");
+    press(&mut s, 'd');
+    assert!(
+        !s.decisions.contains_key(&ItemKey::Workdir),
+        "d on one file decided the whole working directory: {}",
+        status(&s)
+    );
+    assert_eq!(class_of(&s, "/home/u/proj/src/main.py"), Class::Denied);
+    assert_eq!(class_of(&s, "/home/u/proj/build/out.o"), Class::Pending);
+    select(&mut s, "/home/u/proj/build/out.o");
+    press(&mut s, 'y');
+    assert!(s.decisions.contains_key(&ItemKey::Workdir));
+    assert_eq!(class_of(&s, "/home/u/proj/src/main.py"), Class::Denied);
+    let text = profile_text(&s);
+    assert!(
+        text.contains("\"deny\": [\n      \"$HOME/proj/src/main.py\""),
+        "the denial inside the working directory is not written:\n{text}"
+    );
+    // Once the working directory is allowed, d says what the carve costs.
+    select(&mut s, "/home/u/proj/build/out.o");
+    press(&mut s, 'd');
+    assert!(
+        status(&s).contains("carved out of the working directory")
+            && status(&s).contains("entry by entry"),
+        "{}",
+        status(&s)
+    );
+    assert_eq!(
+        s.decisions.get(&ItemKey::Workdir).map(|d| d.verdict),
+        Some(Verdict::Allow)
+    );
+}
+
+#[test]
+fn p_and_shift_p_walk_the_pending_rows_through_folded_directories() {
+    let mut s = fixture::state();
+    update(&mut s, Msg::Learn(LearnMsg::Finished { exit_code: 0 }));
+    let first = s.current_node().expect("a row is selected");
+    assert_eq!(
+        s.class(first),
+        Class::Pending,
+        "after the command exits the cursor is on a pending row: {}",
+        s.tree.node(first).path.display()
+    );
+    assert!(status(&s).contains("pending"), "{}", status(&s));
+    // Everything folded: p still finds the next one, unfolding its way.
+    press(&mut s, 'C');
+    s.cursor[0] = 0;
+    s.selected_node = s.rows.first().map(|r| r.node);
+    press(&mut s, 'p');
+    let a = s.current_node().unwrap();
+    assert_eq!(s.class(a), Class::Pending);
+    assert_eq!(a, first, "the first pending row from the top");
+    press(&mut s, 'p');
+    let b = s.current_node().unwrap();
+    assert_ne!(a, b);
+    assert_eq!(s.class(b), Class::Pending);
+    press(&mut s, 'P');
+    assert_eq!(s.current_node().unwrap(), a);
+    // Visiting every pending row and wrapping around.
+    let total = s.pending_below[0] as usize;
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..total {
+        press(&mut s, 'p');
+        seen.insert(s.current_node().unwrap());
+    }
+    assert_eq!(
+        seen.len(),
+        total,
+        "p visits each pending row once per round"
+    );
+    // Nothing pending: says so.
+    press(&mut s, 'A');
+    select(&mut s, "/etc/app.conf");
+    press(&mut s, 'd');
+    press(&mut s, 'p');
+    assert!(status(&s).contains("nothing pending"), "{}", status(&s));
+    assert_eq!(s.pending_count(), 0);
+}
+
+#[test]
+fn a_folded_directory_counts_the_pending_rows_inside_it() {
+    let mut s = fixture::state();
+    let data = s.tree.find(Path::new("/data")).unwrap();
+    assert_eq!(s.pending_inside(data), 5, "a–d.csv and other.txt");
+    select(&mut s, "/data/other.txt");
+    press(&mut s, 'y');
+    assert_eq!(s.pending_inside(data), 4);
+    select(&mut s, "/data/set/a.csv");
+    press(&mut s, 'd');
+    assert_eq!(s.pending_inside(data), 3);
+}
+
+#[test]
+fn accept_all_reports_the_same_pending_count_as_the_header() {
+    let mut s = fixture::state();
+    press(&mut s, 'A');
+    let pending = s.pending_count();
+    assert!(pending > 0, "the system write is left");
+    assert!(
+        status(&s).contains(&format!("{pending} pending left")),
+        "A says `{}`, the header {pending} pending",
+        status(&s)
+    );
+    select(&mut s, "/etc/app.conf");
+    press(&mut s, 'd');
+    press(&mut s, 'A');
+    assert_eq!(s.pending_count(), 0);
+    assert!(status(&s).contains("0 pending left"), "{}", status(&s));
+}
+
+#[test]
+fn the_exec_tab_hides_failed_path_lookups_until_f() {
+    let mut s = fixture::state();
+    fixture::exec(&mut s, "/usr/local/bin/uname", -2);
+    fixture::exec(&mut s, "/home/u/.local/bin/uname", -2);
+    fixture::exec(&mut s, "/usr/bin/broken", -13);
+    s.refresh();
+    press(&mut s, '3');
+    let shown = |s: &ReviewState| {
+        s.exec_rows()
+            .iter()
+            .map(|(p, _)| p.display().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        shown(&s),
+        ["/usr/bin/broken", "/usr/bin/python3", "/usr/bin/uname"],
+        "failed PATH lookups (ENOENT) are hidden; other failures are not"
+    );
+    assert_eq!(s.row_count(), 3);
+    assert_eq!(s.hidden_execs(), 2);
+    press(&mut s, 'f');
+    assert_eq!(s.row_count(), 5);
+    assert!(status(&s).contains("f hides"), "{}", status(&s));
+    press(&mut s, 'f');
+    assert_eq!(s.row_count(), 3);
+    assert!(
+        status(&s).contains("2 failed PATH lookup"),
+        "{}",
+        status(&s)
+    );
+    assert_eq!(
+        s.filter,
+        Filter::All,
+        "f on the Exec tab leaves the Files filter"
+    );
+}
+
+#[test]
+fn a_write_grant_on_a_directory_on_path_asks_first() {
+    let mut s = fixture::state();
+    fixture::file(
+        &mut s,
+        nono_tracer::event::FileOp::Create,
+        "/home/u/.local/bin/tool",
+        0,
+    );
+    s.refresh_suggestions();
+    s.refresh();
+    select(&mut s, "/home/u/.local/bin");
+    press(&mut s, 'w');
+    let Overlay::ConfirmPath(c) = &s.overlay else {
+        panic!(
+            "w on a PATH directory did not ask: {:?} {}",
+            s.overlay,
+            status(&s)
+        );
+    };
+    assert_eq!(c.on_path, Path::new("/home/u/.local/bin"));
+    press(&mut s, 'n');
+    assert_eq!(s.overlay, Overlay::None);
+    assert!(status(&s).contains("not granted"));
+    assert!(allowed_rules(&s).is_empty(), "granted without a yes");
+    // A leaves it for a person.
+    press(&mut s, 'A');
+    assert!(
+        !allowed_rules(&s)
+            .iter()
+            .any(|(p, _, _)| p.starts_with("/home/u/.local")),
+        "{:?}",
+        allowed_rules(&s)
+    );
+    // Widening a read rule above it and then w asks as well; y allows.
+    select(&mut s, "/home/u/.local/bin");
+    press(&mut s, 'w');
+    press(&mut s, 'y');
+    assert!(
+        allowed_rules(&s).contains(&("/home/u/.local/bin".into(), true, Access::ReadWrite)),
+        "{:?}",
+        allowed_rules(&s)
+    );
+    assert!(status(&s).contains("on PATH"), "{}", status(&s));
+    // A read-only grant needs no confirmation.
+    select(&mut s, "/data/other.txt");
+    press(&mut s, 'r');
+    assert_eq!(s.overlay, Overlay::None);
+}
+
+#[test]
+fn keys_go_to_the_command_while_it_waits_and_come_back_when_it_exits() {
+    let mut s = fixture::state();
+    assert_eq!(s.focus, Focus::Main);
+    update(&mut s, Msg::Waiting(true));
+    assert_eq!(s.focus, Focus::Output, "the waiting command gets the keys");
+    assert!(s.waiting);
+    for c in "dan".chars() {
+        assert_eq!(
+            press(&mut s, c),
+            Some(Command::SendToPty(c.to_string().into_bytes()))
+        );
+    }
+    assert!(s.decisions.is_empty(), "typed answers became decisions");
+    // Tab goes back by hand, and the state is not changed behind the person's back.
+    key(&mut s, KeyCode::Tab);
+    assert_eq!(s.focus, Focus::Main);
+    update(&mut s, Msg::Waiting(true));
+    assert_eq!(s.focus, Focus::Main, "only a new wait takes the keys");
+    update(&mut s, Msg::Waiting(false));
+    update(&mut s, Msg::Waiting(true));
+    assert_eq!(s.focus, Focus::Output);
+    // The command exits: q is the review's again.
+    update(&mut s, Msg::Learn(LearnMsg::Finished { exit_code: 0 }));
+    assert_eq!(s.focus, Focus::Main);
+    assert!(!s.waiting);
+    update(&mut s, Msg::Waiting(true));
+    assert_eq!(
+        (s.focus, s.waiting),
+        (Focus::Main, false),
+        "nothing waits once it exited"
+    );
+    assert_eq!(press(&mut s, 'q'), Some(Command::Quit));
+
+    // A closed terminal with the focus on it: keys are the review's.
+    let mut s = fixture::state();
+    key(&mut s, KeyCode::Tab);
+    update(&mut s, Msg::OutputClosed);
+    assert_eq!(s.focus, Focus::Main);
+    s.focus = Focus::Output;
+    press(&mut s, 'j');
+    assert_eq!(s.focus, Focus::Main);
+    assert!(!status(&s).contains("closed"), "{}", status(&s));
+}
+
+#[test]
+fn d_on_a_directory_row_denies_everything_below_it() {
+    let mut s = fixture::state();
+    select(&mut s, "/data/set");
+    press(&mut s, 'd');
+    for f in ["a", "b", "c", "d"] {
+        assert_eq!(
+            class_of(&s, &format!("/data/set/{f}.csv")),
+            Class::Denied,
+            "{f}.csv"
+        );
+    }
+    assert_eq!(class_of(&s, "/data/other.txt"), Class::Pending);
+    let rule = rule_of(&s, "/data/set");
+    assert_eq!(
+        (rule.path.as_path(), rule.dir),
+        (Path::new("/data/set"), true)
+    );
+}
