@@ -3200,3 +3200,54 @@ fn a_relayed_command_can_be_stopped_and_continued() {
     tmux.keys(&["Enter"]);
     tmux.wait_for("after-5", 10);
 }
+
+as_root_and_nobody!(wrap_keeps_ipc_and_terminals_private);
+
+/// Escape, under `nono wrap` (which unshares in place instead of cloning): reach a
+/// file in the host's `/dev/shm`, the user's System V shared memory, or another
+/// terminal. `wrap` has no PID namespace (said in the status line), but the rest holds.
+fn wrap_keeps_ipc_and_terminals_private(user: User) {
+    let Some(scene) = Scene::new(user) else {
+        return;
+    };
+    if std::process::Command::new("ipcmk")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        return skip("needs ipcmk and ipcs (util-linux)");
+    }
+    let shm = ipcmk(user, &["-M", "4096", "-p", "0666"]);
+    let _cleanup = IpcRemove(vec![("-m", shm.clone())]);
+    let outside = Path::new("/dev/shm").join(scene.unique("wrap"));
+    let _remove = RemoveAfter(vec![outside.clone()]);
+    std::fs::write(&outside, "outside\n").unwrap();
+    set_mode(&outside, 0o666);
+    scene.give(&outside);
+    let pty = outside_pty();
+    scene.give(&pty.slave);
+    set_mode(&pty.slave, 0o666);
+    let script = format!(
+        "ls -A /dev/shm | grep -c . ; ipcs -m | grep -c 0x; ls /dev/pts; cat {} 2>&1; printf x > {} 2>&1; true",
+        p(&outside),
+        p(&pty.slave)
+    );
+    let out = scene.run(&["wrap", "--", "sh", "-c", &script]);
+    assert_code(&out, 0, "wrap probe");
+    let text = stdout(&out);
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("0"), "files in /dev/shm: {text}");
+    assert_eq!(lines.next(), Some("0"), "shared memory segments: {text}");
+    assert_eq!(lines.next(), Some("ptmx"), "/dev/pts: {text}");
+    assert!(text.contains("No such file"), "{text}");
+    assert!(!text.contains("outside\n"), "{text}");
+    assert!(
+        !pty_pending(&pty).contains('x'),
+        "wrote to another terminal"
+    );
+    assert!(
+        stderr(&out).contains("missing: PID namespace"),
+        "{}",
+        stderr(&out)
+    );
+}
