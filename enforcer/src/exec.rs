@@ -16,7 +16,7 @@
 
 use std::ffi::{CString, OsStr, OsString};
 use std::io::{self, Read};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -24,9 +24,10 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{ForkResult, Pid, fork, pipe2};
+use nix::unistd::{Pid, pipe2};
 
-use crate::sandbox::{ChildError, Prepared, Step};
+use crate::sandbox::{ChildError, Prepared, Step, sys};
+use crate::terminal::Relay;
 
 /// A command to run.
 #[derive(Debug, Clone)]
@@ -162,6 +163,7 @@ fn supervised_signals() -> SigSet {
         Signal::SIGQUIT,
         Signal::SIGUSR1,
         Signal::SIGUSR2,
+        Signal::SIGWINCH,
     ] {
         set.add(sig);
     }
@@ -178,6 +180,14 @@ pub struct Child {
     stdout: Option<OwnedFd>,
     stderr: Option<OwnedFd>,
     old_mask: SigSet,
+    /// The command's raw wait status, written by the PID namespace's init (which is
+    /// [`Child::pid`] then) before it exits.
+    status: Option<OwnedFd>,
+    /// The user's terminal relayed to the command's.
+    relay: Option<Relay>,
+    /// The command's final wait status, when it came through [`Child::status`]
+    /// while relaying.
+    command_status: Option<i32>,
 }
 
 /// How a child ended.
@@ -242,7 +252,75 @@ pub fn spawn(
     cmd: &CommandSpec,
     capture: bool,
 ) -> Result<Child, ExecError> {
+    spawn_inner(sandbox, path, cmd, capture, None)
+}
+
+/// Like [`spawn`] without capture, with the command on `relay`'s pseudo-terminal as
+/// its controlling terminal, in a session of its own; [`Child::wait`] relays.
+pub fn spawn_relayed(
+    sandbox: &mut Prepared,
+    path: &Path,
+    cmd: &CommandSpec,
+    relay: Relay,
+) -> Result<Child, ExecError> {
+    spawn_inner(sandbox, path, cmd, false, Some(relay))
+}
+
+/// The command's process, after the sandbox is applied: attaches its terminal and
+/// executes it. Returns only on failure.
+fn exec_command(argv: &Argv, tty: Option<(RawFd, u8)>) -> ChildError {
+    if let Some((fd, which)) = tty
+        && let Err(errno) = sys::attach_terminal(fd, which)
+    {
+        return ChildError {
+            step: Step::Init,
+            errno,
+        };
+    }
+    // SAFETY: argv and envp are NULL-terminated arrays of live C strings.
+    let errno = unsafe { sys::execve(&argv.path, argv.argv.as_ptr(), argv.envp.as_ptr()) };
+    ChildError {
+        step: Step::Exec,
+        errno,
+    }
+}
+
+fn spawn_inner(
+    sandbox: &mut Prepared,
+    path: &Path,
+    cmd: &CommandSpec,
+    capture: bool,
+    mut relay: Option<Relay>,
+) -> Result<Child, ExecError> {
     let argv = build_argv(path, cmd)?;
+    let (status_r, status_w) =
+        pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io_err("creating a pipe"))?;
+    let tty = relay.as_ref().and_then(Relay::child_side);
+    // With a relay, the child opens the command's terminal in the sandbox's own devpts
+    // and sends its master back over this socket (the host's pair is the fallback).
+    let pty_socket = if tty.is_some() {
+        let mut pair = [-1; 2];
+        // SAFETY: socketpair writes two descriptors into the array, owned below.
+        let ret = unsafe {
+            libc::socketpair(
+                libc::AF_UNIX,
+                libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+                0,
+                pair.as_mut_ptr(),
+            )
+        };
+        if ret < 0 {
+            return Err(ExecError::Io {
+                what: "creating a socket pair",
+                error: io::Error::last_os_error(),
+            });
+        }
+        use std::os::fd::FromRawFd;
+        // SAFETY: both descriptors were just created and are owned by nobody else.
+        Some(unsafe { (OwnedFd::from_raw_fd(pair[0]), OwnedFd::from_raw_fd(pair[1])) })
+    } else {
+        None
+    };
     let (report_r, report_w) =
         pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io_err("creating a pipe"))?;
     let outputs = if capture {
@@ -260,16 +338,28 @@ pub fn spawn(
     )
     .map_err(io_err("blocking signals"))?;
     let supervisor = nix::unistd::getpid();
+    // The child is created in the sandbox's namespaces (all of them in one place:
+    // `Prepared::clone_namespaces`). In a PID namespace it is its init: it forks the
+    // command once the sandbox is applied, and reaps.
+    let namespaces = sandbox.clone_namespaces();
+    let pid_namespace = sandbox.pid_namespace();
     // SAFETY: the child only calls async-signal-safe functions (dup2, prctl, the
     // sandbox's raw system calls, write, execve, _exit) on memory prepared above; it
     // allocates nothing and takes no locks before exec.
-    let forked = unsafe { fork() };
+    let forked = sys::clone_process(namespaces);
     match forked {
-        Err(e) => {
+        Err(errno) => {
             let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
-            Err(io_err("forking")(e))
+            Err(ExecError::Io {
+                what: if namespaces == 0 {
+                    "forking"
+                } else {
+                    "starting the command in new namespaces (clone)"
+                },
+                error: io::Error::from_raw_os_error(errno),
+            })
         }
-        Ok(ForkResult::Child) => {
+        Ok(0) => {
             if let Some(((_, out_w), (_, err_w))) = &outputs {
                 // SAFETY: dup2 onto the standard descriptors; the originals are CLOEXEC.
                 unsafe {
@@ -286,27 +376,66 @@ pub fn spawn(
                     0,
                     0,
                 );
-                if libc::getppid() != supervisor.as_raw() {
+                // In a PID namespace the parent has no pid (0).
+                let parent = libc::getppid();
+                if parent != supervisor.as_raw() && !(pid_namespace && parent == 0) {
                     libc::_exit(1);
                 }
             }
-            crate::sandbox::sys::reset_signals();
-            crate::sandbox::sys::cloexec_from_3();
-            let error = match sandbox.apply_in_child() {
-                Ok(()) => {
-                    // SAFETY: argv and envp are NULL-terminated arrays of live C strings.
-                    let errno = unsafe {
-                        crate::sandbox::sys::execve(
-                            &argv.path,
-                            argv.argv.as_ptr(),
-                            argv.envp.as_ptr(),
-                        )
-                    };
-                    ChildError {
-                        step: Step::Exec,
-                        errno,
+            sys::reset_signals();
+            sys::cloexec_from_3();
+            let applied = sandbox.apply_in_child();
+            let tty = match (tty, &pty_socket) {
+                (Some((host, which)), Some((_, sock))) if applied.is_ok() => {
+                    let sock = sock.as_raw_fd();
+                    let inside = sys::open_private_pty().and_then(|(master, slave)| {
+                        let sent = sys::send_fd(sock, master);
+                        sys::close(master);
+                        match sent {
+                            Ok(()) => Ok(slave),
+                            Err(e) => {
+                                sys::close(slave);
+                                Err(e)
+                            }
+                        }
+                    });
+                    sys::close(sock);
+                    match inside {
+                        Ok(slave) => {
+                            sys::close(host);
+                            Some((slave, which))
+                        }
+                        Err(_) => Some((host, which)),
                     }
                 }
+                (tty, _) => tty,
+            };
+            let error = match applied {
+                Ok(()) if pid_namespace => {
+                    // The init is a copy of the supervisor, environment (with the
+                    // variables withheld from the command) and memory included, and
+                    // the command's ancestor: not dumpable, so that its /proc entries
+                    // (environ, mem, maps, fd, root, cwd) stay closed to the command.
+                    sys::set_not_dumpable();
+                    sys::block_all_signals();
+                    match sys::clone_process(0) {
+                        Ok(0) => {
+                            sys::reset_signals();
+                            exec_command(&argv, tty)
+                        }
+                        Ok(command) => {
+                            // The init keeps nothing anyone waits on (the report
+                            // pipe, the terminal, another thread's pipes).
+                            sys::close_from_3_except(status_w.as_raw_fd());
+                            sys::run_as_init(command, status_w.as_raw_fd(), tty.is_some())
+                        }
+                        Err(errno) => ChildError {
+                            step: Step::Init,
+                            errno,
+                        },
+                    }
+                }
+                Ok(()) => exec_command(&argv, tty),
                 Err(e) => e,
             };
             let mut message = [0u8; 5];
@@ -323,7 +452,16 @@ pub fn spawn(
                 });
             }
         }
-        Ok(ForkResult::Parent { child }) => {
+        Ok(child) => {
+            let child = Pid::from_raw(child);
+            drop(status_w);
+            if let Some(relay) = &mut relay {
+                let inside = pty_socket.and_then(|(ours, theirs)| {
+                    drop(theirs);
+                    sys::recv_fd(ours.as_raw_fd())
+                });
+                relay.started(inside);
+            }
             if capture {
                 // Also from this side, so the group exists before anyone signals it.
                 let _ = nix::unistd::setpgid(child, child);
@@ -358,6 +496,9 @@ pub fn spawn(
                 stdout,
                 stderr,
                 old_mask,
+                status: pid_namespace.then_some(status_r),
+                relay,
+                command_status: None,
             })
         }
     }
@@ -384,6 +525,58 @@ fn signal_code(status: WaitStatus) -> Option<(i32, Option<i32>)> {
 }
 
 impl Child {
+    /// How the command ended, from the child's wait status: in a PID namespace the
+    /// child is the init, which passed on the command's own status before exiting (a
+    /// killed init, as on a timeout, passed nothing).
+    fn code_of(&mut self, status: WaitStatus) -> Option<(i32, Option<i32>)> {
+        let code = signal_code(status)?;
+        let mut raw = self.command_status;
+        while raw.is_none()
+            && let Some(status) = self.read_status()
+        {
+            // Stops reported while nobody followed them are of no interest now.
+            raw = Some(status).filter(|s| !libc::WIFSTOPPED(*s));
+        }
+        match raw {
+            Some(raw) if libc::WIFEXITED(raw) => Some((libc::WEXITSTATUS(raw), None)),
+            Some(raw) if libc::WIFSIGNALED(raw) => {
+                let sig = libc::WTERMSIG(raw);
+                Some((128 + sig, Some(sig)))
+            }
+            _ => Some(code),
+        }
+    }
+
+    /// One wait status from the init (`None` at the end).
+    fn read_status(&mut self) -> Option<i32> {
+        let fd = self.status.as_ref()?.as_raw_fd();
+        let mut raw = [0u8; 4];
+        // SAFETY: reading into a stack buffer from our pipe.
+        let n = unsafe { libc::read(fd, raw.as_mut_ptr().cast(), raw.len()) };
+        if n == 4 {
+            Some(i32::from_ne_bytes(raw))
+        } else {
+            self.status = None;
+            None
+        }
+    }
+
+    /// The command stopped (`Ctrl-Z` on its relayed terminal): give the user's
+    /// terminal back, stop nono itself so that the shell sees the job stop, and once
+    /// continued (`fg`), take the terminal again and continue the command.
+    fn follow_stop(&mut self) {
+        if let Some(relay) = &mut self.relay {
+            relay.drain_output();
+            relay.restore();
+        }
+        let _ = kill(nix::unistd::getpid(), Signal::SIGSTOP);
+        if let Some(relay) = &self.relay {
+            relay.enter_raw();
+            relay.resize();
+        }
+        let _ = kill(self.pid, Signal::SIGCONT);
+    }
+
     /// Waits for the child, forwarding signals sent to the supervisor, reading
     /// captured output, and killing the child when `timeout` expires.
     pub fn wait(mut self, timeout: Option<Duration>) -> Result<Outcome, ExecError> {
@@ -421,9 +614,14 @@ impl Child {
             if exited.is_none()
                 && let Ok(status) = waitpid(self.pid, Some(WaitPidFlag::WNOHANG))
             {
-                exited = signal_code(status);
+                exited = self.code_of(status);
             }
             if exited.is_some() && self.stdout.is_none() && self.stderr.is_none() {
+                // What the command's terminal still holds; processes it left behind
+                // (without a PID namespace) are not waited for.
+                if let Some(relay) = &mut self.relay {
+                    relay.drain_output();
+                }
                 break;
             }
             if let Some(d) = deadline
@@ -445,7 +643,7 @@ impl Child {
                     if exited.is_none() {
                         let status =
                             waitpid(self.pid, None).map_err(io_err("waiting for the child"))?;
-                        exited = signal_code(status);
+                        exited = self.code_of(status);
                     }
                     // Whatever escaped the group may keep a pipe open: read briefly, then stop.
                     deadline = Some(Instant::now() + Duration::from_millis(500));
@@ -479,25 +677,73 @@ impl Child {
             if let Some(fd) = &self.stderr {
                 fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
             }
+            // While relaying, the init reports the command's stops as they happen.
+            let follow = self.relay.is_some() && self.command_status.is_none();
+            let status_fd = self
+                .status
+                .as_ref()
+                .filter(|_| follow)
+                .map(|fd| fd.as_raw_fd());
+            if let Some(fd) = status_fd {
+                // SAFETY: the pipe stays open while polling.
+                let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+                fds.push(PollFd::new(fd, PollFlags::POLLIN));
+            }
+            let status_index = fds.len() - 1;
+            let relayed = self.relay.as_ref().map(Relay::poll_set).unwrap_or_default();
+            for (fd, events) in &relayed {
+                // SAFETY: the relay's descriptors stay open while polling.
+                let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(*fd) };
+                fds.push(PollFd::new(fd, PollFlags::from_bits_truncate(*events)));
+            }
             match poll(&mut fds, wait_ms) {
                 Err(nix::Error::EINTR) => continue,
                 Err(e) => return Err(io_err("waiting for the child")(e)),
                 Ok(_) => {}
             }
             let mut ready: Vec<bool> = fds.iter().map(|f| f.any().unwrap_or(false)).collect();
+            let relay_events: Vec<libc::c_short> = fds[fds.len() - relayed.len()..]
+                .iter()
+                .map(|f| f.revents().map_or(0, |r| r.bits()))
+                .collect();
+            let status_ready = status_fd.is_some() && ready[status_index];
             drop(fds);
             if watch_exit {
+                // The pidfd's slot: the indices below count the signalfd, then the pipes.
                 ready.remove(1);
+            }
+            if status_ready && let Some(status) = self.read_status() {
+                if libc::WIFSTOPPED(status) {
+                    self.follow_stop();
+                } else {
+                    self.command_status = Some(status);
+                }
+            }
+            if let Some(relay) = &mut self.relay {
+                for ((fd, _), revents) in relayed.iter().zip(relay_events) {
+                    if revents != 0 {
+                        relay.ready(*fd, revents);
+                    }
+                }
             }
             if ready[0] {
                 while let Ok(Some(info)) = sfd.read_signal() {
                     let sig = info.ssi_signo as i32;
+                    if sig == libc::SIGWINCH {
+                        if let Some(relay) = &self.relay {
+                            relay.resize();
+                        }
+                        continue;
+                    }
                     // Forward only what another process sent to us: the terminal
                     // already delivered keyboard signals to the child (same group).
+                    // A relayed command is on a terminal of its own, which the user's
+                    // (raw, so without keyboard signals) does not signal: a hangup
+                    // reaches it only through us.
                     let sent_by_process = matches!(
                         info.ssi_code,
                         libc::SI_USER | libc::SI_QUEUE | libc::SI_TKILL
-                    );
+                    ) || self.relay.is_some();
                     if sig != libc::SIGCHLD && sent_by_process && exited.is_none() {
                         if let Ok(signal) = Signal::try_from(sig) {
                             let _ = kill(self.pid, signal);

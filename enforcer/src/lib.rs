@@ -46,6 +46,7 @@ pub mod sandbox;
 pub mod session;
 pub mod store;
 pub mod support;
+pub mod terminal;
 pub mod vars;
 
 pub use capability::{CapabilitySet, Overrides};

@@ -128,7 +128,7 @@ fn run_captured_reports_a_missing_program() {
             single_threaded: true,
             guard_metadata: true,
             state_dir: None,
-            masks_only: false,
+            ..SandboxOptions::default()
         },
     );
     let mut cmd = command(dir.path(), "");
@@ -155,7 +155,7 @@ fn apply_to_self_restricts_the_calling_process() {
         single_threaded: false,
         guard_metadata: true,
         state_dir: None,
-        masks_only: false,
+        ..SandboxOptions::default()
     };
     let mut sandbox = sandbox_for(dir.path(), &[(GrantFlag::Allow, dir.path())], &options);
     // SAFETY: the child only calls async-signal-safe functions and exits with _exit.

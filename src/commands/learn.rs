@@ -126,6 +126,9 @@ pub fn run(args: LearnArgs) -> CmdResult {
             guard_metadata: false,
             state_dir: Some(dirs.state.clone()),
             masks_only: true,
+            // The safety net withholds secrets; it does not isolate the traced command.
+            isolate_processes: false,
+            exec_in_place: false,
         };
         let plan_options = plan::PlanOptions {
             mask_all_denies: sandbox::mount_view_possible(&options),

@@ -39,6 +39,8 @@ pub fn run(args: RunArgs, mode: Mode) -> CmdResult {
         guard_metadata: true,
         state_dir: Some(state_dir),
         masks_only: false,
+        isolate_processes: true,
+        exec_in_place: mode == Mode::Wrap,
     };
     let sandbox = context::sandbox_with(
         &args.sandbox,
@@ -76,7 +78,18 @@ pub fn run(args: RunArgs, mode: Mode) -> CmdResult {
         .map_err(exec_failure)?;
     match mode {
         Mode::Supervised => {
-            let child = exec::spawn(&mut prepared, &path, &spec, false).map_err(exec_failure)?;
+            // On a terminal, the command gets one of its own that nono relays: nothing
+            // it leaves behind can take the user's terminal over.
+            let relay = nono_enforcer::terminal::Relay::open().map_err(|e| {
+                Failure::from(anyhow!(
+                    "cannot open a pseudo-terminal for the command: {e}"
+                ))
+            })?;
+            let child = match relay {
+                Some(relay) => exec::spawn_relayed(&mut prepared, &path, &spec, relay),
+                None => exec::spawn(&mut prepared, &path, &spec, false),
+            }
+            .map_err(exec_failure)?;
             crate::timing::mark("child started");
             let outcome = child.wait(None).map_err(exec_failure)?;
             crate::timing::mark("child exited");
@@ -169,6 +182,12 @@ fn exec_failure(error: ExecError) -> Failure {
         }
         ExecError::Exec { errno, .. } if *errno == libc::EACCES => {
             "\n  hint: the sandbox may not grant read access to the program or its directory; ask `nono why --path PROGRAM`"
+        }
+        ExecError::Setup {
+            step: sandbox::Step::PrivateProc,
+            ..
+        } => {
+            "\n  hint: the kernel refuses a /proc of the sandbox's own where part of /proc is hidden (a container); `\"security\": {\"process_info_mode\": \"allow_all\"}` in the profile runs without the PID namespace"
         }
         _ => "",
     };

@@ -13,13 +13,13 @@ use crate::util::*;
 
 /// A private tmux server, killed (and its socket removed) when dropped, also when
 /// the test fails.
-struct Tmux {
+pub(crate) struct Tmux {
     socket: String,
     socket_path: Option<std::path::PathBuf>,
 }
 
 impl Tmux {
-    fn new() -> Option<Tmux> {
+    pub(crate) fn new() -> Option<Tmux> {
         let found = Command::new("tmux")
             .arg("-V")
             .output()
@@ -44,9 +44,14 @@ impl Tmux {
             .expect("running tmux")
     }
 
+    /// The server's name (`tmux -L NAME`).
+    pub(crate) fn socket_name(&self) -> String {
+        self.socket.clone()
+    }
+
     /// Starts `command` (a shell command line) in a detached session of `size`
     /// (columns, rows).
-    fn start(&mut self, command: &str, size: (u16, u16)) {
+    pub(crate) fn start(&mut self, command: &str, size: (u16, u16)) {
         let (w, h) = (size.0.to_string(), size.1.to_string());
         let out = self.tmux(&["new-session", "-d", "-x", &w, "-y", &h, command]);
         assert!(
@@ -73,14 +78,13 @@ impl Tmux {
     }
 
     /// Sends keys by tmux name (`Enter`, `Escape`, `C-u`, `+`).
-    fn keys(&self, keys: &[&str]) {
+    pub(crate) fn keys(&self, keys: &[&str]) {
         let mut args = vec!["send-keys", "-t", "0"];
         args.extend_from_slice(keys);
         let out = self.tmux(&args);
         assert!(out.status.success(), "send-keys {keys:?} failed");
     }
 
-    /// Types text literally.
     /// Searches (`/`) for `text`, which puts the cursor on the first row matching
     /// it, then presses `keys` there.
     fn find_then(&self, text: &str, keys: &[&str]) {
@@ -92,17 +96,18 @@ impl Tmux {
         }
     }
 
-    fn type_text(&self, text: &str) {
+    /// Types text literally.
+    pub(crate) fn type_text(&self, text: &str) {
         let out = self.tmux(&["send-keys", "-t", "0", "-l", text]);
         assert!(out.status.success(), "send-keys -l {text:?} failed");
     }
 
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "0"]).stdout).into_owned()
     }
 
     /// Waits until the screen shows `needle`; panics with the screen after `secs`.
-    fn wait_for(&self, needle: &str, secs: u64) -> String {
+    pub(crate) fn wait_for(&self, needle: &str, secs: u64) -> String {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
             let screen = self.screen();
@@ -127,7 +132,7 @@ impl Drop for Tmux {
 }
 
 /// Single-quotes a word for the shell.
-fn quote(word: &str) -> String {
+pub(crate) fn quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', "'\\''"))
 }
 

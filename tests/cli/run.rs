@@ -1464,8 +1464,27 @@ fn signals_to_outside_processes_are_refused(user: User) {
         .output()
         .unwrap();
     assert!(control.status.success(), "control kill -0: {control:?}");
+    // In its PID namespace the outside process does not even exist.
     let out = scene.run(&["run", "-q", "--", "sh", "-c", &format!("kill -0 {pid}")]);
     assert_code(&out, 1, "kill -0 of an outside process");
+    assert!(stderr(&out).contains("No such process"), "{}", stderr(&out));
+    // Without it (`process_info_mode: allow_all`), Landlock's signal scoping refuses.
+    let profile = scene.w.write(
+        "allpids.json",
+        r#"{"security": {"process_info_mode": "allow_all"}}"#,
+    );
+    scene.give(&profile);
+    let out = scene.run(&[
+        "run",
+        "-q",
+        "--profile",
+        p(&profile),
+        "--",
+        "sh",
+        "-c",
+        &format!("kill -0 {pid}"),
+    ]);
+    assert_code(&out, 1, "kill -0 of an outside process (allow_all)");
     assert!(
         stderr(&out).contains("Operation not permitted"),
         "{}",
@@ -1588,6 +1607,8 @@ fn without_mount_view_runtime_dir_sockets_stay_hidden_or_the_status_says_so() {
 /// Escape: reach the supervisor (same uid, outside the sandbox) through /proc: read its
 /// environment (which still holds the credentials stripped from the child), and use its
 /// root directory, in the original, writable mount namespace, to chmod an outside file.
+/// In the PID namespace the parent is the namespace's init, a copy of the supervisor
+/// (same environment), which must be as closed.
 fn supervisor_proc_entries_are_unreachable(user: User) {
     let Some(scene) = Scene::new(user) else {
         return;
@@ -2151,6 +2172,19 @@ fn children(pid: u32) -> Vec<u32> {
         .collect()
 }
 
+/// The process ids below `pid` (children, their children, …): the command runs
+/// under the init of its PID namespace, a child of nono.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut found = children(pid);
+    let mut i = 0;
+    while i < found.len() {
+        let more = children(found[i]);
+        found.extend(more);
+        i += 1;
+    }
+    found
+}
+
 #[test]
 fn sigterm_to_nono_is_forwarded_to_the_command() {
     let Some(scene) = Scene::new(User::Caller) else {
@@ -2160,7 +2194,7 @@ fn sigterm_to_nono_is_forwarded_to_the_command() {
     let pid = nono.0.id();
     let deadline = Instant::now() + Duration::from_secs(5);
     let sleep = loop {
-        let found = children(pid).into_iter().find(|c| {
+        let found = descendants(pid).into_iter().find(|c| {
             std::fs::read_to_string(format!("/proc/{c}/comm")).is_ok_and(|s| s.trim() == "sleep")
         });
         if let Some(child) = found {
@@ -2554,4 +2588,666 @@ fn the_plan_cache_is_private_and_out_of_the_commands_reach(user: User) {
     ];
     assert_all_refused(&scene, &["--allow", &home], &commands, REFUSALS);
     assert!(!plans.join("planted").exists());
+}
+
+// ---------------------------------------------------------------------------------
+// Other processes, terminals and IPC
+
+as_root_and_nobody!(
+    other_terminals_are_unreachable,
+    background_processes_die_with_the_run,
+    other_processes_are_invisible,
+    system_v_ipc_is_private,
+    dev_shm_is_private,
+);
+
+/// A pseudo-terminal opened by the test, outside any sandbox: the master and the
+/// slave's path (`/dev/pts/N`).
+struct OutsidePty {
+    master: std::os::fd::OwnedFd,
+    slave: PathBuf,
+}
+
+fn outside_pty() -> OutsidePty {
+    use std::os::fd::FromRawFd;
+    // SAFETY: integer arguments; the descriptor is checked and owned below.
+    let fd = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
+    assert!(fd >= 0, "posix_openpt: {}", std::io::Error::last_os_error());
+    // SAFETY: fd was just opened and is owned by nobody else.
+    let master = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    let mut name = [0 as libc::c_char; 128];
+    // SAFETY: integer arguments and a buffer of the length given.
+    unsafe {
+        assert_eq!(libc::grantpt(fd), 0, "grantpt");
+        assert_eq!(libc::unlockpt(fd), 0, "unlockpt");
+        assert_eq!(
+            libc::ptsname_r(fd, name.as_mut_ptr(), name.len()),
+            0,
+            "ptsname_r"
+        );
+    }
+    // SAFETY: ptsname_r wrote a NUL-terminated string.
+    let slave = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) };
+    OutsidePty {
+        master,
+        slave: PathBuf::from(slave.to_str().unwrap()),
+    }
+}
+
+/// What the pty's master can read now (without waiting).
+fn pty_pending(pty: &OutsidePty) -> String {
+    use std::os::fd::AsRawFd;
+    let mut fds = [libc::pollfd {
+        fd: pty.master.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    }];
+    let mut text = Vec::new();
+    // SAFETY: polling and reading our own descriptor into a stack buffer.
+    unsafe {
+        while libc::poll(fds.as_mut_ptr(), 1, 200) > 0 && fds[0].revents & libc::POLLIN != 0 {
+            let mut buf = [0u8; 256];
+            let n = libc::read(pty.master.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len());
+            if n <= 0 {
+                break;
+            }
+            text.extend_from_slice(&buf[..n as usize]);
+        }
+    }
+    String::from_utf8_lossy(&text).into_owned()
+}
+
+/// Escape: open another session's terminal (`/dev/pts/N`, the scene's user's and
+/// mode 0666, so only the sandbox stands in the way), to read what is typed there or
+/// write into it. The command sees a devpts instance of its own, without it.
+fn other_terminals_are_unreachable(user: User) {
+    let Some(scene) = Scene::new(user) else {
+        return;
+    };
+    let pty = outside_pty();
+    scene.give(&pty.slave);
+    set_mode(&pty.slave, 0o666);
+    let slave = p(&pty.slave).to_string();
+    // Control: outside any sandbox the same user can write to it.
+    let control = command_as(scene.user, "sh")
+        .args(["-c", &format!("printf control > {slave}")])
+        .output()
+        .unwrap();
+    assert!(control.status.success(), "control write: {control:?}");
+    assert!(pty_pending(&pty).contains("control"));
+    let commands = [
+        format!("printf escaped > {slave}"),
+        format!("cat {slave}"),
+        format!("ls -l {slave}"),
+        format!("exec 3<>{slave}"),
+    ];
+    // Not there (or, for a write, not creatable in the sandbox's devpts).
+    let refusals: Vec<&str> = REFUSALS.iter().copied().chain(["No such file"]).collect();
+    assert_all_refused(&scene, &[], &commands, &refusals);
+    assert!(
+        !pty_pending(&pty).contains("escaped"),
+        "the sandbox wrote to another terminal"
+    );
+    // What it sees is its own, empty instance: a terminal it opens is in it.
+    let out = scene.run(&[
+        "run",
+        "-q",
+        "--",
+        "sh",
+        "-c",
+        "ls /dev/pts; python3 -c 'import os; m, s = os.openpty(); print(os.ttyname(s))' 2>&1 || true",
+    ]);
+    assert_code(&out, 0, "listing /dev/pts");
+    let text = stdout(&out);
+    assert_eq!(text.lines().next(), Some("ptmx"), "{text}");
+    if Path::new(PYTHON).exists() {
+        assert!(text.contains("/dev/pts/0"), "a new terminal inside: {text}");
+    }
+}
+
+/// Escape: leave a process behind that ignores SIGHUP, SIGTERM and SIGTTOU (and
+/// one that left the session with `setsid`), to act after `nono run` has returned
+/// (take the terminal over, or just keep running sandboxed work). In the PID
+/// namespace the whole tree ends with the command. Control: with
+/// `process_info_mode: allow_all` (no PID namespace) the same process survives.
+fn background_processes_die_with_the_run(user: User) {
+    let Some(scene) = Scene::new(user) else {
+        return;
+    };
+    let work = scene.w.work();
+    // Unique to this test and user (both users' tests run at once).
+    let token = format!(
+        "30.{}{}",
+        std::process::id() % 100_000,
+        scene
+            .w
+            .dir
+            .path()
+            .to_string_lossy()
+            .bytes()
+            .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+            % 100_000
+    );
+    let script = format!(
+        "trap '' HUP TERM TTOU; echo started; exec >/dev/null 2>&1 </dev/null; \
+         (trap '' HUP TERM TTOU; sleep 1; echo alive > left-behind) & \
+         (trap '' HUP TERM TTOU; exec sleep {token}) & \
+         setsid sh -c 'exec sleep {token}' &"
+    );
+    // The processes running `sleep TOKEN`, by pid.
+    let running = |token: &str| -> Vec<u32> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                    String::from_utf8_lossy(&c)
+                        .replace('\0', " ")
+                        .contains(token)
+                })
+            })
+            .collect()
+    };
+    let out = scene.run(&["run", "-q", "--allow-cwd", "--", "sh", "-c", &script]);
+    assert_code(&out, 0, "leaving processes behind");
+    assert_eq!(stdout(&out), "started\n");
+    assert_eq!(
+        running(&token),
+        Vec::<u32>::new(),
+        "processes outlived nono"
+    );
+    std::thread::sleep(Duration::from_millis(2000));
+    assert!(
+        !work.join("left-behind").exists(),
+        "a background process outlived nono run and wrote its marker"
+    );
+    // Control: without the PID namespace it survives (and is killed here).
+    let profile = scene.w.write(
+        "allpids.json",
+        r#"{"security": {"process_info_mode": "allow_all"}}"#,
+    );
+    scene.give(&profile);
+    let out = scene.run(&[
+        "run",
+        "-q",
+        "--profile",
+        p(&profile),
+        "--allow-cwd",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert_code(&out, 0, "leaving processes behind (allow_all)");
+    let survivors = running(&token);
+    for pid in &survivors {
+        // SAFETY: kill with integers; these are the sleeps this test left behind.
+        unsafe { libc::kill(*pid as libc::pid_t, libc::SIGKILL) };
+    }
+    std::thread::sleep(Duration::from_millis(1200));
+    let _ = std::fs::remove_file(work.join("left-behind"));
+    assert!(
+        !survivors.is_empty(),
+        "control: nothing survived without the PID namespace"
+    );
+}
+
+/// Escape: read other processes' command lines (and anything else under
+/// `/proc/PID`) — here a `sleep` of the same user started outside. In the PID
+/// namespace `/proc` lists only the sandbox's own processes.
+fn other_processes_are_invisible(user: User) {
+    let Some(scene) = Scene::new(user) else {
+        return;
+    };
+    let sleeper = outside_sleeper(&scene);
+    let pid = sleeper.0.id();
+    let commands = [
+        format!("cat /proc/{pid}/cmdline"),
+        format!("cat /proc/{pid}/status"),
+        format!("ls /proc/{pid}/"),
+    ];
+    assert_all_refused(&scene, &[], &commands, &["No such file"]);
+    let out = scene.run(&["run", "-q", "--", "sh", "-c", "ls /proc"]);
+    assert_code(&out, 0, "listing /proc");
+    let pids: Vec<u32> = stdout(&out)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    assert!(
+        !pids.contains(&pid),
+        "the outside sleep is listed: {pids:?}"
+    );
+    // The init, the shell and ls (and nothing else).
+    assert!(
+        pids.len() <= 4,
+        "more processes than the sandbox's: {pids:?}"
+    );
+    assert!(pids.contains(&1), "{pids:?}");
+    // Control: with `process_info_mode: allow_all`, the host's /proc.
+    let profile = scene.w.write(
+        "allpids.json",
+        r#"{"security": {"process_info_mode": "allow_all"}}"#,
+    );
+    scene.give(&profile);
+    let out = scene.run(&[
+        "run",
+        "-q",
+        "--profile",
+        p(&profile),
+        "--",
+        "cat",
+        &format!("/proc/{pid}/cmdline"),
+    ]);
+    assert_code(&out, 0, "reading the command line with allow_all");
+    assert!(stdout(&out).contains("sleep"), "{}", stdout(&out));
+}
+
+/// Runs `ipcmk ARGS` as `user` outside any sandbox; returns the id it printed.
+fn ipcmk(user: User, args: &[&str]) -> String {
+    let out = command_as(user, "ipcmk").args(args).output().unwrap();
+    assert!(out.status.success(), "ipcmk {args:?}: {out:?}");
+    stdout(&out)
+        .split(':')
+        .nth(1)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|| panic!("ipcmk said {}", stdout(&out)))
+}
+
+/// Removes System V objects when the test ends.
+struct IpcRemove(Vec<(&'static str, String)>);
+
+impl Drop for IpcRemove {
+    fn drop(&mut self) {
+        for (kind, id) in &self.0 {
+            let _ = std::process::Command::new("ipcrm")
+                .args([*kind, id.as_str()])
+                .output();
+        }
+    }
+}
+
+/// Escape: attach to System V shared memory (or a message queue) another process of
+/// the same user made (mode 0666), or leave some behind for later. The IPC
+/// namespace shows none of the caller's, and what the command makes ends with it.
+fn system_v_ipc_is_private(user: User) {
+    let Some(scene) = Scene::with_python(user) else {
+        return;
+    };
+    if std::process::Command::new("ipcmk")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        return skip("needs ipcmk and ipcs (util-linux)");
+    }
+    let shm = ipcmk(user, &["-M", "4096", "-p", "0666"]);
+    let queue = ipcmk(user, &["-Q", "-p", "0666"]);
+    let _cleanup = IpcRemove(vec![("-m", shm.clone()), ("-q", queue.clone())]);
+    let key = 0x6e6f_0000 + (std::process::id() as i32 % 0xffff);
+    let probe = format!(
+        r#"
+import ctypes, os, subprocess
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+def err(): return os.strerror(ctypes.get_errno())
+r = libc.shmat({shm}, None, 0)
+print("shmat", "ok" if r not in (None, ctypes.c_void_p(-1).value) else err())
+print("msgsnd", "ok" if libc.msgsnd({queue}, b"\x01\0\0\0\0\0\0\0x", 1, 0o4000) == 0 else err())
+print("listed", subprocess.run(["ipcs"], capture_output=True, text=True).stdout.count("0x"))
+print("created", libc.shmget({key}, 4096, 0o1000 | 0o600))
+"#
+    );
+    let out = scene.run(&["run", "-q", "--", PYTHON, "-c", &probe]);
+    assert_code(&out, 0, "System V probe");
+    let text = stdout(&out);
+    for line in [
+        "shmat Invalid argument",
+        "msgsnd Invalid argument",
+        "listed 0",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "expected `{line}`:\n{text}"
+        );
+    }
+    let created = text
+        .lines()
+        .find_map(|l| l.strip_prefix("created "))
+        .and_then(|n| n.parse::<i64>().ok());
+    assert!(created.is_some_and(|id| id >= 0), "shmget inside: {text}");
+    // SAFETY: shmget with integer arguments only asks whether the key exists.
+    let outside = unsafe { libc::shmget(key, 0, 0) };
+    if outside >= 0 {
+        // SAFETY: removing the segment the sandbox left behind.
+        unsafe { libc::shmctl(outside, libc::IPC_RMID, std::ptr::null_mut()) };
+    }
+    assert!(outside < 0, "a segment made inside outlived the run");
+    // Control: with `ipc_mode: full` the caller's segment is there.
+    let profile = scene
+        .w
+        .write("ipc.json", r#"{"security": {"ipc_mode": "full"}}"#);
+    scene.give(&profile);
+    let out = scene.run(&["run", "-q", "--profile", p(&profile), "--", "ipcs", "-m"]);
+    assert_code(&out, 0, "ipcs with ipc_mode full");
+    assert!(
+        stdout(&out).split_whitespace().any(|w| w == shm),
+        "control: segment {shm} not listed:\n{}",
+        stdout(&out)
+    );
+}
+
+/// Escape: read (or plant) files in `/dev/shm`, which every process shares and
+/// which outlive the run. The command gets an empty tmpfs of its own there; POSIX
+/// shared memory and semaphores (`multiprocessing`) still work.
+fn dev_shm_is_private(user: User) {
+    let Some(scene) = Scene::with_python(user) else {
+        return;
+    };
+    let outside = Path::new("/dev/shm").join(scene.unique("outside"));
+    let inside = Path::new("/dev/shm").join(scene.unique("inside"));
+    let _cleanup = RemoveAfter(vec![outside.clone(), inside.clone()]);
+    std::fs::write(&outside, "outside secret\n").unwrap();
+    set_mode(&outside, 0o666);
+    scene.give(&outside);
+    let commands = [
+        format!("cat {}", p(&outside)),
+        format!("ls -l {}", p(&outside)),
+    ];
+    assert_all_refused(&scene, &[], &commands, &["No such file"]);
+    let script = format!(
+        "printf planted > {inside} && cat {inside} && echo && ls -A /dev/shm | grep -c . ; \
+         {PYTHON} -c 'import multiprocessing as m\n\
+p = m.Pool(2)\nprint(\"pool\", sum(p.map(abs, [-1, -2, -3])))\n\
+q = m.Queue(); q.put(5); print(\"queue\", q.get())\n\
+l = m.Lock(); l.acquire(); l.release(); print(\"lock ok\")'",
+        inside = p(&inside)
+    );
+    let out = scene.run(&["run", "-q", "--", "sh", "-c", &script]);
+    assert_code(&out, 0, "/dev/shm inside");
+    assert_eq!(
+        stdout(&out),
+        "planted\n1\npool 6\nqueue 5\nlock ok\n",
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !inside.exists(),
+        "a file made in /dev/shm inside outlived the run"
+    );
+    assert_eq!(read(&outside), "outside secret\n");
+}
+
+/// The one-line status names the isolation, and a profile's opt-outs remove it.
+#[test]
+fn status_line_names_process_isolation() {
+    let Some(scene) = Scene::new(User::Caller) else {
+        return;
+    };
+    let out = scene.run(&["run", "--", "true"]);
+    assert_code(&out, 0, "true");
+    let status = stderr(&out);
+    for layer in [
+        "PID namespace with its own /proc",
+        "IPC namespace and its own /dev/shm",
+        "its own /dev/pts",
+    ] {
+        assert!(status.contains(layer), "{layer}: {status}");
+    }
+    let profile = scene.w.write(
+        "open.json",
+        r#"{"security": {"process_info_mode": "allow_all", "ipc_mode": "full"}}"#,
+    );
+    let out = scene.run(&["run", "--profile", p(&profile), "--", "true"]);
+    assert_code(&out, 0, "true with opt-outs");
+    let status = stderr(&out);
+    assert!(status.contains("fully enforced"), "{status}");
+    assert!(!status.contains("PID namespace"), "{status}");
+    assert!(!status.contains("IPC namespace"), "{status}");
+    assert!(status.contains("its own /dev/pts"), "{status}");
+    // Without the mount view the namespaces are missing, and said to be.
+    let out = scene.run(&["run", "--no-mount-view", "--", "true"]);
+    let status = stderr(&out);
+    assert!(
+        status.contains("missing: ") && status.contains("PID namespace"),
+        "{status}"
+    );
+    // nono wrap executes in place: no PID namespace, said so.
+    let out = scene.run(&["wrap", "--", "true"]);
+    let status = stderr(&out);
+    assert!(
+        status.contains("PID namespace (the command is executed in place"),
+        "{status}"
+    );
+}
+
+/// Forks a process that ignores SIGTTOU, SIGTTIN and SIGHUP, waits for `nono run` to
+/// have returned, then takes the terminal's foreground (`tcsetpgrp`) and reads the
+/// user's next line, writing what it got to the marker file `argv[1]`.
+const HIJACKER: &str = r#"import os, signal, sys, time
+for s in (signal.SIGTTOU, signal.SIGTTIN, signal.SIGHUP):
+    signal.signal(s, signal.SIG_IGN)
+if os.fork() == 0:
+    os.setpgid(0, 0)
+    time.sleep(1.5)
+    out = open(sys.argv[1], "w")
+    out.write("alive\n"); out.flush()
+    try:
+        os.tcsetpgrp(0, os.getpgrp())
+        out.write("foreground\n"); out.flush()
+        out.write("read " + os.read(0, 200).decode(errors="replace") + "\n")
+    except OSError as e:
+        out.write("error %s\n" % e)
+    out.close()
+    os._exit(0)
+print("hijacker started on", os.ttyname(0), flush=True)
+"#;
+
+as_root_and_nobody!(the_terminal_cannot_be_taken_over_after_exit);
+
+/// Escape (bubblewrap's CVE-2017-5226): a process left behind takes the user's
+/// terminal over after `nono run` returns and reads the next line typed at the
+/// shell. In a real terminal (tmux): the command's tree ends with it (PID
+/// namespace), and it was on a pseudo-terminal of its own anyway (the relay) — the
+/// control without the PID namespace shows the survivor gets nothing from the user's
+/// terminal.
+fn the_terminal_cannot_be_taken_over_after_exit(user: User) {
+    let Some(scene) = Scene::with_python(user) else {
+        return;
+    };
+    let Some(mut tmux) = crate::learn_tui::Tmux::new() else {
+        return skip("tmux is not installed: the terminal takeover test needs it");
+    };
+    use crate::learn_tui::quote;
+    let script = scene.w.write("hijack.py", HIJACKER);
+    set_mode(&script, 0o644);
+    let profile = scene.w.write(
+        "allpids.json",
+        r#"{"security": {"process_info_mode": "allow_all"}}"#,
+    );
+    scene.give(&profile);
+    let bin = match user {
+        User::Caller => PathBuf::from(env!("CARGO_BIN_EXE_nono")),
+        User::Nobody => open_world_to_nobody(&scene.w),
+    };
+    let setpriv = match user {
+        User::Caller => String::new(),
+        User::Nobody => format!("setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups -- "),
+    };
+    tmux.start("sh", (120, 40));
+    let run = |tmux: &crate::learn_tui::Tmux, round: &str, flags: &str| -> (String, String) {
+        let marker = scene.w.work().join(format!("marker-{round}"));
+        let line = format!(
+            "cd {work} && HOME={home} NO_COLOR=1 {setpriv}{bin} run -q --allow-cwd {flags} \
+             --read-file {script} -- {PYTHON} {script} {marker}; echo nono-exited-$?-{round}",
+            work = quote(p(&scene.w.work())),
+            home = quote(p(&scene.w.home())),
+            bin = quote(p(&bin)),
+            script = quote(p(&script)),
+            marker = quote(p(&marker)),
+        );
+        tmux.type_text(&line);
+        tmux.keys(&["Enter"]);
+        tmux.wait_for(&format!("nono-exited-0-{round}"), 30);
+        // The survivor (if any) takes the terminal 1.5 s after the start.
+        std::thread::sleep(Duration::from_millis(2500));
+        let typed = format!("typed-by-user-{round}");
+        tmux.type_text(&format!("echo {typed}"));
+        tmux.keys(&["Enter"]);
+        let screen = tmux.wait_for(&format!("\n{typed}"), 10);
+        (screen, std::fs::read_to_string(&marker).unwrap_or_default())
+    };
+    let (screen, marker) = run(&tmux, "default", "");
+    // On a terminal of its own, from the sandbox's devpts.
+    assert!(
+        screen.contains("hijacker started on /dev/pts/0"),
+        "the command did not run on its own terminal:\n{screen}"
+    );
+    assert_eq!(marker, "", "a process outlived nono run:\n{marker}");
+    // Control: without the PID namespace the process survives, but on the relayed
+    // terminal, which is gone: the user's line reached the shell, not it.
+    let (screen, marker) = run(
+        &tmux,
+        "control",
+        &format!("--profile {}", quote(p(&profile))),
+    );
+    assert!(marker.starts_with("alive\n"), "control: {marker}\n{screen}");
+    assert!(
+        !marker.contains("typed-by-user"),
+        "control: the survivor read the line: {marker}"
+    );
+}
+
+/// Not an escape: on a real terminal (tmux) the relay passes typed input to the
+/// command and its output back, the command's terminal has the user's size (and
+/// follows a resize), and the user's terminal is back in its own mode afterwards.
+#[test]
+fn the_relayed_terminal_works_and_is_restored() {
+    let Some(scene) = Scene::new(User::Caller) else {
+        return;
+    };
+    let Some(mut tmux) = crate::learn_tui::Tmux::new() else {
+        return skip("tmux is not installed: the terminal relay test needs it");
+    };
+    use crate::learn_tui::quote;
+    tmux.start("sh", (120, 40));
+    tmux.type_text(&format!(
+        "cd {} && stty -g > before; HOME={} {} run -q -- sh -c 'tty; stty size; read x; echo got:$x; sleep 1; stty size'; stty -g > after; echo relay-$((1+1))-done",
+        quote(p(&scene.w.work())),
+        quote(p(&scene.w.home())),
+        quote(env!("CARGO_BIN_EXE_nono")),
+    ));
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("40 120", 30);
+    assert!(screen.contains("/dev/pts/0"), "{screen}");
+    tmux.type_text("hello relay");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("got:hello relay", 10);
+    let out = std::process::Command::new("tmux")
+        .args([
+            "-L",
+            &tmux.socket_name(),
+            "resize-window",
+            "-x",
+            "100",
+            "-y",
+            "30",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "tmux resize-window: {out:?}");
+    let screen = tmux.wait_for("relay-2-done", 10);
+    assert!(
+        screen.contains("30 100"),
+        "the resize did not reach the command:\n{screen}"
+    );
+    let work = scene.w.work();
+    assert_eq!(
+        read(&work.join("before")),
+        read(&work.join("after")),
+        "the terminal's settings were not restored"
+    );
+}
+
+/// Not an escape: job control across the relay. The command stops (here it sends
+/// itself SIGSTOP, as `Ctrl-Z` on its terminal would stop it): nono stops too, the
+/// shell gets the user's terminal back in its own mode, and `fg` continues both.
+#[test]
+fn a_relayed_command_can_be_stopped_and_continued() {
+    let Some(scene) = Scene::new(User::Caller) else {
+        return;
+    };
+    let Some(mut tmux) = crate::learn_tui::Tmux::new() else {
+        return skip("tmux is not installed: the terminal relay test needs it");
+    };
+    use crate::learn_tui::quote;
+    tmux.start("sh", (120, 40));
+    tmux.type_text(&format!(
+        "cd {} && HOME={} {} run -q -- sh -c 'echo before-$((1+1)); kill -STOP $$; echo after-$((2+3))'",
+        quote(p(&scene.w.work())),
+        quote(p(&scene.w.home())),
+        quote(env!("CARGO_BIN_EXE_nono")),
+    ));
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("Stopped", 30);
+    assert!(
+        screen.contains("before-2"),
+        "output before the stop:\n{screen}"
+    );
+    assert!(!screen.contains("after-5"), "{screen}");
+    // The shell has the terminal, in its own (echoing) mode: what is typed shows.
+    tmux.type_text("fg");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("after-5", 10);
+}
+
+as_root_and_nobody!(wrap_keeps_ipc_and_terminals_private);
+
+/// Escape, under `nono wrap` (which unshares in place instead of cloning): reach a
+/// file in the host's `/dev/shm`, the user's System V shared memory, or another
+/// terminal. `wrap` has no PID namespace (said in the status line), but the rest holds.
+fn wrap_keeps_ipc_and_terminals_private(user: User) {
+    let Some(scene) = Scene::new(user) else {
+        return;
+    };
+    if std::process::Command::new("ipcmk")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        return skip("needs ipcmk and ipcs (util-linux)");
+    }
+    let shm = ipcmk(user, &["-M", "4096", "-p", "0666"]);
+    let _cleanup = IpcRemove(vec![("-m", shm.clone())]);
+    let outside = Path::new("/dev/shm").join(scene.unique("wrap"));
+    let _remove = RemoveAfter(vec![outside.clone()]);
+    std::fs::write(&outside, "outside\n").unwrap();
+    set_mode(&outside, 0o666);
+    scene.give(&outside);
+    let pty = outside_pty();
+    scene.give(&pty.slave);
+    set_mode(&pty.slave, 0o666);
+    let script = format!(
+        "ls -A /dev/shm | grep -c . ; ipcs -m | grep -c 0x; ls /dev/pts; cat {} 2>&1; printf x > {} 2>&1; true",
+        p(&outside),
+        p(&pty.slave)
+    );
+    let out = scene.run(&["wrap", "--", "sh", "-c", &script]);
+    assert_code(&out, 0, "wrap probe");
+    let text = stdout(&out);
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("0"), "files in /dev/shm: {text}");
+    assert_eq!(lines.next(), Some("0"), "shared memory segments: {text}");
+    assert_eq!(lines.next(), Some("ptmx"), "/dev/pts: {text}");
+    assert!(text.contains("No such file"), "{text}");
+    assert!(!text.contains("outside\n"), "{text}");
+    assert!(
+        !pty_pending(&pty).contains('x'),
+        "wrote to another terminal"
+    );
+    assert!(
+        stderr(&out).contains("missing: PID namespace"),
+        "{}",
+        stderr(&out)
+    );
 }

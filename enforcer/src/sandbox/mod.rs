@@ -40,7 +40,7 @@ use serde::Serialize;
 
 use crate::capability::{Access as Mode, CapabilitySet, NetworkMode};
 use crate::plan::{EntryKind, Plan};
-use crate::profile::IsolationMode;
+use crate::profile::{IpcMode, IsolationMode};
 
 /// The Landlock ABI whose filesystem rights nono uses (ABI 6–8 add none).
 pub const FS_ABI: ABI = ABI::V5;
@@ -78,6 +78,17 @@ pub struct SandboxOptions {
     /// nono's private state directory (`$XDG_STATE_HOME/nono`), where the empty file
     /// bound over denied files lives. Needed only when the plan masks files.
     pub state_dir: Option<PathBuf>,
+    /// Isolate the command from other processes (default true), with the mount view:
+    /// a PID namespace with its own `/proc` (unless `security.process_info_mode` is
+    /// `allow_all`), an IPC namespace and its own `/dev/shm` (unless
+    /// `security.ipc_mode` is `full`), and its own `/dev/pts`. `nono learn`'s safety
+    /// net turns it off.
+    pub isolate_processes: bool,
+    /// The process that applies the sandbox executes the command in place (`nono
+    /// wrap`, [`Prepared::apply_to_self`]). A PID namespace needs a new process
+    /// ([`crate::exec::spawn`] starts the command in one), so it is then reported
+    /// missing.
+    pub exec_in_place: bool,
     /// The mount view only hides the plan's masks (`nono learn`'s safety net): mounts
     /// keep their writability, and `$XDG_RUNTIME_DIR`, service sockets and the network
     /// stay as they are. Metadata changes are then guarded by seccomp when
@@ -92,6 +103,8 @@ impl Default for SandboxOptions {
             single_threaded: true,
             guard_metadata: true,
             state_dir: None,
+            isolate_processes: true,
+            exec_in_place: false,
             masks_only: false,
         }
     }
@@ -241,10 +254,16 @@ pub enum Step {
     Exec,
     /// Joining a fresh session keyring.
     Keyring,
+    /// Mounting the sandbox's own `/proc`.
+    PrivateProc,
+    /// Mounting the sandbox's own `/dev/shm`, `/dev/pts` and `/dev/ptmx`.
+    PrivateDev,
+    /// Starting the command under the PID namespace's init, or attaching its terminal.
+    Init,
 }
 
 impl Step {
-    const ALL: [Step; 17] = [
+    const ALL: [Step; 20] = [
         Step::UserNamespace,
         Step::Setgroups,
         Step::UidMap,
@@ -262,6 +281,9 @@ impl Step {
         Step::Seccomp,
         Step::Exec,
         Step::Keyring,
+        Step::PrivateProc,
+        Step::PrivateDev,
+        Step::Init,
     ];
 
     /// The step with this discriminant.
@@ -289,6 +311,9 @@ impl Step {
             Step::Seccomp => "applying seccomp",
             Step::Exec => "executing the command",
             Step::Keyring => "joining a fresh session keyring",
+            Step::PrivateProc => "mounting the sandbox's own /proc",
+            Step::PrivateDev => "mounting the sandbox's own /dev/shm and /dev/pts",
+            Step::Init => "starting the command in its PID namespace",
         }
     }
 }
@@ -326,6 +351,81 @@ struct MountPlan {
     /// directory: a bind mount's source must be in the child's namespace, and an open
     /// writable descriptor would keep its mount from turning read-only).
     empty_file: Option<CString>,
+    /// Process isolation (see [`SandboxOptions::isolate_processes`]).
+    isolation: Isolation,
+    /// Landlock rules for the private mounts' roots: the rights the plan gives their
+    /// paths. A rule on a path applies to what was there when the ruleset was built;
+    /// Landlock skips a mount point itself when it walks up from a mount, so a
+    /// filesystem mounted there later needs a rule of its own.
+    private_rules: Vec<(CString, u64)>,
+}
+
+/// The namespaces and private mounts that isolate the command from other processes.
+#[derive(Debug, Clone, Copy, Default)]
+struct Isolation {
+    /// A PID namespace (entered only by a new process: [`crate::exec::spawn`]) and a
+    /// procfs of its own on `/proc`.
+    pid: bool,
+    /// An IPC namespace and a tmpfs of its own on `/dev/shm`.
+    ipc: bool,
+    /// A devpts instance of its own on `/dev/pts`, with `/dev/ptmx` bound to its
+    /// `ptmx`.
+    pts: bool,
+}
+
+impl MountPlan {
+    /// The sandbox's own `/proc`, `/dev/shm`, `/dev/pts` and `/dev/ptmx`, mounted over
+    /// the mount view once it is built (so they are not made read-only with it). The
+    /// new procfs shows only the PID namespace's processes; it can be mounted only by
+    /// a process inside that namespace (`in_pid_namespace`), and only while a
+    /// fully visible `/proc` is mounted (no mask may cover any part of it).
+    fn mount_private_system(
+        &self,
+        in_pid_namespace: bool,
+        ruleset: Option<RawFd>,
+    ) -> Result<(), ChildError> {
+        let fail = |step: Step| move |errno| ChildError { step, errno };
+        let proc = self.isolation.pid && in_pid_namespace;
+        if proc {
+            sys::mount_private_proc().map_err(fail(Step::PrivateProc))?;
+        }
+        if self.isolation.ipc {
+            sys::mount_private_shm().map_err(fail(Step::PrivateDev))?;
+        }
+        if self.isolation.pts {
+            sys::mount_private_pts().map_err(fail(Step::PrivateDev))?;
+        }
+        if let Some(ruleset) = ruleset {
+            for (path, rights) in &self.private_rules {
+                if !proc && path.as_bytes() == b"/proc" {
+                    continue;
+                }
+                match sys::landlock_add_path_rule(ruleset, path, *rights) {
+                    Ok(()) | Err(libc::ENOENT) => {}
+                    Err(errno) => return Err(fail(Step::PrivateDev)(errno)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every namespace the sandbox enters, in one place.
+    fn namespaces(&self) -> libc::c_int {
+        let mut flags = libc::CLONE_NEWNS;
+        if self.user_namespace.is_some() {
+            flags |= libc::CLONE_NEWUSER;
+        }
+        if self.network_namespace {
+            flags |= libc::CLONE_NEWNET;
+        }
+        if self.isolation.ipc {
+            flags |= libc::CLONE_NEWIPC;
+        }
+        if self.isolation.pid {
+            flags |= libc::CLONE_NEWPID;
+        }
+        flags
+    }
 }
 
 /// A sandbox ready to apply.
@@ -336,6 +436,9 @@ pub struct Prepared {
     drop_capabilities: bool,
     last_cap: u32,
     workdir: CString,
+    /// The process applying the sandbox was created in its namespaces
+    /// ([`Prepared::clone_namespaces`]); otherwise it unshares them itself.
+    cloned: bool,
     /// What will be enforced.
     pub report: EnforcementReport,
 }
@@ -401,6 +504,12 @@ pub fn prepare(
     let mut missing = Vec::new();
     let network_blocked = matches!(caps.network.mode, NetworkMode::Blocked { .. });
     let scope_signals = caps.security.signal_mode != Some(IsolationMode::AllowAll);
+    let isolation = Isolation {
+        pid: options.isolate_processes
+            && caps.security.process_info_mode != Some(IsolationMode::AllowAll),
+        ipc: options.isolate_processes && caps.security.ipc_mode != Some(IpcMode::Full),
+        pts: options.isolate_processes,
+    };
 
     // Landlock.
     let mut ruleset = Ruleset::default()
@@ -567,6 +676,38 @@ pub fn prepare(
                     .map(|p| cstring(p))
                     .collect::<Result<_, _>>()?
             },
+            isolation: Isolation {
+                pid: isolation.pid && !options.exec_in_place,
+                ..isolation
+            },
+            private_rules: {
+                let supported = AccessFs::from_all(ABI::from(abi_num as i32));
+                let mut targets = Vec::new();
+                if isolation.pid && !options.exec_in_place {
+                    targets.push("/proc");
+                }
+                if isolation.ipc {
+                    targets.push("/dev/shm");
+                }
+                if isolation.pts {
+                    targets.extend(["/dev/pts", "/dev/ptmx"]);
+                }
+                let mut rules = Vec::new();
+                for target in targets {
+                    let rights = plan
+                        .rules
+                        .iter()
+                        .filter(|r| r.path == Path::new(target))
+                        .fold(landlock::BitFlags::<AccessFs>::empty(), |all, r| {
+                            all | landlock_rights(r.access, r.kind)
+                        })
+                        & supported;
+                    if !rights.is_empty() {
+                        rules.push((cstring(Path::new(target))?, rights.bits()));
+                    }
+                }
+                rules
+            },
         })
     } else {
         None
@@ -592,6 +733,13 @@ pub fn prepare(
     } else {
         MetadataGuard::Off
     };
+    report_isolation(
+        isolation,
+        mounts.as_ref().map(|m| m.isolation),
+        options.exec_in_place,
+        &mut layers,
+        &mut missing,
+    );
     let drop_capabilities =
         capabilities != 0 || mounts.as_ref().is_some_and(|m| m.user_namespace.is_some());
     if drop_capabilities {
@@ -667,6 +815,7 @@ pub fn prepare(
         drop_capabilities,
         last_cap: sys::last_capability(),
         workdir: cstring(workdir)?,
+        cloned: false,
         report: EnforcementReport {
             landlock_abi: abi,
             enforcement,
@@ -676,6 +825,40 @@ pub fn prepare(
             rules: plan.rules.len(),
         },
     })
+}
+
+/// What process isolation adds to the report: `wanted` is what the options and the
+/// profile ask for, `planned` what the mount plan will do (`None`: no mount view).
+fn report_isolation(
+    wanted: Isolation,
+    planned: Option<Isolation>,
+    exec_in_place: bool,
+    layers: &mut Vec<String>,
+    missing: &mut Vec<String>,
+) {
+    let planned = planned.unwrap_or_default();
+    if planned.pid {
+        layers.push("PID namespace with its own /proc".into());
+    } else if wanted.pid {
+        missing.push(if exec_in_place {
+            "PID namespace (the command is executed in place: other processes stay visible in /proc, and its background processes outlive it)".into()
+        } else {
+            "PID namespace (needs the mount view: other processes stay visible in /proc, and the command's background processes outlive it)".into()
+        });
+    }
+    if planned.ipc {
+        layers.push("IPC namespace and its own /dev/shm".into());
+    } else if wanted.ipc {
+        missing.push(
+            "IPC namespace (needs the mount view: System V IPC and /dev/shm are shared)".into(),
+        );
+    }
+    if planned.pts {
+        layers.push("its own /dev/pts".into());
+    } else if wanted.pts {
+        missing
+            .push("its own /dev/pts (needs the mount view: other terminals stay reachable)".into());
+    }
 }
 
 /// The empty, mode-000 file bound over denied files: `<state_dir>/empty-mask`, made
@@ -755,23 +938,19 @@ impl Prepared {
     pub fn apply_in_child(&mut self) -> Result<(), ChildError> {
         let fail = |step: Step| move |errno| ChildError { step, errno };
         if let Some(mounts) = &mut self.mounts {
-            let net = if mounts.network_namespace {
-                libc::CLONE_NEWNET
-            } else {
-                0
-            };
-            match &mounts.user_namespace {
-                Some((uid_map, gid_map)) => {
-                    sys::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS | net)
-                        .map_err(fail(Step::UserNamespace))?;
-                    sys::write_file(c"/proc/self/setgroups", b"deny")
-                        .map_err(fail(Step::Setgroups))?;
-                    sys::write_file(c"/proc/self/uid_map", uid_map).map_err(fail(Step::UidMap))?;
-                    sys::write_file(c"/proc/self/gid_map", gid_map).map_err(fail(Step::GidMap))?;
-                }
-                None => {
-                    sys::unshare(libc::CLONE_NEWNS | net).map_err(fail(Step::MountNamespace))?
-                }
+            if !self.cloned {
+                // Only a new process enters a PID namespace (see `clone_namespaces`).
+                let step = if mounts.user_namespace.is_some() {
+                    Step::UserNamespace
+                } else {
+                    Step::MountNamespace
+                };
+                sys::unshare(mounts.namespaces() & !libc::CLONE_NEWPID).map_err(fail(step))?;
+            }
+            if let Some((uid_map, gid_map)) = &mounts.user_namespace {
+                sys::write_file(c"/proc/self/setgroups", b"deny").map_err(fail(Step::Setgroups))?;
+                sys::write_file(c"/proc/self/uid_map", uid_map).map_err(fail(Step::UidMap))?;
+                sys::write_file(c"/proc/self/gid_map", gid_map).map_err(fail(Step::GidMap))?;
             }
             sys::make_mounts_private().map_err(fail(Step::PrivateMounts))?;
 
@@ -821,6 +1000,8 @@ impl Prepared {
                     }
                 }
             }
+            let ruleset = self.landlock.as_ref().map(|fd| fd.as_raw_fd());
+            mounts.mount_private_system(self.cloned, ruleset)?;
         }
         // Re-enter the working directory so it refers to the new mounts.
         sys::chdir(&self.workdir).map_err(fail(Step::Workdir))?;
@@ -858,6 +1039,37 @@ impl Prepared {
             step: e.step,
             errno: e.errno,
         })?;
+        // A PID namespace needs a new process: prepared without `exec_in_place`, the
+        // report promised one that this process cannot have.
+        if let Some(m) = &self.mounts
+            && m.isolation.pid
+        {
+            let mut report = self.report;
+            report.layers.retain(|l| !l.starts_with("PID namespace"));
+            report
+                .missing
+                .push("PID namespace (the sandbox was applied to the calling process)".into());
+            if report.enforcement == Enforcement::Full {
+                report.enforcement = Enforcement::Partial;
+            }
+            return Ok(report);
+        }
         Ok(self.report)
+    }
+
+    /// For a spawner that creates the process applying the sandbox with `clone(2)`
+    /// (as [`crate::exec::spawn`] does): the namespaces to create it in, 0 for none.
+    /// [`Prepared::apply_in_child`] then does not unshare them itself.
+    pub fn clone_namespaces(&mut self) -> libc::c_int {
+        self.cloned = true;
+        self.mounts.as_ref().map_or(0, MountPlan::namespaces)
+    }
+
+    /// Does the command get a PID namespace of its own (after
+    /// [`Prepared::clone_namespaces`])? The process that applied the sandbox is then
+    /// the namespace's init, and must fork the command and reap
+    /// ([`sys::run_as_init`]): when it exits, the kernel kills everything left inside.
+    pub fn pid_namespace(&self) -> bool {
+        self.cloned && self.mounts.as_ref().is_some_and(|m| m.isolation.pid)
     }
 }

@@ -569,6 +569,275 @@ pub fn bind_over(source: &CStr, target: &CStr) -> Result<(), Errno> {
     .map(drop)
 }
 
+/// `mount(2)` of a new filesystem instance.
+fn mount_new(
+    source: &CStr,
+    target: &CStr,
+    fstype: &CStr,
+    flags: libc::c_ulong,
+    data: &CStr,
+) -> Result<(), Errno> {
+    // SAFETY: all strings are NUL-terminated.
+    check_int(unsafe {
+        libc::mount(
+            source.as_ptr(),
+            target.as_ptr(),
+            fstype.as_ptr(),
+            flags,
+            data.as_ptr().cast(),
+        )
+    })
+    .map(drop)
+}
+
+/// A procfs of the caller's PID namespace on `/proc`, read-only like the mount view.
+pub fn mount_private_proc() -> Result<(), Errno> {
+    let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY;
+    mount_new(c"proc", c"/proc", c"proc", flags, c"")
+}
+
+/// An empty tmpfs on `/dev/shm` (sticky and writable by all, as usual, at most a
+/// quarter of the memory). Nothing to do when there is no `/dev/shm`.
+pub fn mount_private_shm() -> Result<(), Errno> {
+    let flags = libc::MS_NOSUID | libc::MS_NODEV;
+    match mount_new(c"nono", c"/dev/shm", c"tmpfs", flags, c"mode=1777,size=25%") {
+        Err(libc::ENOENT) => Ok(()),
+        other => other,
+    }
+}
+
+/// A new devpts instance on `/dev/pts`, and its `ptmx` bound over `/dev/ptmx`, so
+/// that terminals opened inside come from it and no other terminal has a name.
+pub fn mount_private_pts() -> Result<(), Errno> {
+    let flags = libc::MS_NOSUID | libc::MS_NOEXEC;
+    match mount_new(
+        c"devpts",
+        c"/dev/pts",
+        c"devpts",
+        flags,
+        c"newinstance,ptmxmode=0666,mode=620",
+    ) {
+        Err(libc::ENOENT) => return Ok(()),
+        other => other?,
+    }
+    match bind_over(c"/dev/pts/ptmx", c"/dev/ptmx") {
+        Err(libc::ENOENT) => Ok(()),
+        other => other,
+    }
+}
+
+/// `clone(2)` like `fork`, into the namespaces in `flags`: 0 in the child, its pid in
+/// the parent.
+pub fn clone_process(flags: libc::c_int) -> Result<libc::pid_t, Errno> {
+    let flags = (flags | libc::SIGCHLD) as libc::c_ulong;
+    // SAFETY: without CLONE_VM and with a null stack, clone behaves like fork: the
+    // child gets a copy of the address space and continues here. No pointers passed.
+    check(unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) })
+        .map(|pid| pid as libc::pid_t)
+}
+
+/// `prctl(PR_SET_DUMPABLE, 0)`: the process's /proc entries become root's, and
+/// only a process with `CAP_SYS_PTRACE` may trace it or read them.
+pub fn set_not_dumpable() {
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+}
+
+/// Closes every descriptor from 3 up but `keep`. For the PID namespace's init, which
+/// never executes anything: it would otherwise hold, for the command's whole life,
+/// whatever the caller had open when it forked (close-on-exec or not), such as the
+/// pipes whose end another thread of a library caller waits for.
+pub fn close_from_3_except(keep: RawFd) {
+    let close_range = |first: u32, last: u32| {
+        if first > last {
+            return;
+        }
+        // SAFETY: close_range with integer arguments only closes descriptors.
+        let ret = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) };
+        if ret < 0 {
+            // Kernels before 5.9: the usual range by hand.
+            for fd in first..last.min(1023) + 1 {
+                close(fd as RawFd);
+            }
+        }
+    };
+    let keep = keep.max(0) as u32;
+    close_range(3, keep.saturating_sub(1));
+    close_range(keep + 1, u32::MAX);
+}
+
+/// Blocks every signal (the init of a PID namespace waits for them with
+/// [`run_as_init`]; the command unblocks them again with [`reset_signals`]).
+pub fn block_all_signals() {
+    // SAFETY: sigset_t is plain data that sigfillset initializes.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+}
+
+/// The init of the command's PID namespace: reaps every process that ends up with it,
+/// passes the signals other processes send it to `command`, and when `command` ends
+/// writes its raw wait status to `status_fd` and exits with its code (128 + the
+/// signal). The kernel then kills whatever is left in the namespace. Every signal
+/// must be blocked ([`block_all_signals`]) before `command` was forked. With
+/// `report_stops` (a relayed terminal, on which the supervisor follows the command's
+/// job control), a stop of `command` is written to `status_fd` too, and a `SIGCONT`
+/// goes to its whole process group.
+pub fn run_as_init(command: libc::pid_t, status_fd: RawFd, report_stops: bool) -> ! {
+    // SAFETY: plain data, system calls on it, and _exit.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        loop {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            let sig = libc::sigwaitinfo(&set, &mut info);
+            if sig < 0 {
+                continue;
+            }
+            if sig == libc::SIGCHLD {
+                let flags = libc::WNOHANG | if report_stops { libc::WUNTRACED } else { 0 };
+                loop {
+                    let mut status = 0;
+                    let pid = libc::waitpid(-1, &mut status, flags);
+                    if pid <= 0 {
+                        break;
+                    }
+                    if pid == command && libc::WIFSTOPPED(status) {
+                        let bytes = status.to_ne_bytes();
+                        libc::write(status_fd, bytes.as_ptr().cast(), bytes.len());
+                        continue;
+                    }
+                    if pid == command {
+                        let bytes = status.to_ne_bytes();
+                        libc::write(status_fd, bytes.as_ptr().cast(), bytes.len());
+                        libc::_exit(if libc::WIFEXITED(status) {
+                            libc::WEXITSTATUS(status)
+                        } else {
+                            128 + libc::WTERMSIG(status)
+                        });
+                    }
+                }
+            } else if matches!(
+                info.si_code,
+                libc::SI_USER | libc::SI_QUEUE | libc::SI_TKILL
+            ) {
+                // What the supervisor forwards. Signals from a terminal (keyboard,
+                // hangup) reached the command's process group directly.
+                if sig == libc::SIGCONT && report_stops {
+                    libc::kill(-command, sig);
+                }
+                libc::kill(command, sig);
+            }
+        }
+    }
+}
+
+/// A new pseudo-terminal from `/dev/ptmx` (after [`mount_private_pts`]: in the
+/// sandbox's own devpts): (master, slave), both close-on-exec.
+pub fn open_private_pty() -> Result<(RawFd, RawFd), Errno> {
+    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+    // SAFETY: a static NUL-terminated path.
+    let master = check_int(unsafe { libc::open(c"/dev/ptmx".as_ptr(), flags) })?;
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads one int; TIOCGPTPEER takes the open flags as an integer.
+    let slave = unsafe {
+        if libc::ioctl(master, libc::TIOCSPTLCK, &unlock) < 0 {
+            -1
+        } else {
+            libc::ioctl(master, libc::TIOCGPTPEER, flags)
+        }
+    };
+    if slave < 0 {
+        let e = errno();
+        close(master);
+        return Err(e);
+    }
+    Ok((master, slave))
+}
+
+/// Sends the descriptor `fd` over the unix socket `sock` (`SCM_RIGHTS`, one byte of
+/// data).
+pub fn send_fd(sock: RawFd, fd: RawFd) -> Result<(), Errno> {
+    // Room for one cmsghdr with one int, aligned for cmsghdr.
+    let mut space = [0u64; 4];
+    let mut byte = [0u8; 1];
+    // SAFETY: the iovec, msghdr and control buffer are live stack data of the sizes
+    // given; the CMSG macros stay within `space` (CMSG_SPACE(4) ≤ 32 bytes).
+    unsafe {
+        let mut iov = libc::iovec {
+            iov_base: byte.as_mut_ptr().cast(),
+            iov_len: 1,
+        };
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = space.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(4) as usize;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(4) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>(), fd);
+        check(libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) as libc::c_long).map(drop)
+    }
+}
+
+/// Receives a descriptor sent with [`send_fd`]; `None` when the peer closed the
+/// socket without sending one.
+pub fn recv_fd(sock: RawFd) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let mut space = [0u64; 4];
+    let mut byte = [0u8; 1];
+    // SAFETY: as in send_fd; the received descriptor is owned by the caller.
+    unsafe {
+        let mut iov = libc::iovec {
+            iov_base: byte.as_mut_ptr().cast(),
+            iov_len: 1,
+        };
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = space.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(4) as usize;
+        let n = loop {
+            let n = libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC);
+            if n >= 0 || errno() != libc::EINTR {
+                break n;
+            }
+        };
+        if n <= 0 {
+            return None;
+        }
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if cmsg.is_null()
+            || (*cmsg).cmsg_level != libc::SOL_SOCKET
+            || (*cmsg).cmsg_type != libc::SCM_RIGHTS
+        {
+            return None;
+        }
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>());
+        Some(std::os::fd::OwnedFd::from_raw_fd(fd))
+    }
+}
+
+/// Makes the terminal `fd` the caller's controlling terminal in a new session, and
+/// its standard input, output and error where `which` has bits 0, 1, 2 set.
+pub fn attach_terminal(fd: RawFd, which: u8) -> Result<(), Errno> {
+    // SAFETY: setsid, ioctl with an integer argument, and dup2 take no pointers.
+    unsafe {
+        check_int(libc::setsid())?;
+        check_int(libc::ioctl(fd, libc::TIOCSCTTY, 0))?;
+        for target in 0..3 {
+            if which & (1 << target) != 0 && fd != target {
+                check_int(libc::dup2(fd, target))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
