@@ -852,7 +852,10 @@ pub fn plan_with(
                 }
             }
         }
-        if inside.is_empty() || kind == EntryKind::File || maskable {
+        // Masks are a second layer only: a mount is dropped when something outside
+        // the sandbox renames over or unlinks what it covers (`passwd` rewriting
+        // /etc/shadow), so every denial is also carved, and holds in Landlock alone.
+        if inside.is_empty() || kind == EntryKind::File {
             rules.push(Rule {
                 path: canonical,
                 kind,
@@ -1256,6 +1259,7 @@ mod masking_tests {
         CapabilitySet {
             profile: None,
             profile_chain: vec![],
+            profile_files: vec![],
             workdir: "/".into(),
             groups: vec![],
             grants: grants

@@ -256,6 +256,7 @@ pub(crate) fn caps(grants: Vec<PathGrant>, denies: Vec<PathDeny>) -> CapabilityS
     CapabilitySet {
         profile: None,
         profile_chain: vec![],
+            profile_files: vec![],
         workdir: PathBuf::from("/"),
         groups: vec![],
         grants,

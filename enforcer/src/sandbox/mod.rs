@@ -116,7 +116,17 @@ pub struct EnforcementReport {
     pub metadata: MetadataGuard,
     /// Number of Landlock filesystem rules.
     pub rules: usize,
+    /// Pathname sockets outside the grants (docker.sock, agents, the D-Bus buses)
+    /// stay connectable: there is no mount view to leave them out, and Landlock before
+    /// ABI 9 does not mediate connecting. `nono run` refuses to start then unless
+    /// asked with `--allow-unhidden-sockets`.
+    pub sockets_unhidden: bool,
 }
+
+/// What [`EnforcementReport::missing`] says when pathname sockets cannot be hidden.
+pub const UNHIDDEN_SOCKETS: &str = "pathname sockets outside the grants (docker.sock, ssh and \
+     gpg agents, D-Bus) stay connectable without the mount view (Landlock ABI 9 would \
+     mediate them)";
 
 impl fmt::Display for EnforcementReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -181,6 +191,18 @@ pub enum SandboxError {
         /// How many.
         count: usize,
     },
+    /// A profile file in use lies inside a write grant and no mount view can keep it
+    /// read-only.
+    #[error(
+        "the profile file {} lies inside a directory the sandbox may write, and without \
+         the mount view nothing keeps the command from rewriting it for the next run; \
+         move the profile out of the write grants",
+        path.display()
+    )]
+    ProfileWritable {
+        /// The profile file.
+        path: PathBuf,
+    },
     /// seccomp program construction failed.
     #[error("cannot build the seccomp filter: {0}")]
     Seccomp(String),
@@ -233,10 +255,18 @@ pub enum Step {
     Exec,
     /// Joining a fresh session keyring.
     Keyring,
+    /// Creating the mount view's empty root (a tmpfs).
+    ViewRoot,
+    /// Putting a granted tree (or a mount point for it) into the mount view.
+    ViewBind,
+    /// Making the mount view the root directory (`pivot_root`).
+    PivotRoot,
+    /// Binding a profile file read-only.
+    ProfileReadOnly,
 }
 
 impl Step {
-    const ALL: [Step; 17] = [
+    const ALL: [Step; 21] = [
         Step::UserNamespace,
         Step::Setgroups,
         Step::UidMap,
@@ -254,6 +284,10 @@ impl Step {
         Step::Seccomp,
         Step::Exec,
         Step::Keyring,
+        Step::ViewRoot,
+        Step::ViewBind,
+        Step::PivotRoot,
+        Step::ProfileReadOnly,
     ];
 
     /// The step with this discriminant.
@@ -281,6 +315,10 @@ impl Step {
             Step::Seccomp => "applying seccomp",
             Step::Exec => "executing the command",
             Step::Keyring => "joining a fresh session keyring",
+            Step::ViewRoot => "creating the mount view's root",
+            Step::ViewBind => "binding a granted path into the mount view",
+            Step::PivotRoot => "entering the mount view (pivot_root)",
+            Step::ProfileReadOnly => "binding the profile read-only",
         }
     }
 }
@@ -305,17 +343,53 @@ struct MountPlan {
     /// Also enter a fresh network namespace (network blocked): only a loopback that
     /// is down, so nothing an inet socket does reaches any other host or process.
     network_namespace: bool,
-    writable: Vec<CString>,
-    fds: Vec<RawFd>,
-    masks: Vec<CString>,
+    /// How the view is made.
+    view: View,
     /// Pathname sockets to hide under `/dev/null`.
     sockets: Vec<CString>,
-    /// Denied paths to hide (plan masks): (path, is a directory).
+    /// Denied paths to hide (a second layer under Landlock's carving): (path, is a
+    /// directory).
     hidden: Vec<(CString, bool)>,
     /// An empty, mode-000 file to bind over denied files (in nono's private state
     /// directory: a bind mount's source must be in the child's namespace, and an open
     /// writable descriptor would keep its mount from turning read-only).
     empty_file: Option<CString>,
+}
+
+/// How the mount view is made.
+enum View {
+    /// From the grants: an empty tmpfs becomes `/` and holds only the granted trees
+    /// (bind mounts, read-only except the write grants), the symbolic links on the way
+    /// to them and empty mount points. Paths here are relative to the new root.
+    Fresh {
+        ops: Vec<ViewOp>,
+        /// Profile files inside a writable tree, bound read-only over themselves
+        /// (absolute source, relative target).
+        profile_files: Vec<(CString, CString)>,
+    },
+    /// The host's tree, every mount read-only except the write grants (a grant of `/`
+    /// itself, which leaves nothing to build from). Absolute paths.
+    Host {
+        writable: Vec<CString>,
+        fds: Vec<RawFd>,
+        masks: Vec<CString>,
+    },
+}
+
+/// One step of building a fresh view (relative paths, in order).
+enum ViewOp {
+    /// An empty directory (on the way to a grant, or the working directory).
+    Dir(CString),
+    /// An empty file, a mount point for a file grant.
+    File(CString),
+    /// A symbolic link as on the host (`/lib64 -> usr/lib64`).
+    Link { target: CString, path: CString },
+    /// A copy of the host's tree at `source` attached at `target`.
+    Bind {
+        source: CString,
+        target: CString,
+        readonly: bool,
+    },
 }
 
 /// A sandbox ready to apply.
@@ -493,22 +567,6 @@ pub fn prepare(
     // Asked only when needed: the sysctls are three more /proc reads.
     let userns_ok = || options.single_threaded && crate::support::unprivileged_userns_likely();
     let mounts = if options.mount_view && (privileged || userns_ok()) {
-        let mut writable: Vec<&Path> = plan
-            .rules
-            .iter()
-            .filter(|r| r.access != Mode::Read)
-            .map(|r| r.path.as_path())
-            .collect();
-        writable.sort();
-        writable.dedup();
-        // A writable tree inside another is cloned with it.
-        let mut outer: Vec<&Path> = Vec::new();
-        for path in writable {
-            if !outer.iter().any(|o| path.starts_with(o)) {
-                outer.push(path);
-            }
-        }
-        let runtime_dir = runtime_dir_to_mask(plan);
         let user_namespace = (!privileged).then(|| {
             // SAFETY-free: getuid/getgid cannot fail.
             let uid = nix::unistd::getuid().as_raw();
@@ -518,48 +576,39 @@ pub fn prepare(
                 format!("{gid} {gid} 1\n").into_bytes(),
             )
         });
+        let network_namespace = network_blocked
+            && caps.network.listen_ports.is_empty()
+            && caps.network.open_ports.is_empty();
+        let roots = view_roots(plan);
+        let mount_plan = if roots.iter().any(|r| r.path == Path::new("/")) {
+            host_view(plan, options, &mut scan_incomplete)?
+        } else {
+            fresh_view(caps, plan, &roots, workdir, options, &mut scan_incomplete)?
+        };
         Some(MountPlan {
             user_namespace,
-            network_namespace: network_blocked
-                && caps.network.listen_ports.is_empty()
-                && caps.network.open_ports.is_empty(),
-            fds: vec![-1; outer.len()],
-            writable: outer.into_iter().map(cstring).collect::<Result<_, _>>()?,
-            masks: runtime_dir
-                .iter()
-                .map(|p| cstring(p))
-                .collect::<Result<_, _>>()?,
-            hidden: plan
-                .masks
-                .iter()
-                .map(|m| cstring(&m.path).map(|c| (c, m.dir)))
-                .collect::<Result<_, _>>()?,
-            empty_file: if plan.masks.iter().any(|m| !m.dir) {
-                Some(cstring(&empty_mask_file(options.state_dir.as_deref())?)?)
-            } else {
-                None
-            },
-            sockets: {
-                let (sockets, complete) =
-                    sockets::to_hide(plan, runtime_dir.as_deref(), options.state_dir.as_deref());
-                if !complete {
-                    scan_incomplete = true;
-                }
-                sockets
-                    .iter()
-                    .map(|p| cstring(p))
-                    .collect::<Result<_, _>>()?
-            },
+            network_namespace,
+            ..mount_plan
         })
     } else {
         None
     };
-    if !plan.masks.is_empty() && mounts.is_none() {
-        // The plan relies on hiding these; without a mount view they would be exposed.
-        return Err(SandboxError::MasksNeedMountView {
-            first: plan.masks[0].path.clone(),
-            count: plan.masks.len(),
-        });
+    if mounts.is_none() && options.guard_metadata {
+        // Without a mount view, nothing but Landlock keeps the profile files: refuse
+        // rather than let the command rewrite what its next run will trust.
+        let writable = |path: &Path| {
+            plan.rules
+                .iter()
+                .any(|r| r.access != Mode::Read && crate::plan::is_within(path, &r.path))
+        };
+        if let Some(file) = caps
+            .profile_files
+            .iter()
+            .filter_map(|f| std::fs::canonicalize(f).ok())
+            .find(|f| writable(f))
+        {
+            return Err(SandboxError::ProfileWritable { path: file });
+        }
     }
     if let Some(m) = &mounts
         && !m.hidden.is_empty()
@@ -618,25 +667,12 @@ pub fn prepare(
             sockets::SCAN_LIMIT
         ));
     }
-    if mounts.is_none() {
-        let (exposed, _) = sockets::to_hide(plan, None, options.state_dir.as_deref());
-        if !exposed.is_empty() {
-            missing.push(format!(
-                "{} pathname sockets of other services (e.g. {}) stay reachable without the mount view",
-                exposed.len(),
-                exposed[0].display()
-            ));
-        }
+    let sockets_unhidden = mounts.is_none();
+    if sockets_unhidden {
+        missing.push(UNHIDDEN_SOCKETS.into());
     }
     if metadata == MetadataGuard::Seccomp {
         programs.push(seccomp::metadata_filter().map_err(seccomp_err)?);
-        if let Some(dir) = runtime_dir_to_mask(plan) {
-            missing.push(format!(
-                "agent and D-Bus sockets in $XDG_RUNTIME_DIR ({}) stay reachable without the \
-                 mount view (pathname sockets need Landlock ABI 9)",
-                dir.display()
-            ));
-        }
     }
     let enforcement = match enforcement {
         Enforcement::Full if !missing.is_empty() => Enforcement::Partial,
@@ -657,6 +693,7 @@ pub fn prepare(
             missing,
             metadata,
             rules: plan.rules.len(),
+            sockets_unhidden,
         },
     })
 }
@@ -719,6 +756,305 @@ pub fn mount_view_possible(options: &SandboxOptions) -> bool {
             || (options.single_threaded && crate::support::unprivileged_userns_likely()))
 }
 
+/// A tree of the mount view: a granted path as a whole (a carved grant's directory, not
+/// its entries), writable when any rule from it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ViewRoot {
+    path: PathBuf,
+    dir: bool,
+    writable: bool,
+}
+
+/// The trees the mount view holds, sorted, each containing nothing it adds to: a
+/// read-only tree inside another tree is left out (the outer copy shows it, and a
+/// read-only mount there would refuse what a write grant around it allows); a
+/// writable tree inside a read-only one is kept (mounted on top).
+fn view_roots(plan: &Plan) -> Vec<ViewRoot> {
+    let mut all: Vec<ViewRoot> = Vec::new();
+    for rule in &plan.rules {
+        let (path, dir) = match &rule.carved {
+            Some(carve) => (carve.granted.as_path(), true),
+            None => (rule.path.as_path(), rule.kind == EntryKind::Dir),
+        };
+        let writable = rule.access != Mode::Read;
+        match all.iter_mut().find(|r| r.path == path) {
+            Some(root) => root.writable |= writable,
+            None => all.push(ViewRoot {
+                path: path.to_path_buf(),
+                dir,
+                writable,
+            }),
+        }
+    }
+    all.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut kept: Vec<ViewRoot> = Vec::new();
+    for root in all {
+        let container = kept
+            .iter()
+            .rev()
+            .find(|k| k.dir && crate::plan::is_within(&root.path, &k.path));
+        match container {
+            Some(outer) if outer.writable || !root.writable => {}
+            _ => kept.push(root),
+        }
+    }
+    kept
+}
+
+/// `/a/b` as `a/b`, for the calls made with the new root as the working directory.
+fn relative(path: &Path) -> Result<CString, SandboxError> {
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    if rel.as_os_str().is_empty() {
+        Ok(c".".into())
+    } else {
+        cstring(rel)
+    }
+}
+
+/// The plan of a mount view built from the grants (see [`View::Fresh`]).
+fn fresh_view(
+    caps: &CapabilitySet,
+    plan: &Plan,
+    roots: &[ViewRoot],
+    workdir: &Path,
+    options: &SandboxOptions,
+    scan_incomplete: &mut bool,
+) -> Result<MountPlan, SandboxError> {
+    use std::collections::HashSet;
+    let inside_root = |path: &Path| roots.iter().any(|r| crate::plan::is_within(path, &r.path));
+    let mut ops = Vec::new();
+    let mut made: HashSet<PathBuf> = HashSet::new();
+    // The directories on the way to `path` that no tree provides, and `path` itself
+    // when `last`.
+    fn make_dirs(
+        path: &Path,
+        last: bool,
+        roots: &[ViewRoot],
+        made: &mut HashSet<PathBuf>,
+        ops: &mut Vec<ViewOp>,
+    ) -> Result<(), SandboxError> {
+        let mut ancestors: Vec<&Path> = path.ancestors().skip(usize::from(!last)).collect();
+        ancestors.reverse();
+        for dir in ancestors {
+            if dir == Path::new("/") {
+                continue;
+            }
+            if roots.iter().any(|r| crate::plan::is_within(dir, &r.path)) {
+                break;
+            }
+            if made.insert(dir.to_path_buf()) {
+                ops.push(ViewOp::Dir(relative(dir)?));
+            }
+        }
+        Ok(())
+    }
+    for root in roots {
+        let contained = roots
+            .iter()
+            .any(|o| o.path != root.path && crate::plan::is_within(&root.path, &o.path));
+        if !contained {
+            if let Some(parent) = root.path.parent() {
+                make_dirs(parent, true, roots, &mut made, &mut ops)?;
+            }
+            ops.push(if root.dir {
+                ViewOp::Dir(relative(&root.path)?)
+            } else {
+                ViewOp::File(relative(&root.path)?)
+            });
+        }
+        ops.push(ViewOp::Bind {
+            source: cstring(&root.path)?,
+            target: relative(&root.path)?,
+            readonly: !root.writable,
+        });
+    }
+    // The working directory exists (empty, when not granted) so the command starts there.
+    if !inside_root(workdir) {
+        make_dirs(workdir, true, roots, &mut made, &mut ops)?;
+    }
+    // Symbolic links on the way to granted paths, as on the host: `/bin -> usr/bin`,
+    // `/lib64 -> usr/lib64`. Only the first link of a path is needed (the rest of the
+    // path resolves through it into a tree of the view).
+    let mut links: HashSet<PathBuf> = HashSet::new();
+    let mut seen: HashSet<PathBuf> = HashSet::new();
+    for grant in &caps.grants {
+        let mut prefix = PathBuf::new();
+        for component in grant.path.components() {
+            prefix.push(component);
+            if prefix == Path::new("/") {
+                continue;
+            }
+            if inside_root(&prefix) || links.contains(&prefix) {
+                break;
+            }
+            if !seen.insert(prefix.clone()) {
+                continue;
+            }
+            match std::fs::symlink_metadata(&prefix) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    if let Ok(target) = std::fs::read_link(&prefix) {
+                        if let Some(parent) = prefix.parent() {
+                            make_dirs(parent, true, roots, &mut made, &mut ops)?;
+                        }
+                        ops.push(ViewOp::Link {
+                            target: cstring(&target)?,
+                            path: relative(&prefix)?,
+                        });
+                        links.insert(prefix.clone());
+                    }
+                    break;
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    }
+    // Denied paths inside the trees, hidden as a second layer (Landlock's carving is
+    // the first): a denied directory under an empty tmpfs, so not even its names show
+    // (inotify, a READ_DIR that reaches it); a denied file under the empty file.
+    let mut hidden: Vec<(PathBuf, bool)> = Vec::new();
+    let mut denies: Vec<&Path> = plan
+        .denies
+        .iter()
+        .map(|d| d.canonical.as_path())
+        .filter(|d| {
+            roots
+                .iter()
+                .any(|r| r.dir && crate::plan::is_within(d, &r.path) && *d != r.path)
+        })
+        .collect();
+    denies.sort();
+    denies.dedup();
+    for deny in denies {
+        if hidden
+            .iter()
+            .any(|(h, dir)| *dir && crate::plan::is_within(deny, h))
+        {
+            continue;
+        }
+        match std::fs::symlink_metadata(deny) {
+            Ok(meta) if meta.is_dir() => hidden.push((deny.to_path_buf(), true)),
+            Ok(meta) if !meta.file_type().is_symlink() && options.state_dir.is_some() => {
+                hidden.push((deny.to_path_buf(), false))
+            }
+            _ => {}
+        }
+    }
+    let empty_file = if hidden.iter().any(|(_, dir)| !dir) {
+        Some(cstring(&empty_mask_file(options.state_dir.as_deref())?)?)
+    } else {
+        None
+    };
+    // Sockets: outside the trees they do not exist in the view. Inside a read-only
+    // tree that reaches a place where services keep them, they are found and hidden.
+    let scanned = roots.iter().any(|r| {
+        r.dir
+            && !r.writable
+            && sockets::ROOTS.iter().any(|(s, _)| {
+                let s = Path::new(s);
+                crate::plan::is_within(s, &r.path) || crate::plan::is_within(&r.path, s)
+            })
+    });
+    let mut found = Vec::new();
+    if scanned {
+        let (list, complete) = sockets::to_hide(plan, None, options.state_dir.as_deref());
+        *scan_incomplete |= !complete;
+        found = list
+            .into_iter()
+            .filter(|p| {
+                roots
+                    .iter()
+                    .any(|r| r.dir && !r.writable && crate::plan::is_within(p, &r.path))
+                    && !hidden
+                        .iter()
+                        .any(|(h, dir)| *dir && crate::plan::is_within(p, h))
+            })
+            .collect();
+    }
+    // Profile files inside a writable tree: bound read-only over themselves (a write,
+    // truncate, chmod gets EROFS; a rename over or unlink of a mount point EBUSY).
+    let mut profile_files = Vec::new();
+    for file in &caps.profile_files {
+        let Ok(file) = std::fs::canonicalize(file) else {
+            continue;
+        };
+        let container = roots
+            .iter()
+            .rev()
+            .find(|r| crate::plan::is_within(&file, &r.path));
+        if container.is_some_and(|r| r.writable) {
+            profile_files.push((cstring(&file)?, relative(&file)?));
+        }
+    }
+    Ok(MountPlan {
+        user_namespace: None,
+        network_namespace: false,
+        view: View::Fresh { ops, profile_files },
+        sockets: found
+            .iter()
+            .map(|p| relative(p))
+            .collect::<Result<_, _>>()?,
+        hidden: hidden
+            .iter()
+            .map(|(p, dir)| relative(p).map(|c| (c, *dir)))
+            .collect::<Result<_, _>>()?,
+        empty_file,
+    })
+}
+
+/// The plan of a mount view over the host's tree (see [`View::Host`]).
+fn host_view(
+    plan: &Plan,
+    options: &SandboxOptions,
+    scan_incomplete: &mut bool,
+) -> Result<MountPlan, SandboxError> {
+    let mut writable: Vec<&Path> = plan
+        .rules
+        .iter()
+        .filter(|r| r.access != Mode::Read)
+        .map(|r| r.path.as_path())
+        .collect();
+    writable.sort();
+    writable.dedup();
+    // A writable tree inside another is cloned with it.
+    let mut outer: Vec<&Path> = Vec::new();
+    for path in writable {
+        if !outer.iter().any(|o| path.starts_with(o)) {
+            outer.push(path);
+        }
+    }
+    let runtime_dir = runtime_dir_to_mask(plan);
+    let (sockets, complete) =
+        sockets::to_hide(plan, runtime_dir.as_deref(), options.state_dir.as_deref());
+    *scan_incomplete |= !complete;
+    Ok(MountPlan {
+        user_namespace: None,
+        network_namespace: false,
+        view: View::Host {
+            fds: vec![-1; outer.len()],
+            writable: outer.into_iter().map(cstring).collect::<Result<_, _>>()?,
+            masks: runtime_dir
+                .iter()
+                .map(|p| cstring(p))
+                .collect::<Result<_, _>>()?,
+        },
+        hidden: plan
+            .masks
+            .iter()
+            .map(|m| cstring(&m.path).map(|c| (c, m.dir)))
+            .collect::<Result<_, _>>()?,
+        empty_file: if plan.masks.iter().any(|m| !m.dir) {
+            Some(cstring(&empty_mask_file(options.state_dir.as_deref())?)?)
+        } else {
+            None
+        },
+        sockets: sockets
+            .iter()
+            .map(|p| cstring(p))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
 /// `$XDG_RUNTIME_DIR` (or `/run/user/UID`) when it exists and no rule reaches into it.
 fn runtime_dir_to_mask(plan: &Plan) -> Option<PathBuf> {
     let uid = nix::unistd::getuid().as_raw();
@@ -757,22 +1093,80 @@ impl Prepared {
                 }
             }
             sys::make_mounts_private().map_err(fail(Step::PrivateMounts))?;
-
-            for (slot, path) in mounts.fds.iter_mut().zip(&mounts.writable) {
-                *slot = sys::clone_tree(path).map_err(fail(Step::CloneTree))?;
-            }
-            sys::make_tree_readonly(c"/").map_err(fail(Step::ReadOnly))?;
-            for (fd, path) in mounts.fds.iter().zip(&mounts.writable) {
-                sys::attach_tree(*fd, path).map_err(fail(Step::Reattach))?;
-                sys::close(*fd);
-            }
-            for path in &mounts.masks {
-                sys::mask_with_tmpfs(path).map_err(fail(Step::MaskRuntime))?;
+            match &mut mounts.view {
+                View::Fresh { ops, profile_files } => {
+                    // The new root, attached on top of `/` (a mount point is needed for
+                    // pivot_root) and entered by descriptor: every path below is
+                    // relative to it, while absolute paths (the bind sources) still
+                    // resolve in the host's tree.
+                    let root = sys::new_tmpfs().map_err(fail(Step::ViewRoot))?;
+                    let entered = sys::attach_tree(root, c"/").and_then(|()| sys::fchdir(root));
+                    sys::close(root);
+                    entered.map_err(fail(Step::ViewRoot))?;
+                    for op in ops.iter() {
+                        let result = match op {
+                            ViewOp::Dir(path) => sys::mkdir(path),
+                            ViewOp::File(path) => sys::touch(path),
+                            ViewOp::Link { target, path } => sys::symlink(target, path),
+                            ViewOp::Bind {
+                                source,
+                                target,
+                                readonly,
+                            } => sys::clone_tree_with(source, *readonly).and_then(|fd| {
+                                let attached = sys::attach_tree(fd, target);
+                                sys::close(fd);
+                                attached
+                            }),
+                        };
+                        // A granted path that vanished since planning stays an empty
+                        // mount point: the view only ever holds less.
+                        match result {
+                            Ok(()) | Err(libc::ENOENT) => {}
+                            Err(errno) => {
+                                return Err(ChildError {
+                                    step: Step::ViewBind,
+                                    errno,
+                                });
+                            }
+                        }
+                    }
+                    for (source, target) in profile_files.iter() {
+                        sys::clone_tree_with(source, true)
+                            .and_then(|fd| {
+                                let attached = sys::attach_tree(fd, target);
+                                sys::close(fd);
+                                attached
+                            })
+                            .map_err(fail(Step::ProfileReadOnly))?;
+                    }
+                }
+                View::Host {
+                    writable,
+                    fds,
+                    masks,
+                } => {
+                    for (slot, path) in fds.iter_mut().zip(writable.iter()) {
+                        *slot = sys::clone_tree(path).map_err(fail(Step::CloneTree))?;
+                    }
+                    sys::make_tree_readonly(c"/").map_err(fail(Step::ReadOnly))?;
+                    for (fd, path) in fds.iter().zip(writable.iter()) {
+                        sys::attach_tree(*fd, path).map_err(fail(Step::Reattach))?;
+                        sys::close(*fd);
+                    }
+                    for path in masks.iter() {
+                        sys::mask_with_tmpfs(path).map_err(fail(Step::MaskRuntime))?;
+                    }
+                }
             }
             for (path, dir) in &mounts.hidden {
                 let result = match (dir, &mounts.empty_file) {
                     (true, _) => sys::mask_with_tmpfs_opts(path, c"size=4k,mode=000"),
-                    (false, Some(empty)) => sys::bind_over(empty, path),
+                    // Read-only, so the command cannot chmod the (own) empty file.
+                    (false, Some(empty)) => sys::clone_tree_with(empty, true).and_then(|fd| {
+                        let attached = sys::attach_tree(fd, path);
+                        sys::close(fd);
+                        attached
+                    }),
                     (false, None) => Err(libc::EINVAL),
                 };
                 // A denied path that vanished since planning is hidden anyway.
@@ -797,6 +1191,13 @@ impl Prepared {
                         });
                     }
                 }
+            }
+            if let View::Fresh { .. } = mounts.view {
+                sys::pivot_to_cwd().map_err(fail(Step::PivotRoot))?;
+                // Mounts of other layers that go on top of the view (a private /proc,
+                // /dev/shm, devpts) belong here: the view is the root, its trees are
+                // attached, and its own root is still writable for their mount points.
+                sys::make_mount_readonly(c"/").map_err(fail(Step::PivotRoot))?;
             }
         }
         // Re-enter the working directory so it refers to the new mounts.
