@@ -434,6 +434,12 @@ pub struct Rule {
     /// directory and the denied path carved out of it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub carved: Option<Arc<Carve>>,
+    /// Only listing the directory itself (Landlock's `READ_DIR`): a carved directory
+    /// keeps it so that `ls /etc` works. `READ_DIR` reaches every directory below, so
+    /// it is given only where no denied directory below could be listed through it
+    /// (none exists, or the mount view hides each one; see [`Carver::carve`]).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub list_only: bool,
 }
 
 /// Why a rule is a sibling rather than the grant itself.
@@ -862,6 +868,7 @@ pub fn plan_with(
                 access: grant.access,
                 source: Arc::new(grant.source.clone()),
                 carved: None,
+                list_only: false,
             });
             continue;
         }
@@ -874,6 +881,7 @@ pub fn plan_with(
             access: grant.access,
             source: Arc::new(grant.source.clone()),
             carve,
+            masked_dirs: options.mask_system_denies,
             out: Vec::new(),
         };
         carver.carve(&canonical, &inside).map_err(|e| match e {
@@ -1112,6 +1120,8 @@ struct Carver<'a, F: FsView> {
     access: Access,
     source: Arc<Source>,
     carve: Arc<Carve>,
+    /// The mount view will hide every existing denied directory under a tmpfs.
+    masked_dirs: bool,
     out: Vec<Rule>,
 }
 
@@ -1126,6 +1136,7 @@ impl<F: FsView> Carver<'_, F> {
             access: self.access,
             source: Arc::clone(&self.source),
             carved: Some(Arc::clone(&self.carve)),
+            list_only: false,
         });
         Ok(())
     }
@@ -1157,6 +1168,24 @@ impl<F: FsView> Carver<'_, F> {
                 self.push(child, kind)?;
             } else if kind == EntryKind::Dir {
                 self.carve(&child, &below)?;
+            }
+        }
+        // The directory itself may be listed when no denied directory below it could
+        // be listed through that right (READ_DIR reaches every directory below): none
+        // exists, or each is hidden under a tmpfs by the mount view. What remains is
+        // a denied directory that something outside creates (or replaces) during the
+        // run: its names, never its contents, could be listed.
+        let lists_denied = || {
+            inside.iter().any(|d| {
+                self.fs
+                    .kind(&d.canonical)
+                    .is_ok_and(|k| k == EntryKind::Dir)
+            })
+        };
+        if self.access != Access::Write && (self.masked_dirs || !lists_denied()) {
+            self.push(dir.to_path_buf(), EntryKind::Dir)?;
+            if let Some(rule) = self.out.last_mut() {
+                rule.list_only = true;
             }
         }
         Ok(())
@@ -1293,7 +1322,7 @@ mod masking_tests {
     }
 
     #[test]
-    fn read_only_system_grants_mask_existing_denials_instead_of_carving() {
+    fn read_only_system_grants_mask_existing_denials_and_carve_them_too() {
         let root = tempfile::tempdir().unwrap();
         let root = std::fs::canonicalize(root.path()).unwrap();
         let etc = root.join("etc");
@@ -1314,20 +1343,42 @@ mod masking_tests {
             home: Some(home.clone()),
         };
 
-        // Read-only /etc: one rule, existing denials masked, the absent one needs nothing.
+        // Read-only /etc: existing denials masked (a second layer), and carved: a mount
+        // is dropped when something outside renames over what it covers, so the
+        // denial must hold in Landlock alone. /etc itself may be listed.
         let plan = plan_with(
             &caps(vec![(etc.clone(), Access::Read)], denies.clone()),
             &RealFs,
             &options,
         )
         .unwrap();
-        assert_eq!(plan.rules.len(), 1, "{:?}", plan.rules);
-        assert_eq!(plan.rules[0].path, etc);
+        let paths: Vec<_> = plan
+            .rules
+            .iter()
+            .map(|r| (r.path.clone(), r.list_only))
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                (etc.join("hosts"), false),
+                (etc.join("passwd"), false),
+                (etc.clone(), true)
+            ]
+        );
         let masked: Vec<_> = plan.masks.iter().map(|m| (m.path.clone(), m.dir)).collect();
         assert_eq!(
             masked,
             [(etc.join("shadow"), false), (etc.join("sudoers.d"), true)]
         );
+
+        // Without a mount view /etc cannot be listed: READ_DIR would reach sudoers.d.
+        let plan = plan_with(
+            &caps(vec![(etc.clone(), Access::Read)], denies.clone()),
+            &RealFs,
+            &PlanOptions::default(),
+        )
+        .unwrap();
+        assert!(plan.rules.iter().all(|r| r.path != etc), "{:?}", plan.rules);
 
         // Writable /etc: carved as always (the sandbox could create the absent one).
         let plan = plan_with(
@@ -1340,7 +1391,7 @@ mod masking_tests {
         assert!(
             plan.rules
                 .iter()
-                .all(|r| r.path != etc && r.path != etc.join("shadow")),
+                .all(|r| (r.path != etc || r.list_only) && r.path != etc.join("shadow")),
             "{:?}",
             plan.rules
         );
@@ -1353,7 +1404,7 @@ mod masking_tests {
         )
         .unwrap();
         assert!(
-            plan.rules.iter().all(|r| r.path != root),
+            plan.rules.iter().all(|r| r.path != root || r.list_only),
             "{:?}",
             plan.rules
         );

@@ -27,11 +27,14 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 /// What the kernel says when the sandbox refuses a file operation: Landlock (EACCES,
 /// EXDEV for a reparenting link or rename), the read-only mount view (EROFS), dropped
 /// capabilities or signal scoping (EPERM).
+/// Outside the grants a path does not exist in the mount view at all (ENOENT).
 const REFUSALS: &[&str] = &[
     "Permission denied",
     "Read-only file system",
     "Operation not permitted",
     "Invalid cross-device link",
+    "No such file or directory",
+    "Directory nonexistent",
 ];
 /// Landlock's answers alone (no mount view).
 const LANDLOCK_REFUSALS: &[&str] = &["Permission denied", "Invalid cross-device link"];
@@ -663,6 +666,7 @@ except OSError as e:
         "run",
         "-q",
         "--no-mount-view",
+        "--allow-unhidden-sockets",
         "--read",
         &dir,
         "--",
@@ -1015,7 +1019,7 @@ fn writes_outside_the_grants_fail_under_landlock_alone(user: User) {
     let _cleanup = RemoveAfter(system.clone());
     assert_all_refused(
         &scene,
-        &["--allow-cwd", "--no-mount-view"],
+        &["--allow-cwd", "--no-mount-view", "--allow-unhidden-sockets"],
         &commands,
         LANDLOCK_REFUSALS,
     );
@@ -1041,7 +1045,10 @@ fn renames_across_the_grant_boundary_fail(user: User) {
     scene.give(&mine);
     let out_dir = p(outside.path()).to_string();
     let probe = scene.probe();
-    for extra in [&[][..], &["--no-mount-view"][..]] {
+    for extra in [
+        &[][..],
+        &["--no-mount-view", "--allow-unhidden-sockets"][..],
+    ] {
         let mut flags = vec!["--allow-cwd", "--read-file", probe.as_str()];
         flags.extend_from_slice(extra);
         let commands = [
@@ -1080,7 +1087,7 @@ fn truncating_an_outside_file_fails(user: User) {
     assert_eq!(read(&file), "precious\n");
     assert_all_refused(
         &scene,
-        &["--allow-cwd", "--no-mount-view"],
+        &["--allow-cwd", "--no-mount-view", "--allow-unhidden-sockets"],
         &commands,
         LANDLOCK_REFUSALS,
     );
@@ -1098,7 +1105,7 @@ fn hard_link_of_an_outside_file_into_the_grant_fails() {
     let commands = [format!("ln {} hl && echo changed > hl", p(&file))];
     for flags in [
         &["--allow-cwd"][..],
-        &["--allow-cwd", "--no-mount-view"][..],
+        &["--allow-cwd", "--no-mount-view", "--allow-unhidden-sockets"][..],
     ] {
         assert_all_refused(&scene, flags, &commands, REFUSALS);
         assert!(!scene.w.work().join("hl").exists(), "with {flags:?}");
@@ -1278,7 +1285,7 @@ fn without_mount_view_seccomp_refuses_chmod_outside_and_inside_the_cwd_too() {
         format!("chown 1:1 {f}"),
         format!("touch -d 2001-02-03 {f}"),
     ];
-    let flags = ["--no-mount-view", "--allow-cwd"];
+    let flags = ["--no-mount-view", "--allow-unhidden-sockets", "--allow-cwd"];
     assert_all_refused(&scene, &flags, &commands, &["Permission denied"]);
     let after = std::fs::metadata(&file).unwrap();
     assert_eq!(after.mode(), before.mode(), "mode changed");
@@ -2275,16 +2282,26 @@ fn service_sockets_outside_the_grants_are_hidden(user: User) {
         "the agent socket was reachable: {}",
         stdout(&out)
     );
+    // Without the mount view nothing can leave it out: nono refuses to start unless
+    // asked, and then the status line says so.
+    let out = scene.run(&["run", "--no-mount-view", "--", PYTHON, "-c", &client]);
+    assert_code(&out, 1, "--no-mount-view without --allow-unhidden-sockets");
     assert!(
-        stderr(&out).contains("service sockets hidden"),
+        stderr(&out).contains("--allow-unhidden-sockets") && stdout(&out).is_empty(),
         "{}",
         stderr(&out)
     );
-    // Without the mount view it is reachable, and the status line says so.
-    let out = scene.run(&["run", "--no-mount-view", "--", PYTHON, "-c", &client]);
+    let out = scene.run(&[
+        "run",
+        "--no-mount-view",
+        "--allow-unhidden-sockets",
+        "--",
+        PYTHON,
+        "-c",
+        &client,
+    ]);
     assert!(
-        stdout(&out).starts_with("refused")
-            || stderr(&out).contains("pathname sockets of other services"),
+        stdout(&out).starts_with("refused") || stderr(&out).contains("pathname sockets"),
         "reachable without the status saying so:\n{}",
         stderr(&out)
     );

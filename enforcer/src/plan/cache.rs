@@ -151,7 +151,7 @@ impl PlanCache {
             }
             decode_plan(r, caps)
         })
-        .filter(|plan| sound(plan, options))
+        .filter(|plan| sound(plan))
     }
 
     fn store(
@@ -691,7 +691,7 @@ fn encode_plan(w: &mut Writer, caps: &CapabilitySet, plan: &Plan) -> Option<()> 
         w.u32(grant_index(&rule.source, rule.access)?);
         match &rule.carved {
             Some(carve) => {
-                w.u8(1);
+                w.u8(if rule.list_only { 2 } else { 1 });
                 w.path(&carve.granted);
                 w.path(&carve.denied);
             }
@@ -757,9 +757,10 @@ fn decode_plan(r: &mut Reader<'_>, caps: &CapabilitySet) -> Option<Plan> {
         let source = sources[index]
             .get_or_insert_with(|| Arc::new(grant.source.clone()))
             .clone();
-        let carved = match r.u8()? {
+        let tag = r.u8()?;
+        let carved = match tag {
             0 => None,
-            1 => Some(Arc::new(Carve {
+            1 | 2 => Some(Arc::new(Carve {
                 granted: r.path()?,
                 denied: r.path()?,
             })),
@@ -771,6 +772,7 @@ fn decode_plan(r: &mut Reader<'_>, caps: &CapabilitySet) -> Option<Plan> {
             access: grant.access,
             source,
             carved,
+            list_only: tag == 2,
         });
     }
     let mut skipped = Vec::new();
@@ -818,21 +820,16 @@ fn decode_plan(r: &mut Reader<'_>, caps: &CapabilitySet) -> Option<Plan> {
 }
 
 /// The planner's invariant, checked on a loaded plan: no rule on or inside a denied
-/// path; a directory rule with a denied path below it only when that denial may be
-/// hidden by the mount view (a read-only grant outside the home directory, masked when
-/// the path exists).
-fn sound(plan: &Plan, options: &PlanOptions) -> bool {
+/// path; a directory rule with a denied path below it only when it grants listing the
+/// directory alone (a carved directory's `READ_DIR`).
+fn sound(plan: &Plan) -> bool {
     plan.rules.iter().all(|rule| {
         plan.denies.iter().all(|deny| {
             if is_within(&rule.path, &deny.canonical) {
                 return false;
             }
             if rule.kind == EntryKind::Dir && is_within(&deny.canonical, &rule.path) {
-                return options.mask_system_denies
-                    && rule.access == Access::Read
-                    && options.home.as_ref().is_none_or(|home| {
-                        !is_within(&rule.path, home) && !is_within(home, &rule.path)
-                    });
+                return rule.list_only && rule.access != Access::Write;
             }
             true
         })

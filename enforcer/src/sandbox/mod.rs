@@ -489,7 +489,11 @@ pub fn prepare(
         // (the crate did the same for the ruleset's handled rights).
         let supported = AccessFs::from_all(ABI::from(abi_num as i32));
         for rule in &plan.rules {
-            let rights = landlock_rights(rule.access, rule.kind) & supported;
+            let rights = if rule.list_only {
+                AccessFs::ReadDir.into()
+            } else {
+                landlock_rights(rule.access, rule.kind)
+            } & supported;
             let path = cstring(&rule.path)?;
             match sys::landlock_add_path_rule(ruleset.as_raw_fd(), &path, rights.bits()) {
                 Ok(()) => {}
