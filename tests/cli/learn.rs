@@ -738,7 +738,9 @@ fn python_round_trip_and_nothing_sensitive_or_whole_is_ever_suggested() {
         "the unlearned read succeeded"
     );
     assert!(
-        stderr(&variant).contains("PermissionError"),
+        stderr(&variant).contains("PermissionError")
+            // The learned file grant leaves its directory out of the mount view.
+            || stderr(&variant).contains("FileNotFoundError"),
         "{}",
         stderr(&variant)
     );
