@@ -435,9 +435,8 @@ pub struct Rule {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub carved: Option<Arc<Carve>>,
     /// Only listing the directory itself (Landlock's `READ_DIR`): a carved directory
-    /// keeps it so that `ls /etc` works. `READ_DIR` reaches every directory below, so
-    /// it is given only where no denied directory below could be listed through it
-    /// (none exists, or the mount view hides each one; see [`Carver::carve`]).
+    /// keeps it so that `ls DIR` works. `READ_DIR` reaches every directory below, so
+    /// it is given only where no denied directory exists below (see `Carver::carve`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub list_only: bool,
 }
@@ -881,7 +880,6 @@ pub fn plan_with(
             access: grant.access,
             source: Arc::new(grant.source.clone()),
             carve,
-            masked_dirs: options.mask_system_denies,
             out: Vec::new(),
         };
         carver.carve(&canonical, &inside).map_err(|e| match e {
@@ -1120,8 +1118,6 @@ struct Carver<'a, F: FsView> {
     access: Access,
     source: Arc<Source>,
     carve: Arc<Carve>,
-    /// The mount view will hide every existing denied directory under a tmpfs.
-    masked_dirs: bool,
     out: Vec<Rule>,
 }
 
@@ -1171,10 +1167,11 @@ impl<F: FsView> Carver<'_, F> {
             }
         }
         // The directory itself may be listed when no denied directory below it could
-        // be listed through that right (READ_DIR reaches every directory below): none
-        // exists, or each is hidden under a tmpfs by the mount view. What remains is
-        // a denied directory that something outside creates (or replaces) during the
-        // run: its names, never its contents, could be listed.
+        // be listed through that right (READ_DIR reaches every directory below). What
+        // remains is a denied directory that something outside creates during the run:
+        // its names, never its contents, could be listed. (The mount view lists carved
+        // directories its own way: they are its directories, with nothing denied
+        // below them.)
         let lists_denied = || {
             inside.iter().any(|d| {
                 self.fs
@@ -1182,7 +1179,7 @@ impl<F: FsView> Carver<'_, F> {
                     .is_ok_and(|k| k == EntryKind::Dir)
             })
         };
-        if self.access != Access::Write && (self.masked_dirs || !lists_denied()) {
+        if self.access != Access::Write && !lists_denied() {
             self.push(dir.to_path_buf(), EntryKind::Dir)?;
             if let Some(rule) = self.out.last_mut() {
                 rule.list_only = true;
@@ -1343,9 +1340,10 @@ mod masking_tests {
             home: Some(home.clone()),
         };
 
-        // Read-only /etc: existing denials masked (a second layer), and carved: a mount
-        // is dropped when something outside renames over what it covers, so the
-        // denial must hold in Landlock alone. /etc itself may be listed.
+        // Read-only /etc: existing denials masked (for the host view), and carved: a
+        // mount is dropped when something outside renames over what it covers, so the
+        // denial must hold in Landlock alone. /etc itself is not listable: READ_DIR
+        // would reach sudoers.d.
         let plan = plan_with(
             &caps(vec![(etc.clone(), Access::Read)], denies.clone()),
             &RealFs,
@@ -1359,11 +1357,7 @@ mod masking_tests {
             .collect();
         assert_eq!(
             paths,
-            [
-                (etc.join("hosts"), false),
-                (etc.join("passwd"), false),
-                (etc.clone(), true)
-            ]
+            [(etc.join("hosts"), false), (etc.join("passwd"), false)]
         );
         let masked: Vec<_> = plan.masks.iter().map(|m| (m.path.clone(), m.dir)).collect();
         assert_eq!(
@@ -1371,14 +1365,20 @@ mod masking_tests {
             [(etc.join("shadow"), false), (etc.join("sudoers.d"), true)]
         );
 
-        // Without a mount view /etc cannot be listed: READ_DIR would reach sudoers.d.
+        // With only denied files inside, the carved directory may be listed.
+        std::fs::remove_dir(etc.join("sudoers.d")).unwrap();
         let plan = plan_with(
             &caps(vec![(etc.clone(), Access::Read)], denies.clone()),
             &RealFs,
-            &PlanOptions::default(),
+            &options,
         )
         .unwrap();
-        assert!(plan.rules.iter().all(|r| r.path != etc), "{:?}", plan.rules);
+        assert!(
+            plan.rules.iter().any(|r| r.path == etc && r.list_only),
+            "{:?}",
+            plan.rules
+        );
+        std::fs::create_dir(etc.join("sudoers.d")).unwrap();
 
         // Writable /etc: carved as always (the sandbox could create the absent one).
         let plan = plan_with(

@@ -120,7 +120,7 @@ impl PlanCache {
     ) -> Result<(Plan, Outcome), PlanError> {
         let key = key(caps, options);
         let name = slot_name("plan-", &key);
-        if let Some(plan) = self.load(&name, &key, caps, options) {
+        if let Some(plan) = self.load(&name, &key, caps) {
             return Ok((plan, Outcome::Hit));
         }
         let fs = CachingFs::recording(self.min_age);
@@ -138,13 +138,7 @@ impl PlanCache {
         Ok((plan, outcome))
     }
 
-    fn load(
-        &self,
-        name: &str,
-        key: &[u8],
-        caps: &CapabilitySet,
-        options: &PlanOptions,
-    ) -> Option<Plan> {
+    fn load(&self, name: &str, key: &[u8], caps: &CapabilitySet) -> Option<Plan> {
         self.read_entry(name, key, |r| {
             if !Journal::holds(r)? {
                 return None;

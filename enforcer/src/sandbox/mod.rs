@@ -366,6 +366,10 @@ enum View {
         /// Profile files inside a writable tree, bound read-only over themselves
         /// (absolute source, relative target).
         profile_files: Vec<(CString, CString)>,
+        /// Carved directories of read grants: given Landlock's `READ_DIR` once the
+        /// view is the root (they are the view's own directories, not the host's), so
+        /// `ls /etc` works. Nothing denied is below them in the view.
+        listable: Vec<CString>,
     },
     /// The host's tree, every mount read-only except the write grants (a grant of `/`
     /// itself, which leaves nothing to build from). Absolute paths.
@@ -583,11 +587,18 @@ pub fn prepare(
         let network_namespace = network_blocked
             && caps.network.listen_ports.is_empty()
             && caps.network.open_ports.is_empty();
-        let roots = view_roots(plan);
+        let (roots, carved) = view_roots(plan);
         let mount_plan = if roots.iter().any(|r| r.path == Path::new("/")) {
             host_view(plan, options, &mut scan_incomplete)?
         } else {
-            fresh_view(caps, plan, &roots, workdir, options, &mut scan_incomplete)?
+            fresh_view(
+                caps,
+                plan,
+                (&roots, &carved),
+                workdir,
+                options,
+                &mut scan_incomplete,
+            )?
         };
         Some(MountPlan {
             user_namespace,
@@ -760,8 +771,7 @@ pub fn mount_view_possible(options: &SandboxOptions) -> bool {
             || (options.single_threaded && crate::support::unprivileged_userns_likely()))
 }
 
-/// A tree of the mount view: a granted path as a whole (a carved grant's directory, not
-/// its entries), writable when any rule from it is.
+/// A tree of the mount view: the path of a rule, writable when any rule on it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct ViewRoot {
     path: PathBuf,
@@ -772,37 +782,79 @@ struct ViewRoot {
 /// The trees the mount view holds, sorted, each containing nothing it adds to: a
 /// read-only tree inside another tree is left out (the outer copy shows it, and a
 /// read-only mount there would refuse what a write grant around it allows); a
-/// writable tree inside a read-only one is kept (mounted on top).
-fn view_roots(plan: &Plan) -> Vec<ViewRoot> {
-    let mut all: Vec<ViewRoot> = Vec::new();
+/// writable tree inside a read-only one is kept (mounted on top). The view mirrors
+/// carving: a carved grant's entries are bound one by one into an empty directory, so
+/// a denied path in it does not exist in the view at all, whatever happens to it
+/// outside. Also returns the carved directories (empty directories of the view).
+fn view_roots(plan: &Plan) -> (Vec<ViewRoot>, Vec<(PathBuf, bool)>) {
+    use std::collections::BTreeMap;
+    let mut all: BTreeMap<&Path, (bool, bool)> = BTreeMap::new();
+    // Carved directory → may it be listed (a grant that reads carved it)?
+    let mut carved: BTreeMap<&Path, bool> = BTreeMap::new();
     for rule in &plan.rules {
-        let (path, dir) = match &rule.carved {
-            Some(carve) => (carve.granted.as_path(), true),
-            None => (rule.path.as_path(), rule.kind == EntryKind::Dir),
-        };
-        let writable = rule.access != Mode::Read;
-        match all.iter_mut().find(|r| r.path == path) {
-            Some(root) => root.writable |= writable,
-            None => all.push(ViewRoot {
-                path: path.to_path_buf(),
-                dir,
-                writable,
-            }),
+        if let Some(carve) = &rule.carved {
+            let start = if rule.list_only {
+                Some(rule.path.as_path())
+            } else {
+                rule.path.parent()
+            };
+            let reads = rule.access != Mode::Write;
+            for dir in start.into_iter().flat_map(Path::ancestors) {
+                if !crate::plan::is_within(dir, &carve.granted) {
+                    break;
+                }
+                match carved.get_mut(dir) {
+                    Some(listable) if *listable || !reads => break,
+                    Some(listable) => *listable = true,
+                    None => {
+                        carved.insert(dir, reads);
+                    }
+                }
+            }
+            if rule.list_only {
+                continue;
+            }
         }
+        let entry = all
+            .entry(rule.path.as_path())
+            .or_insert((rule.kind == EntryKind::Dir, false));
+        entry.1 |= rule.access != Mode::Read;
     }
-    all.sort_by(|a, b| a.path.cmp(&b.path));
     let mut kept: Vec<ViewRoot> = Vec::new();
-    for root in all {
-        let container = kept
-            .iter()
-            .rev()
-            .find(|k| k.dir && crate::plan::is_within(&root.path, &k.path));
-        match container {
-            Some(outer) if outer.writable || !root.writable => {}
-            _ => kept.push(root),
+    // The kept directory trees containing the current path, outermost first.
+    let mut open: Vec<(PathBuf, bool)> = Vec::new();
+    for (path, (dir, writable)) in all {
+        while open
+            .last()
+            .is_some_and(|(o, _)| !crate::plan::is_within(path, o))
+        {
+            open.pop();
         }
+        if let Some((_, outer_writable)) = open.last()
+            && (*outer_writable || !writable)
+        {
+            continue;
+        }
+        if dir {
+            open.push((path.to_path_buf(), writable));
+        }
+        kept.push(ViewRoot {
+            path: path.to_path_buf(),
+            dir,
+            writable,
+        });
     }
-    kept
+    // A carved directory inside a kept tree is shown by it.
+    let carved = carved
+        .into_iter()
+        .filter(|(c, _)| {
+            !kept
+                .iter()
+                .any(|r| r.dir && crate::plan::is_within(c, &r.path))
+        })
+        .map(|(c, listable)| (c.to_path_buf(), listable))
+        .collect();
+    (kept, carved)
 }
 
 /// `/a/b` as `a/b`, for the calls made with the new root as the working directory.
@@ -819,7 +871,7 @@ fn relative(path: &Path) -> Result<CString, SandboxError> {
 fn fresh_view(
     caps: &CapabilitySet,
     plan: &Plan,
-    roots: &[ViewRoot],
+    (roots, carved): (&[ViewRoot], &[(PathBuf, bool)]),
     workdir: &Path,
     options: &SandboxOptions,
     scan_incomplete: &mut bool,
@@ -852,6 +904,33 @@ fn fresh_view(
         }
         Ok(())
     }
+    // Carved directories: empty, with the entries granted bound into them below, and
+    // the symbolic links they hold recreated (`/etc/localtime`, `/etc/resolv.conf`;
+    // Landlock checks what a link leads to, as on the host). A denied name is not.
+    let denied: HashSet<&Path> = plan.denies.iter().map(|d| d.canonical.as_path()).collect();
+    let mut carved_links = Vec::new();
+    let mut listable = Vec::new();
+    for (dir, can_list) in carved {
+        make_dirs(dir, true, roots, &mut made, &mut ops)?;
+        if *can_list {
+            listable.push(cstring(dir)?);
+        }
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if entry.file_type().is_ok_and(|t| t.is_symlink())
+                && !denied.contains(path.as_path())
+                && let Ok(target) = std::fs::read_link(&path)
+            {
+                carved_links.push(ViewOp::Link {
+                    target: cstring(&target)?,
+                    path: relative(&path)?,
+                });
+            }
+        }
+    }
     for root in roots {
         let contained = roots
             .iter()
@@ -876,6 +955,7 @@ fn fresh_view(
     if !inside_root(workdir) {
         make_dirs(workdir, true, roots, &mut made, &mut ops)?;
     }
+    ops.extend(carved_links);
     // Symbolic links on the way to granted paths, as on the host: `/bin -> usr/bin`,
     // `/lib64 -> usr/lib64`. Only the first link of a path is needed (the rest of the
     // path resolves through it into a tree of the view).
@@ -993,7 +1073,11 @@ fn fresh_view(
     Ok(MountPlan {
         user_namespace: None,
         network_namespace: false,
-        view: View::Fresh { ops, profile_files },
+        view: View::Fresh {
+            ops,
+            profile_files,
+            listable,
+        },
         sockets: found
             .iter()
             .map(|p| relative(p))
@@ -1098,7 +1182,9 @@ impl Prepared {
             }
             sys::make_mounts_private().map_err(fail(Step::PrivateMounts))?;
             match &mut mounts.view {
-                View::Fresh { ops, profile_files } => {
+                View::Fresh {
+                    ops, profile_files, ..
+                } => {
                     // The new root, attached on top of `/` (a mount point is needed for
                     // pivot_root) and entered by descriptor: every path below is
                     // relative to it, while absolute paths (the bind sources) still
@@ -1196,8 +1282,15 @@ impl Prepared {
                     }
                 }
             }
-            if let View::Fresh { .. } = mounts.view {
+            if let View::Fresh { listable, .. } = &mounts.view {
                 sys::pivot_to_cwd().map_err(fail(Step::PivotRoot))?;
+                if let Some(ruleset) = &self.landlock {
+                    let read_dir = AccessFs::ReadDir as u64;
+                    for dir in listable {
+                        sys::landlock_add_path_rule(ruleset.as_raw_fd(), dir, read_dir)
+                            .map_err(fail(Step::Landlock))?;
+                    }
+                }
                 // Mounts of other layers that go on top of the view (a private /proc,
                 // /dev/shm, devpts) belong here: the view is the root, its trees are
                 // attached, and its own root is still writable for their mount points.
