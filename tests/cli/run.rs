@@ -2564,3 +2564,5 @@ fn the_plan_cache_is_private_and_out_of_the_commands_reach(user: User) {
     assert_all_refused(&scene, &["--allow", &home], &commands, REFUSALS);
     assert!(!plans.join("planted").exists());
 }
+
+mod mountview;
