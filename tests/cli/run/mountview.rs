@@ -243,9 +243,7 @@ fn sockets_outside_the_grants_are_unreachable(user: User) {
          \x20   except OSError as e: print('refused', e.errno, path)\n"
     );
     let home = p(&w.home()).to_string();
-    let mut args = vec![
-        "run", "--read", &home, "--", PYTHON, "-c", &client, "client",
-    ];
+    let mut args = vec!["run", "--read", &home, "--", PYTHON, "-c", &client];
     args.extend(paths.iter().map(|p| p.to_str().unwrap()));
     let out = scene.run(&args);
     assert_code(&out, 0, "the client");
