@@ -904,31 +904,13 @@ fn fresh_view(
         }
         Ok(())
     }
-    // Carved directories: empty, with the entries granted bound into them below, and
-    // the symbolic links they hold recreated (`/etc/localtime`, `/etc/resolv.conf`;
-    // Landlock checks what a link leads to, as on the host). A denied name is not.
-    let denied: HashSet<&Path> = plan.denies.iter().map(|d| d.canonical.as_path()).collect();
-    let mut carved_links = Vec::new();
+    // Carved directories: empty, with the entries granted bound into them below (and
+    // their symbolic links, further down).
     let mut listable = Vec::new();
     for (dir, can_list) in carved {
         make_dirs(dir, true, roots, &mut made, &mut ops)?;
         if *can_list {
             listable.push(cstring(dir)?);
-        }
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if entry.file_type().is_ok_and(|t| t.is_symlink())
-                && !denied.contains(path.as_path())
-                && let Ok(target) = std::fs::read_link(&path)
-            {
-                carved_links.push(ViewOp::Link {
-                    target: cstring(&target)?,
-                    path: relative(&path)?,
-                });
-            }
         }
     }
     for root in roots {
@@ -955,11 +937,37 @@ fn fresh_view(
     if !inside_root(workdir) {
         make_dirs(workdir, true, roots, &mut made, &mut ops)?;
     }
-    ops.extend(carved_links);
+    // Every directory the view made holds the symbolic links of its host directory:
+    // a carved directory's (`/etc/localtime`, `/etc/resolv.conf`), and those on the
+    // way to the grants (`/dev/fd -> /proc/self/fd`, which bash's `<(…)` uses).
+    // Landlock checks what a link leads to, as on the host. A denied name is left out.
+    let denied: HashSet<&Path> = plan.denies.iter().map(|d| d.canonical.as_path()).collect();
+    let mut dirs: Vec<&PathBuf> = made.iter().collect();
+    dirs.sort();
+    let root = PathBuf::from("/");
+    dirs.insert(0, &root);
+    let mut links: HashSet<PathBuf> = HashSet::new();
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if entry.file_type().is_ok_and(|t| t.is_symlink())
+                && !denied.contains(path.as_path())
+                && let Ok(target) = std::fs::read_link(&path)
+            {
+                ops.push(ViewOp::Link {
+                    target: cstring(&target)?,
+                    path: relative(&path)?,
+                });
+                links.insert(path);
+            }
+        }
+    }
     // Symbolic links on the way to granted paths, as on the host: `/bin -> usr/bin`,
     // `/lib64 -> usr/lib64`. Only the first link of a path is needed (the rest of the
     // path resolves through it into a tree of the view).
-    let mut links: HashSet<PathBuf> = HashSet::new();
     let mut seen: HashSet<PathBuf> = HashSet::new();
     for grant in &caps.grants {
         let mut prefix = PathBuf::new();
