@@ -366,10 +366,11 @@ enum View {
         /// Profile files inside a writable tree, bound read-only over themselves
         /// (absolute source, relative target).
         profile_files: Vec<(CString, CString)>,
-        /// Carved directories of read grants: given Landlock's `READ_DIR` once the
-        /// view is the root (they are the view's own directories, not the host's), so
-        /// `ls /etc` works. Nothing denied is below them in the view.
-        listable: Vec<CString>,
+        /// Carved directories (the view's own, holding only the granted entries) with
+        /// the rights of the grants that carved them: one Landlock rule each, added
+        /// once the view is the root, instead of one per granted entry. Nothing denied
+        /// is below them in the view, so `ls /etc` works too.
+        dir_rules: Vec<(CString, u64)>,
     },
     /// The host's tree, every mount read-only except the write grants (a grant of `/`
     /// itself, which leaves nothing to build from). Absolute paths.
@@ -470,6 +471,51 @@ pub fn prepare(
     let network_blocked = matches!(caps.network.mode, NetworkMode::Blocked { .. });
     let scope_signals = caps.security.signal_mode != Some(IsolationMode::AllowAll);
 
+    // Will there be a mount view, and one built from the grants? Decided first: in such
+    // a view a carved directory is the view's own, holding only the granted entries,
+    // so one rule on it (added in the child, once it is the root) replaces the rules
+    // on each entry.
+    // A mount namespace of our own needs CAP_SYS_ADMIN (root); otherwise a user
+    // namespace provides it (also for a root that lacks CAP_SYS_ADMIN).
+    // Read once: each read of /proc/self/status is a dozen system calls.
+    let capabilities = sys::effective_capabilities();
+    let privileged = sys::allows_mounting(capabilities);
+    // Asked only when needed: the sysctls are three more /proc reads.
+    let userns_ok = || options.single_threaded && crate::support::unprivileged_userns_likely();
+    let view_possible = options.mount_view && (privileged || userns_ok());
+    let (roots, carved) = if view_possible {
+        view_roots(plan)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let fresh = view_possible && !roots.iter().any(|r| r.path == Path::new("/"));
+    // Carved directories of the fresh view → the rights of the grants that carved them.
+    let mut view_dirs: std::collections::HashMap<&Path, landlock::BitFlags<AccessFs>> =
+        Default::default();
+    if fresh {
+        let shown: std::collections::HashSet<&Path> =
+            carved.iter().map(|(c, _)| c.as_path()).collect();
+        for rule in &plan.rules {
+            if let Some(carve) = &rule.carved
+                && shown.contains(carve.granted.as_path())
+            {
+                *view_dirs
+                    .entry(carve.granted.as_path())
+                    .or_insert_with(landlock::BitFlags::empty) |=
+                    landlock_rights(rule.access, EntryKind::Dir);
+            }
+        }
+    }
+    let mut dir_rules = Vec::new();
+    if abi.is_some() {
+        let supported = AccessFs::from_all(ABI::from(abi_num as i32));
+        for (dir, rights) in &view_dirs {
+            dir_rules.push((cstring(dir)?, (*rights & supported).bits()));
+        }
+        dir_rules.sort();
+    }
+    let mut installed = dir_rules.len();
+
     // Landlock.
     let mut ruleset = Ruleset::default()
         .set_compatibility(CompatLevel::BestEffort)
@@ -493,6 +539,14 @@ pub fn prepare(
         // (the crate did the same for the ruleset's handled rights).
         let supported = AccessFs::from_all(ABI::from(abi_num as i32));
         for rule in &plan.rules {
+            if rule
+                .carved
+                .as_ref()
+                .is_some_and(|c| view_dirs.contains_key(c.granted.as_path()))
+            {
+                continue;
+            }
+            installed += 1;
             let rights = if rule.list_only {
                 AccessFs::ReadDir.into()
             } else {
@@ -529,7 +583,7 @@ pub fn prepare(
         missing.push("Landlock (filesystem rules)".to_string());
         Enforcement::None
     } else {
-        layers.push(format!("{} filesystem rules", plan.rules.len()));
+        layers.push(format!("{installed} filesystem rules"));
         if abi_num < 2 {
             missing.push("cross-directory rename/link (Landlock ABI 2)".into());
         }
@@ -566,15 +620,8 @@ pub fn prepare(
     };
 
     // Mount view or seccomp for metadata.
-    // A mount namespace of our own needs CAP_SYS_ADMIN (root); otherwise a user
-    // namespace provides it (also for a root that lacks CAP_SYS_ADMIN).
-    // Read once: each read of /proc/self/status is a dozen system calls.
-    let capabilities = sys::effective_capabilities();
-    let privileged = sys::allows_mounting(capabilities);
     let mut scan_incomplete = false;
-    // Asked only when needed: the sysctls are three more /proc reads.
-    let userns_ok = || options.single_threaded && crate::support::unprivileged_userns_likely();
-    let mounts = if options.mount_view && (privileged || userns_ok()) {
+    let mounts = if view_possible {
         let user_namespace = (!privileged).then(|| {
             // SAFETY-free: getuid/getgid cannot fail.
             let uid = nix::unistd::getuid().as_raw();
@@ -587,8 +634,7 @@ pub fn prepare(
         let network_namespace = network_blocked
             && caps.network.listen_ports.is_empty()
             && caps.network.open_ports.is_empty();
-        let (roots, carved) = view_roots(plan);
-        let mount_plan = if roots.iter().any(|r| r.path == Path::new("/")) {
+        let mount_plan = if !fresh {
             host_view(plan, options, &mut scan_incomplete)?
         } else {
             fresh_view(
@@ -598,6 +644,7 @@ pub fn prepare(
                 workdir,
                 options,
                 &mut scan_incomplete,
+                std::mem::take(&mut dir_rules),
             )?
         };
         Some(MountPlan {
@@ -707,7 +754,7 @@ pub fn prepare(
             layers,
             missing,
             metadata,
-            rules: plan.rules.len(),
+            rules: installed,
             sockets_unhidden,
         },
     })
@@ -875,6 +922,7 @@ fn fresh_view(
     workdir: &Path,
     options: &SandboxOptions,
     scan_incomplete: &mut bool,
+    dir_rules: Vec<(CString, u64)>,
 ) -> Result<MountPlan, SandboxError> {
     use std::collections::HashSet;
     let inside_root = |path: &Path| roots.iter().any(|r| crate::plan::is_within(path, &r.path));
@@ -906,12 +954,8 @@ fn fresh_view(
     }
     // Carved directories: empty, with the entries granted bound into them below (and
     // their symbolic links, further down).
-    let mut listable = Vec::new();
-    for (dir, can_list) in carved {
+    for (dir, _) in carved {
         make_dirs(dir, true, roots, &mut made, &mut ops)?;
-        if *can_list {
-            listable.push(cstring(dir)?);
-        }
     }
     for root in roots {
         let contained = roots
@@ -1084,7 +1128,7 @@ fn fresh_view(
         view: View::Fresh {
             ops,
             profile_files,
-            listable,
+            dir_rules,
         },
         sockets: found
             .iter()
@@ -1201,30 +1245,43 @@ impl Prepared {
                     let entered = sys::attach_tree(root, c"/").and_then(|()| sys::fchdir(root));
                     sys::close(root);
                     entered.map_err(fail(Step::ViewRoot))?;
-                    for op in ops.iter() {
-                        let result = match op {
-                            ViewOp::Dir(path) => sys::mkdir(path),
-                            ViewOp::File(path) => sys::touch(path),
-                            ViewOp::Link { target, path } => sys::symlink(target, path),
-                            ViewOp::Bind {
-                                source,
-                                target,
-                                readonly,
-                            } => sys::clone_tree_with(source, *readonly).and_then(|fd| {
-                                let attached = sys::attach_tree(fd, target);
-                                sys::close(fd);
-                                attached
-                            }),
-                        };
-                        // A granted path that vanished since planning stays an empty
-                        // mount point: the view only ever holds less.
-                        match result {
-                            Ok(()) | Err(libc::ENOENT) => {}
-                            Err(errno) => {
-                                return Err(ChildError {
-                                    step: Step::ViewBind,
-                                    errno,
-                                });
+                    // Two passes: everything but the writable trees, then every mount
+                    // made read-only at once (one call instead of one per tree), the
+                    // root's own mount writable again for the mount points of later
+                    // layers, and then the writable trees attached.
+                    for writable_pass in [false, true] {
+                        if writable_pass {
+                            sys::make_tree_readonly(c".").map_err(fail(Step::ReadOnly))?;
+                            sys::make_mount_writable(c".").map_err(fail(Step::ReadOnly))?;
+                        }
+                        for op in ops.iter() {
+                            let result = match op {
+                                ViewOp::Bind {
+                                    source,
+                                    target,
+                                    readonly,
+                                } if *readonly != writable_pass => sys::clone_tree(source)
+                                    .and_then(|fd| {
+                                        let attached = sys::attach_tree(fd, target);
+                                        sys::close(fd);
+                                        attached
+                                    }),
+                                _ if writable_pass => continue,
+                                ViewOp::Dir(path) => sys::mkdir(path),
+                                ViewOp::File(path) => sys::touch(path),
+                                ViewOp::Link { target, path } => sys::symlink(target, path),
+                                ViewOp::Bind { .. } => continue,
+                            };
+                            // A granted path that vanished since planning stays an empty
+                            // mount point: the view only ever holds less.
+                            match result {
+                                Ok(()) | Err(libc::ENOENT) => {}
+                                Err(errno) => {
+                                    return Err(ChildError {
+                                        step: Step::ViewBind,
+                                        errno,
+                                    });
+                                }
                             }
                         }
                     }
@@ -1290,12 +1347,11 @@ impl Prepared {
                     }
                 }
             }
-            if let View::Fresh { listable, .. } = &mounts.view {
+            if let View::Fresh { dir_rules, .. } = &mounts.view {
                 sys::pivot_to_cwd().map_err(fail(Step::PivotRoot))?;
                 if let Some(ruleset) = &self.landlock {
-                    let read_dir = AccessFs::ReadDir as u64;
-                    for dir in listable {
-                        sys::landlock_add_path_rule(ruleset.as_raw_fd(), dir, read_dir)
+                    for (dir, rights) in dir_rules {
+                        sys::landlock_add_path_rule(ruleset.as_raw_fd(), dir, *rights)
                             .map_err(fail(Step::Landlock))?;
                     }
                 }

@@ -676,6 +676,28 @@ pub fn make_mount_readonly(path: &CStr) -> Result<(), Errno> {
     .map(drop)
 }
 
+/// `mount_setattr` clearing `MOUNT_ATTR_RDONLY` on the one mount at `path`.
+pub fn make_mount_writable(path: &CStr) -> Result<(), Errno> {
+    let attr = MountAttr {
+        attr_set: 0,
+        attr_clr: MOUNT_ATTR_RDONLY,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: path is NUL-terminated and attr is a live, correctly sized mount_attr.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            0u32,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })
+    .map(drop)
+}
+
 /// `fchdir(2)`.
 pub fn fchdir(fd: RawFd) -> Result<(), Errno> {
     // SAFETY: integer argument only.
