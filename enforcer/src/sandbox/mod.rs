@@ -925,7 +925,9 @@ fn fresh_view(
     dir_rules: Vec<(CString, u64)>,
 ) -> Result<MountPlan, SandboxError> {
     use std::collections::HashSet;
-    let inside_root = |path: &Path| roots.iter().any(|r| crate::plan::is_within(path, &r.path));
+    // By hash rather than by comparing with every tree: a carved /etc has ~150.
+    let root_set: HashSet<&Path> = roots.iter().map(|r| r.path.as_path()).collect();
+    let inside_root = |path: &Path| path.ancestors().any(|a| root_set.contains(a));
     let mut ops = Vec::new();
     let mut made: HashSet<PathBuf> = HashSet::new();
     // The directories on the way to `path` that no tree provides, and `path` itself
@@ -933,37 +935,34 @@ fn fresh_view(
     fn make_dirs(
         path: &Path,
         last: bool,
-        roots: &[ViewRoot],
+        inside_root: &dyn Fn(&Path) -> bool,
         made: &mut HashSet<PathBuf>,
         ops: &mut Vec<ViewOp>,
     ) -> Result<(), SandboxError> {
         let mut ancestors: Vec<&Path> = path.ancestors().skip(usize::from(!last)).collect();
         ancestors.reverse();
         for dir in ancestors {
-            if dir == Path::new("/") {
+            if dir == Path::new("/") || made.contains(dir) {
                 continue;
             }
-            if roots.iter().any(|r| crate::plan::is_within(dir, &r.path)) {
+            if inside_root(dir) {
                 break;
             }
-            if made.insert(dir.to_path_buf()) {
-                ops.push(ViewOp::Dir(relative(dir)?));
-            }
+            made.insert(dir.to_path_buf());
+            ops.push(ViewOp::Dir(relative(dir)?));
         }
         Ok(())
     }
     // Carved directories: empty, with the entries granted bound into them below (and
     // their symbolic links, further down).
     for (dir, _) in carved {
-        make_dirs(dir, true, roots, &mut made, &mut ops)?;
+        make_dirs(dir, true, &inside_root, &mut made, &mut ops)?;
     }
     for root in roots {
-        let contained = roots
-            .iter()
-            .any(|o| o.path != root.path && crate::plan::is_within(&root.path, &o.path));
+        let contained = root.path.parent().is_some_and(|parent| inside_root(parent));
         if !contained {
             if let Some(parent) = root.path.parent() {
-                make_dirs(parent, true, roots, &mut made, &mut ops)?;
+                make_dirs(parent, true, &inside_root, &mut made, &mut ops)?;
             }
             ops.push(if root.dir {
                 ViewOp::Dir(relative(&root.path)?)
@@ -979,7 +978,7 @@ fn fresh_view(
     }
     // The working directory exists (empty, when not granted) so the command starts there.
     if !inside_root(workdir) {
-        make_dirs(workdir, true, roots, &mut made, &mut ops)?;
+        make_dirs(workdir, true, &inside_root, &mut made, &mut ops)?;
     }
     // Every directory the view made holds the symbolic links of its host directory:
     // a carved directory's (`/etc/localtime`, `/etc/resolv.conf`), and those on the
@@ -1030,7 +1029,7 @@ fn fresh_view(
                 Ok(meta) if meta.file_type().is_symlink() => {
                     if let Ok(target) = std::fs::read_link(&prefix) {
                         if let Some(parent) = prefix.parent() {
-                            make_dirs(parent, true, roots, &mut made, &mut ops)?;
+                            make_dirs(parent, true, &inside_root, &mut made, &mut ops)?;
                         }
                         ops.push(ViewOp::Link {
                             target: cstring(&target)?,
@@ -1048,15 +1047,19 @@ fn fresh_view(
     // Denied paths inside the trees, hidden as a second layer (Landlock's carving is
     // the first): a denied directory under an empty tmpfs, so not even its names show
     // (inotify, a READ_DIR that reaches it); a denied file under the empty file.
+    let dir_set: HashSet<&Path> = roots
+        .iter()
+        .filter(|r| r.dir)
+        .map(|r| r.path.as_path())
+        .collect();
     let mut hidden: Vec<(PathBuf, bool)> = Vec::new();
     let mut denies: Vec<&Path> = plan
         .denies
         .iter()
         .map(|d| d.canonical.as_path())
         .filter(|d| {
-            roots
-                .iter()
-                .any(|r| r.dir && crate::plan::is_within(d, &r.path) && *d != r.path)
+            d.parent()
+                .is_some_and(|p| p.ancestors().any(|a| dir_set.contains(a)))
         })
         .collect();
     denies.sort();
@@ -1260,12 +1263,7 @@ impl Prepared {
                                     source,
                                     target,
                                     readonly,
-                                } if *readonly != writable_pass => sys::clone_tree(source)
-                                    .and_then(|fd| {
-                                        let attached = sys::attach_tree(fd, target);
-                                        sys::close(fd);
-                                        attached
-                                    }),
+                                } if *readonly != writable_pass => sys::bind_tree(source, target),
                                 _ if writable_pass => continue,
                                 ViewOp::Dir(path) => sys::mkdir(path),
                                 ViewOp::File(path) => sys::touch(path),

@@ -698,6 +698,23 @@ pub fn make_mount_writable(path: &CStr) -> Result<(), Errno> {
     .map(drop)
 }
 
+/// `mount(source, target, MS_BIND | MS_REC)`: the host's tree at `source` (with the
+/// mounts below it) also at `target`. One call, where `open_tree` and `move_mount` are
+/// two and a detached namespace made and freed.
+pub fn bind_tree(source: &CStr, target: &CStr) -> Result<(), Errno> {
+    // SAFETY: all strings are NUL-terminated; a bind mount takes no data.
+    check_int(unsafe {
+        libc::mount(
+            source.as_ptr(),
+            target.as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND | libc::MS_REC,
+            std::ptr::null(),
+        )
+    })
+    .map(drop)
+}
+
 /// `fchdir(2)`.
 pub fn fchdir(fd: RawFd) -> Result<(), Errno> {
     // SAFETY: integer argument only.
