@@ -145,7 +145,7 @@ impl PlanCache {
             }
             decode_plan(r, caps)
         })
-        .filter(|plan| sound(plan))
+        .filter(sound)
     }
 
     fn store(

@@ -959,7 +959,7 @@ fn fresh_view(
         make_dirs(dir, true, &inside_root, &mut made, &mut ops)?;
     }
     for root in roots {
-        let contained = root.path.parent().is_some_and(|parent| inside_root(parent));
+        let contained = root.path.parent().is_some_and(&inside_root);
         if !contained {
             if let Some(parent) = root.path.parent() {
                 make_dirs(parent, true, &inside_root, &mut made, &mut ops)?;

@@ -235,13 +235,11 @@ fn sockets_outside_the_grants_are_unreachable(user: User) {
     }
     scene.give(&w.home());
     scene.give(&w.dir.path().join("tmp"));
-    let client = format!(
-        "import socket, sys\n\
+    let client = "import socket, sys\n\
          for path in sys.argv[1:]:\n\
          \x20   s = socket.socket(socket.AF_UNIX)\n\
          \x20   try:\n        s.connect(path); print('REACHED', path)\n\
-         \x20   except OSError as e: print('refused', e.errno, path)\n"
-    );
+         \x20   except OSError as e: print('refused', e.errno, path)\n";
     let home = p(&w.home()).to_string();
     let mut args = vec!["run", "--read", &home, "--", PYTHON, "-c", &client];
     args.extend(paths.iter().map(|p| p.to_str().unwrap()));
