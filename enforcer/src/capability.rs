@@ -335,6 +335,10 @@ pub struct CapabilitySet {
     pub profile: Option<String>,
     /// The profiles merged, bases first.
     pub profile_chain: Vec<String>,
+    /// The files those profiles were read from (built-ins have none): kept read-only
+    /// inside the sandbox, so a command cannot rewrite the profile its next run trusts.
+    #[serde(skip)]
+    pub profile_files: Vec<PathBuf>,
     /// The working directory of the command.
     pub workdir: PathBuf,
     /// Groups in effect.
@@ -906,6 +910,7 @@ pub fn resolve(
     Ok(CapabilitySet {
         profile: Some(profile.name.clone()),
         profile_chain: profile.chain.clone(),
+        profile_files: profile.files.clone(),
         workdir: vars.workdir.clone(),
         groups,
         grants,

@@ -434,6 +434,11 @@ pub struct Rule {
     /// directory and the denied path carved out of it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub carved: Option<Arc<Carve>>,
+    /// Only listing the directory itself (Landlock's `READ_DIR`): a carved directory
+    /// keeps it so that `ls DIR` works. `READ_DIR` reaches every directory below, so
+    /// it is given only where no denied directory exists below (see `Carver::carve`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub list_only: bool,
 }
 
 /// Why a rule is a sibling rather than the grant itself.
@@ -863,6 +868,7 @@ pub fn plan_with(
                     access: grant.access,
                     source: Arc::new(grant.source.clone()),
                     carved: None,
+                    list_only: false,
                 });
                 continue;
             }
@@ -892,13 +898,17 @@ pub fn plan_with(
                 }
             }
         }
-        if inside.is_empty() || kind == EntryKind::File || maskable {
+        // Masks are a second layer only: a mount is dropped when something outside
+        // the sandbox renames over or unlinks what it covers (`passwd` rewriting
+        // /etc/shadow), so every denial is also carved, and holds in Landlock alone.
+        if inside.is_empty() || kind == EntryKind::File {
             rules.push(Rule {
                 path: canonical,
                 kind,
                 access: grant.access,
                 source: Arc::new(grant.source.clone()),
                 carved: None,
+                list_only: false,
             });
             continue;
         }
@@ -1180,6 +1190,7 @@ impl<F: FsView> Carver<'_, F> {
             access: self.access,
             source: Arc::clone(&self.source),
             carved: Some(Arc::clone(&self.carve)),
+            list_only: false,
         });
         Ok(())
     }
@@ -1211,6 +1222,25 @@ impl<F: FsView> Carver<'_, F> {
                 self.push(child, kind)?;
             } else if kind == EntryKind::Dir {
                 self.carve(&child, &below)?;
+            }
+        }
+        // The directory itself may be listed when no denied directory below it could
+        // be listed through that right (READ_DIR reaches every directory below). What
+        // remains is a denied directory that something outside creates during the run:
+        // its names, never its contents, could be listed. (The mount view lists carved
+        // directories its own way: they are its directories, with nothing denied
+        // below them.)
+        let lists_denied = || {
+            inside.iter().any(|d| {
+                self.fs
+                    .kind(&d.canonical)
+                    .is_ok_and(|k| k == EntryKind::Dir)
+            })
+        };
+        if self.access != Access::Write && !lists_denied() {
+            self.push(dir.to_path_buf(), EntryKind::Dir)?;
+            if let Some(rule) = self.out.last_mut() {
+                rule.list_only = true;
             }
         }
         Ok(())
@@ -1313,6 +1343,7 @@ mod masking_tests {
         CapabilitySet {
             profile: None,
             profile_chain: vec![],
+            profile_files: vec![],
             workdir: "/".into(),
             groups: vec![],
             grants: grants
@@ -1346,7 +1377,7 @@ mod masking_tests {
     }
 
     #[test]
-    fn read_only_system_grants_mask_existing_denials_instead_of_carving() {
+    fn read_only_system_grants_mask_existing_denials_and_carve_them_too() {
         let root = tempfile::tempdir().unwrap();
         let root = std::fs::canonicalize(root.path()).unwrap();
         let etc = root.join("etc");
@@ -1368,20 +1399,45 @@ mod masking_tests {
             mask_all_denies: false,
         };
 
-        // Read-only /etc: one rule, existing denials masked, the absent one needs nothing.
+        // Read-only /etc: existing denials masked (for the host view), and carved: a
+        // mount is dropped when something outside renames over what it covers, so the
+        // denial must hold in Landlock alone. /etc itself is not listable: READ_DIR
+        // would reach sudoers.d.
         let plan = plan_with(
             &caps(vec![(etc.clone(), Access::Read)], denies.clone()),
             &RealFs,
             &options,
         )
         .unwrap();
-        assert_eq!(plan.rules.len(), 1, "{:?}", plan.rules);
-        assert_eq!(plan.rules[0].path, etc);
+        let paths: Vec<_> = plan
+            .rules
+            .iter()
+            .map(|r| (r.path.clone(), r.list_only))
+            .collect();
+        assert_eq!(
+            paths,
+            [(etc.join("hosts"), false), (etc.join("passwd"), false)]
+        );
         let masked: Vec<_> = plan.masks.iter().map(|m| (m.path.clone(), m.dir)).collect();
         assert_eq!(
             masked,
             [(etc.join("shadow"), false), (etc.join("sudoers.d"), true)]
         );
+
+        // With only denied files inside, the carved directory may be listed.
+        std::fs::remove_dir(etc.join("sudoers.d")).unwrap();
+        let plan = plan_with(
+            &caps(vec![(etc.clone(), Access::Read)], denies.clone()),
+            &RealFs,
+            &options,
+        )
+        .unwrap();
+        assert!(
+            plan.rules.iter().any(|r| r.path == etc && r.list_only),
+            "{:?}",
+            plan.rules
+        );
+        std::fs::create_dir(etc.join("sudoers.d")).unwrap();
 
         // Writable /etc: carved as always (the sandbox could create the absent one).
         let plan = plan_with(
@@ -1394,7 +1450,7 @@ mod masking_tests {
         assert!(
             plan.rules
                 .iter()
-                .all(|r| r.path != etc && r.path != etc.join("shadow")),
+                .all(|r| (r.path != etc || r.list_only) && r.path != etc.join("shadow")),
             "{:?}",
             plan.rules
         );
@@ -1407,7 +1463,7 @@ mod masking_tests {
         )
         .unwrap();
         assert!(
-            plan.rules.iter().all(|r| r.path != root),
+            plan.rules.iter().all(|r| r.path != root || r.list_only),
             "{:?}",
             plan.rules
         );
@@ -1462,7 +1518,13 @@ mod masking_tests {
             &options,
         )
         .unwrap();
-        let paths: Vec<_> = plan.rules.iter().map(|r| r.path.clone()).collect();
+        // Listing the carved directories (READ_DIR only) is no right to create in them.
+        let paths: Vec<_> = plan
+            .rules
+            .iter()
+            .filter(|r| !r.list_only)
+            .map(|r| r.path.clone())
+            .collect();
         assert_eq!(paths, [home.join("src"), other], "{:?}", plan.rules);
         assert_eq!(plan.masks.len(), 2);
     }

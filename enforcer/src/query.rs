@@ -103,6 +103,8 @@ pub fn query_path(plan: &Plan, fs: &impl FsView, path: &Path, op: Access) -> Pat
         .rules
         .iter()
         .filter(|r| match r.kind {
+            // Listing the directory itself, nothing below it.
+            EntryKind::Dir if r.list_only => canonical == r.path && op == Access::Read,
             EntryKind::Dir => is_within(&canonical, &r.path),
             EntryKind::File => canonical == r.path,
         })

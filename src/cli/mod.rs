@@ -38,6 +38,7 @@ fn parse_run_or_wrap(args: &[OsString]) -> Option<Cli> {
         json: false,
         require_full: false,
         no_mount_view: false,
+        allow_unhidden_sockets: false,
         quiet: false,
         command: Vec::new(),
     };
@@ -93,6 +94,7 @@ fn parse_run_or_wrap(args: &[OsString]) -> Option<Cli> {
             "json" => flag(&mut run.json)?,
             "require-full" => flag(&mut run.require_full)?,
             "no-mount-view" => flag(&mut run.no_mount_view)?,
+            "allow-unhidden-sockets" => flag(&mut run.allow_unhidden_sockets)?,
             "quiet" => flag(&mut run.quiet)?,
             "allow" => s.allow.push(value()?),
             "read" => s.read.push(value()?),
@@ -276,6 +278,10 @@ pub struct RunArgs {
     /// xattr) are then refused everywhere by seccomp instead
     #[arg(long)]
     pub no_mount_view: bool,
+    /// Run even where no mount view can leave out the pathname sockets outside the
+    /// grants (docker.sock, agents, D-Bus), which then stay connectable
+    #[arg(long)]
+    pub allow_unhidden_sockets: bool,
     /// Do not print the one-line enforcement status (a partial one is always printed)
     #[arg(long, short = 'q')]
     pub quiet: bool,

@@ -57,6 +57,19 @@ pub fn run(args: RunArgs, mode: Mode) -> CmdResult {
         .map_err(|e| context::sandbox_failure(e, &sandbox.vars))?;
     crate::timing::mark("sandbox prepared");
     let report = prepared.report.clone();
+    if report.sockets_unhidden && !args.allow_unhidden_sockets {
+        return Err(Failure::from(anyhow!(
+            "no mount view can be built here{}, so pathname sockets outside the grants \
+             (docker.sock, ssh and gpg agents, D-Bus) would stay connectable: Landlock before \
+             ABI 9 does not mediate connecting to them. Pass --allow-unhidden-sockets to run \
+             anyway",
+            if args.no_mount_view {
+                " (--no-mount-view)"
+            } else {
+                ""
+            }
+        )));
+    }
     let style = Style::stderr();
     if report.enforcement != Enforcement::Full {
         if args.require_full {

@@ -107,7 +107,9 @@ fn round_trip(backend: &str) {
     let denied = w.run(&["run", "-q", "--profile", p(&profile), "--", "cat", &other]);
     assert_code(&denied, 1, "an unlearned read");
     assert!(
-        stderr(&denied).contains("Permission denied"),
+        stderr(&denied).contains("Permission denied")
+            // Outside the grants a path does not exist in the mount view.
+            || stderr(&denied).contains("No such file or directory"),
         "{}",
         stderr(&denied)
     );
@@ -390,11 +392,16 @@ fn a_home_of_another_user_is_named_in_the_error() {
     );
     for (args, code) in [
         ("learn --no-tui --backend ptrace -- true", 1),
-        ("run --allow-cwd -- true", 1),
+        // run needs nothing from the state directory (the plan cache is skipped).
+        ("run --allow-cwd -- true", 0),
     ] {
         let out = nobody_runs(&w, &bin, foreign.path(), args);
         assert_code(&out, code, args);
-        assert!(stderr(&out).contains(&hint), "{args}: {}", stderr(&out));
+        assert!(
+            code == 0 || stderr(&out).contains(&hint),
+            "{args}: {}",
+            stderr(&out)
+        );
     }
     // The same HOME through a symbolic link: the paths in the errors are resolved.
     let link = w.dir.path().join("home-link");
@@ -405,12 +412,12 @@ fn a_home_of_another_user_is_named_in_the_error() {
     );
     for (args, code) in [
         ("learn --no-tui --backend ptrace -- true", 1),
-        ("run --allow-cwd -- true", 1),
+        ("run --allow-cwd -- true", 0),
     ] {
         let out = nobody_runs(&w, &bin, &link, args);
         assert_code(&out, code, args);
         assert!(
-            stderr(&out).contains(&hint),
+            code == 0 || stderr(&out).contains(&hint),
             "through a link, {args}: {}",
             stderr(&out)
         );
@@ -653,7 +660,7 @@ fn python_round_trip_and_nothing_sensitive_or_whole_is_ever_suggested() {
          text = open(os.path.join(data, 'in.txt')).read()\n\
          open('out.txt', 'w').write(text.upper())\n\
          try:\n    open(os.path.expanduser('~/.ssh/config')).read(); print('ssh config READ')\n\
-         except PermissionError:\n    print('ssh config refused')\n\
+         except (PermissionError, FileNotFoundError):\n    print('ssh config refused')\n\
          if len(sys.argv) > 1:\n    open(os.path.join(data, 'extra.txt')).read()\n\
          print('ok')\n",
     );
@@ -736,7 +743,9 @@ fn python_round_trip_and_nothing_sensitive_or_whole_is_ever_suggested() {
         "the unlearned read succeeded"
     );
     assert!(
-        stderr(&variant).contains("PermissionError"),
+        stderr(&variant).contains("PermissionError")
+            // The learned file grant leaves its directory out of the mount view.
+            || stderr(&variant).contains("FileNotFoundError"),
         "{}",
         stderr(&variant)
     );

@@ -27,11 +27,14 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 /// What the kernel says when the sandbox refuses a file operation: Landlock (EACCES,
 /// EXDEV for a reparenting link or rename), the read-only mount view (EROFS), dropped
 /// capabilities or signal scoping (EPERM).
+/// Outside the grants a path does not exist in the mount view at all (ENOENT).
 const REFUSALS: &[&str] = &[
     "Permission denied",
     "Read-only file system",
     "Operation not permitted",
     "Invalid cross-device link",
+    "No such file or directory",
+    "Directory nonexistent",
 ];
 /// Landlock's answers alone (no mount view).
 const LANDLOCK_REFUSALS: &[&str] = &["Permission denied", "Invalid cross-device link"];
@@ -473,7 +476,9 @@ fn shadow_is_unreadable(user: User) {
     // nono exits with cat's own code.
     assert_code(&out, 1, "cat /etc/shadow");
     assert!(
-        stderr(&out).contains("/etc/shadow: Permission denied"),
+        stderr(&out).contains("/etc/shadow: Permission denied")
+            // The mount view leaves it out.
+            || stderr(&out).contains("/etc/shadow: No such file or directory"),
         "{}",
         stderr(&out)
     );
@@ -663,6 +668,7 @@ except OSError as e:
         "run",
         "-q",
         "--no-mount-view",
+        "--allow-unhidden-sockets",
         "--read",
         &dir,
         "--",
@@ -1015,7 +1021,7 @@ fn writes_outside_the_grants_fail_under_landlock_alone(user: User) {
     let _cleanup = RemoveAfter(system.clone());
     assert_all_refused(
         &scene,
-        &["--allow-cwd", "--no-mount-view"],
+        &["--allow-cwd", "--no-mount-view", "--allow-unhidden-sockets"],
         &commands,
         LANDLOCK_REFUSALS,
     );
@@ -1041,7 +1047,10 @@ fn renames_across_the_grant_boundary_fail(user: User) {
     scene.give(&mine);
     let out_dir = p(outside.path()).to_string();
     let probe = scene.probe();
-    for extra in [&[][..], &["--no-mount-view"][..]] {
+    for extra in [
+        &[][..],
+        &["--no-mount-view", "--allow-unhidden-sockets"][..],
+    ] {
         let mut flags = vec!["--allow-cwd", "--read-file", probe.as_str()];
         flags.extend_from_slice(extra);
         let commands = [
@@ -1080,7 +1089,7 @@ fn truncating_an_outside_file_fails(user: User) {
     assert_eq!(read(&file), "precious\n");
     assert_all_refused(
         &scene,
-        &["--allow-cwd", "--no-mount-view"],
+        &["--allow-cwd", "--no-mount-view", "--allow-unhidden-sockets"],
         &commands,
         LANDLOCK_REFUSALS,
     );
@@ -1098,7 +1107,7 @@ fn hard_link_of_an_outside_file_into_the_grant_fails() {
     let commands = [format!("ln {} hl && echo changed > hl", p(&file))];
     for flags in [
         &["--allow-cwd"][..],
-        &["--allow-cwd", "--no-mount-view"][..],
+        &["--allow-cwd", "--no-mount-view", "--allow-unhidden-sockets"][..],
     ] {
         assert_all_refused(&scene, flags, &commands, REFUSALS);
         assert!(!scene.w.work().join("hl").exists(), "with {flags:?}");
@@ -1126,7 +1135,9 @@ fn grandchildren_are_as_restricted_as_the_child() {
     ]);
     assert_ne!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("/etc/shadow: Permission denied"),
+        stderr(&out).contains("/etc/shadow: Permission denied")
+            // The mount view leaves it out.
+            || stderr(&out).contains("/etc/shadow: No such file or directory"),
         "{}",
         stderr(&out)
     );
@@ -1152,8 +1163,18 @@ fn libc_open_and_raw_openat_are_as_restricted_as_open() {
         let out = scene.run_probe(&["--allow-cwd"], &[op, new, "create"]);
         assert_code(&out, 1, &format!("{op} O_WRONLY|O_CREAT outside"));
         assert!(stdout(&out).contains("denied"), "{}", stdout(&out));
+        // The mount view leaves it out; Landlock alone refuses it.
         let out = scene.run_probe(&["--allow-cwd"], &[op, "/etc/shadow", "read"]);
-        assert_probe_denied(&out, "EACCES", &format!("{op} O_RDONLY /etc/shadow"));
+        assert_probe_denied(&out, "ENOENT", &format!("{op} O_RDONLY /etc/shadow"));
+        let out = scene.run_probe(
+            &["--allow-cwd", "--no-mount-view", "--allow-unhidden-sockets"],
+            &[op, "/etc/shadow", "read"],
+        );
+        assert_probe_denied(
+            &out,
+            "EACCES",
+            &format!("{op} O_RDONLY /etc/shadow, no view"),
+        );
         // Controls: the probe does work where the sandbox allows it.
         let out = scene.run_probe(&["--allow-cwd"], &[op, "/etc/passwd", "read"]);
         assert_probe_ok(&out, &format!("{op} O_RDONLY /etc/passwd"));
@@ -1278,7 +1299,7 @@ fn without_mount_view_seccomp_refuses_chmod_outside_and_inside_the_cwd_too() {
         format!("chown 1:1 {f}"),
         format!("touch -d 2001-02-03 {f}"),
     ];
-    let flags = ["--no-mount-view", "--allow-cwd"];
+    let flags = ["--no-mount-view", "--allow-unhidden-sockets", "--allow-cwd"];
     assert_all_refused(&scene, &flags, &commands, &["Permission denied"]);
     let after = std::fs::metadata(&file).unwrap();
     assert_eq!(after.mode(), before.mode(), "mode changed");
@@ -2263,7 +2284,9 @@ fn wrap_writes_the_cwd_and_denies_shadow() {
     assert_code(&out, 1, "the command's exit code (cat's)");
     assert_eq!(read(&scene.w.work().join("x")), "hi\n");
     assert!(
-        stderr(&out).contains("/etc/shadow: Permission denied"),
+        stderr(&out).contains("/etc/shadow: Permission denied")
+            // The mount view leaves it out.
+            || stderr(&out).contains("/etc/shadow: No such file or directory"),
         "{}",
         stderr(&out)
     );
@@ -2333,16 +2356,26 @@ fn service_sockets_outside_the_grants_are_hidden(user: User) {
         "the agent socket was reachable: {}",
         stdout(&out)
     );
+    // Without the mount view nothing can leave it out: nono refuses to start unless
+    // asked, and then the status line says so.
+    let out = scene.run(&["run", "--no-mount-view", "--", PYTHON, "-c", &client]);
+    assert_code(&out, 1, "--no-mount-view without --allow-unhidden-sockets");
     assert!(
-        stderr(&out).contains("service sockets hidden"),
+        stderr(&out).contains("--allow-unhidden-sockets") && stdout(&out).is_empty(),
         "{}",
         stderr(&out)
     );
-    // Without the mount view it is reachable, and the status line says so.
-    let out = scene.run(&["run", "--no-mount-view", "--", PYTHON, "-c", &client]);
+    let out = scene.run(&[
+        "run",
+        "--no-mount-view",
+        "--allow-unhidden-sockets",
+        "--",
+        PYTHON,
+        "-c",
+        &client,
+    ]);
     assert!(
-        stdout(&out).starts_with("refused")
-            || stderr(&out).contains("pathname sockets of other services"),
+        stdout(&out).starts_with("refused") || stderr(&out).contains("pathname sockets"),
         "reachable without the status saying so:\n{}",
         stderr(&out)
     );
@@ -3006,7 +3039,13 @@ fn status_line_names_process_isolation() {
     assert!(!status.contains("IPC namespace"), "{status}");
     assert!(status.contains("its own /dev/pts"), "{status}");
     // Without the mount view the namespaces are missing, and said to be.
-    let out = scene.run(&["run", "--no-mount-view", "--", "true"]);
+    let out = scene.run(&[
+        "run",
+        "--no-mount-view",
+        "--allow-unhidden-sockets",
+        "--",
+        "true",
+    ]);
     let status = stderr(&out);
     assert!(
         status.contains("missing: ") && status.contains("PID namespace"),
@@ -3251,3 +3290,5 @@ fn wrap_keeps_ipc_and_terminals_private(user: User) {
         stderr(&out)
     );
 }
+
+mod mountview;

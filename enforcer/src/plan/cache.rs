@@ -692,7 +692,7 @@ fn encode_plan(w: &mut Writer, caps: &CapabilitySet, plan: &Plan) -> Option<()> 
         w.u32(grant_index(&rule.source, rule.access)?);
         match &rule.carved {
             Some(carve) => {
-                w.u8(1);
+                w.u8(if rule.list_only { 2 } else { 1 });
                 w.path(&carve.granted);
                 w.path(&carve.denied);
             }
@@ -758,9 +758,10 @@ fn decode_plan(r: &mut Reader<'_>, caps: &CapabilitySet) -> Option<Plan> {
         let source = sources[index]
             .get_or_insert_with(|| Arc::new(grant.source.clone()))
             .clone();
-        let carved = match r.u8()? {
+        let tag = r.u8()?;
+        let carved = match tag {
             0 => None,
-            1 => Some(Arc::new(Carve {
+            1 | 2 => Some(Arc::new(Carve {
                 granted: r.path()?,
                 denied: r.path()?,
             })),
@@ -772,6 +773,7 @@ fn decode_plan(r: &mut Reader<'_>, caps: &CapabilitySet) -> Option<Plan> {
             access: grant.access,
             source,
             carved,
+            list_only: tag == 2,
         });
     }
     let mut skipped = Vec::new();
@@ -819,9 +821,8 @@ fn decode_plan(r: &mut Reader<'_>, caps: &CapabilitySet) -> Option<Plan> {
 }
 
 /// The planner's invariant, checked on a loaded plan: no rule on or inside a denied
-/// path; a directory rule with a denied path below it only when that denial may be
-/// hidden by the mount view (a read-only grant outside the home directory, masked when
-/// the path exists).
+/// path; a directory rule with a denied path below it only when it grants listing the
+/// directory alone (a carved directory's `READ_DIR`).
 fn sound(plan: &Plan, options: &PlanOptions) -> bool {
     plan.rules.iter().all(|rule| {
         plan.denies.iter().all(|deny| {
@@ -829,14 +830,11 @@ fn sound(plan: &Plan, options: &PlanOptions) -> bool {
                 return false;
             }
             if rule.kind == EntryKind::Dir && is_within(&deny.canonical, &rule.path) {
+                // The learn safety net hides what exists under masks instead.
                 if options.mask_all_denies && plan.masks.iter().any(|m| m.path == deny.canonical) {
                     return true;
                 }
-                return options.mask_system_denies
-                    && rule.access == Access::Read
-                    && options.home.as_ref().is_none_or(|home| {
-                        !is_within(&rule.path, home) && !is_within(home, &rule.path)
-                    });
+                return rule.list_only && rule.access != Access::Write;
             }
             true
         })

@@ -199,6 +199,10 @@ pub struct Profile {
     pub extends: Option<Vec<String>>,
     /// Every profile merged into this one, bases first, this one last.
     pub chain: Vec<String>,
+    /// The files of the profiles in `chain` that came from disk (built-ins have none),
+    /// as opened: the sandbox keeps them read-only for the command.
+    #[serde(skip)]
+    pub files: Vec<std::path::PathBuf>,
     /// `workdir.access`.
     pub workdir: Option<Located<WorkdirAccess>>,
     /// `groups.include` (and legacy `security.groups`).
@@ -738,12 +742,17 @@ fn normalize(raw: file::ProfileFile, name: &str, source: ProfileSource, ctx: &Ct
             );
         }
     }
+    let files = match &source {
+        ProfileSource::File(path) => vec![path.clone()],
+        ProfileSource::Builtin => Vec::new(),
+    };
     Profile {
         name: name.to_string(),
         source,
         meta: raw.meta.unwrap_or_default(),
         extends: raw.extends.map(|e| e.to_vec()),
         chain: vec![name.to_string()],
+        files,
         workdir: raw
             .workdir
             .and_then(|w| w.access)
@@ -786,12 +795,19 @@ impl Profile {
                 chain.push(name.clone());
             }
         }
+        let mut files = self.files.clone();
+        for file in &child.files {
+            if !files.contains(file) {
+                files.push(file.clone());
+            }
+        }
         Profile {
             name: child.name.clone(),
             source: child.source.clone(),
             meta: child.meta.clone(),
             extends: child.extends.clone(),
             chain,
+            files,
             workdir: child.workdir.clone().or_else(|| self.workdir.clone()),
             groups_include: union(&self.groups_include, &child.groups_include, |a, b| {
                 a.name == b.name && a.when == b.when

@@ -137,7 +137,17 @@ pub struct EnforcementReport {
     pub metadata: MetadataGuard,
     /// Number of Landlock filesystem rules.
     pub rules: usize,
+    /// Pathname sockets outside the grants (docker.sock, agents, the D-Bus buses)
+    /// stay connectable: there is no mount view to leave them out, and Landlock before
+    /// ABI 9 does not mediate connecting. `nono run` refuses to start then unless
+    /// asked with `--allow-unhidden-sockets`.
+    pub sockets_unhidden: bool,
 }
+
+/// What [`EnforcementReport::missing`] says when pathname sockets cannot be hidden.
+pub const UNHIDDEN_SOCKETS: &str = "pathname sockets outside the grants (docker.sock, ssh and \
+     gpg agents, D-Bus) stay connectable without the mount view (Landlock ABI 9 would \
+     mediate them)";
 
 impl fmt::Display for EnforcementReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -202,6 +212,18 @@ pub enum SandboxError {
         /// How many.
         count: usize,
     },
+    /// A profile file in use lies inside a write grant and no mount view can keep it
+    /// read-only.
+    #[error(
+        "the profile file {} lies inside a directory the sandbox may write, and without \
+         the mount view nothing keeps the command from rewriting it for the next run; \
+         move the profile out of the write grants",
+        path.display()
+    )]
+    ProfileWritable {
+        /// The profile file.
+        path: PathBuf,
+    },
     /// seccomp program construction failed.
     #[error("cannot build the seccomp filter: {0}")]
     Seccomp(String),
@@ -260,10 +282,18 @@ pub enum Step {
     PrivateDev,
     /// Starting the command under the PID namespace's init, or attaching its terminal.
     Init,
+    /// Creating the mount view's empty root (a tmpfs).
+    ViewRoot,
+    /// Putting a granted tree (or a mount point for it) into the mount view.
+    ViewBind,
+    /// Making the mount view the root directory (`pivot_root`).
+    PivotRoot,
+    /// Binding a profile file read-only.
+    ProfileReadOnly,
 }
 
 impl Step {
-    const ALL: [Step; 20] = [
+    const ALL: [Step; 24] = [
         Step::UserNamespace,
         Step::Setgroups,
         Step::UidMap,
@@ -284,6 +314,10 @@ impl Step {
         Step::PrivateProc,
         Step::PrivateDev,
         Step::Init,
+        Step::ViewRoot,
+        Step::ViewBind,
+        Step::PivotRoot,
+        Step::ProfileReadOnly,
     ];
 
     /// The step with this discriminant.
@@ -314,6 +348,10 @@ impl Step {
             Step::PrivateProc => "mounting the sandbox's own /proc",
             Step::PrivateDev => "mounting the sandbox's own /dev/shm and /dev/pts",
             Step::Init => "starting the command in its PID namespace",
+            Step::ViewRoot => "creating the mount view's root",
+            Step::ViewBind => "binding a granted path into the mount view",
+            Step::PivotRoot => "entering the mount view (pivot_root)",
+            Step::ProfileReadOnly => "binding the profile read-only",
         }
     }
 }
@@ -340,12 +378,12 @@ struct MountPlan {
     /// Also enter a fresh network namespace (network blocked): only a loopback that
     /// is down, so nothing an inet socket does reaches any other host or process.
     network_namespace: bool,
-    writable: Vec<CString>,
-    fds: Vec<RawFd>,
-    masks: Vec<CString>,
+    /// How the view is made.
+    view: View,
     /// Pathname sockets to hide under `/dev/null`.
     sockets: Vec<CString>,
-    /// Denied paths to hide (plan masks): (path, is a directory).
+    /// Denied paths to hide (a second layer under Landlock's carving): (path, is a
+    /// directory).
     hidden: Vec<(CString, bool)>,
     /// An empty, mode-000 file to bind over denied files (in nono's private state
     /// directory: a bind mount's source must be in the child's namespace, and an open
@@ -426,6 +464,47 @@ impl MountPlan {
         }
         flags
     }
+}
+
+/// How the mount view is made.
+enum View {
+    /// From the grants: an empty tmpfs becomes `/` and holds only the granted trees
+    /// (bind mounts, read-only except the write grants), the symbolic links on the way
+    /// to them and empty mount points. Paths here are relative to the new root.
+    Fresh {
+        ops: Vec<ViewOp>,
+        /// Profile files inside a writable tree, bound read-only over themselves
+        /// (absolute source, relative target).
+        profile_files: Vec<(CString, CString)>,
+        /// Carved directories (the view's own, holding only the granted entries) with
+        /// the rights of the grants that carved them: one Landlock rule each, added
+        /// once the view is the root, instead of one per granted entry. Nothing denied
+        /// is below them in the view, so `ls /etc` works too.
+        dir_rules: Vec<(CString, u64)>,
+    },
+    /// The host's tree, every mount read-only except the write grants (a grant of `/`
+    /// itself, which leaves nothing to build from). Absolute paths.
+    Host {
+        writable: Vec<CString>,
+        fds: Vec<RawFd>,
+        masks: Vec<CString>,
+    },
+}
+
+/// One step of building a fresh view (relative paths, in order).
+enum ViewOp {
+    /// An empty directory (on the way to a grant, or the working directory).
+    Dir(CString),
+    /// An empty file, a mount point for a file grant.
+    File(CString),
+    /// A symbolic link as on the host (`/lib64 -> usr/lib64`).
+    Link { target: CString, path: CString },
+    /// A copy of the host's tree at `source` attached at `target`.
+    Bind {
+        source: CString,
+        target: CString,
+        readonly: bool,
+    },
 }
 
 /// A sandbox ready to apply.
@@ -511,6 +590,53 @@ pub fn prepare(
         pts: options.isolate_processes,
     };
 
+    // Will there be a mount view, and one built from the grants? Decided first: in such
+    // a view a carved directory is the view's own, holding only the granted entries,
+    // so one rule on it (added in the child, once it is the root) replaces the rules
+    // on each entry.
+    // A mount namespace of our own needs CAP_SYS_ADMIN (root); otherwise a user
+    // namespace provides it (also for a root that lacks CAP_SYS_ADMIN).
+    // Read once: each read of /proc/self/status is a dozen system calls.
+    let capabilities = sys::effective_capabilities();
+    let privileged = sys::allows_mounting(capabilities);
+    // Asked only when needed: the sysctls are three more /proc reads.
+    let userns_ok = || options.single_threaded && crate::support::unprivileged_userns_likely();
+    let view_possible = options.mount_view && (privileged || userns_ok());
+    let (roots, carved) = if view_possible {
+        view_roots(plan)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    // The learn safety net's view only hides (see SandboxOptions::masks_only).
+    let fresh =
+        view_possible && !options.masks_only && !roots.iter().any(|r| r.path == Path::new("/"));
+    // Carved directories of the fresh view → the rights of the grants that carved them.
+    let mut view_dirs: std::collections::HashMap<&Path, landlock::BitFlags<AccessFs>> =
+        Default::default();
+    if fresh {
+        let shown: std::collections::HashSet<&Path> =
+            carved.iter().map(|(c, _)| c.as_path()).collect();
+        for rule in &plan.rules {
+            if let Some(carve) = &rule.carved
+                && shown.contains(carve.granted.as_path())
+            {
+                *view_dirs
+                    .entry(carve.granted.as_path())
+                    .or_insert_with(landlock::BitFlags::empty) |=
+                    landlock_rights(rule.access, EntryKind::Dir);
+            }
+        }
+    }
+    let mut dir_rules = Vec::new();
+    if abi.is_some() {
+        let supported = AccessFs::from_all(ABI::from(abi_num as i32));
+        for (dir, rights) in &view_dirs {
+            dir_rules.push((cstring(dir)?, (*rights & supported).bits()));
+        }
+        dir_rules.sort();
+    }
+    let mut installed = dir_rules.len();
+
     // Landlock.
     let mut ruleset = Ruleset::default()
         .set_compatibility(CompatLevel::BestEffort)
@@ -534,7 +660,19 @@ pub fn prepare(
         // (the crate did the same for the ruleset's handled rights).
         let supported = AccessFs::from_all(ABI::from(abi_num as i32));
         for rule in &plan.rules {
-            let rights = landlock_rights(rule.access, rule.kind) & supported;
+            if rule
+                .carved
+                .as_ref()
+                .is_some_and(|c| view_dirs.contains_key(c.granted.as_path()))
+            {
+                continue;
+            }
+            installed += 1;
+            let rights = if rule.list_only {
+                AccessFs::ReadDir.into()
+            } else {
+                landlock_rights(rule.access, rule.kind)
+            } & supported;
             let path = cstring(&rule.path)?;
             match sys::landlock_add_path_rule(ruleset.as_raw_fd(), &path, rights.bits()) {
                 Ok(()) => {}
@@ -566,7 +704,7 @@ pub fn prepare(
         missing.push("Landlock (filesystem rules)".to_string());
         Enforcement::None
     } else {
-        layers.push(format!("{} filesystem rules", plan.rules.len()));
+        layers.push(format!("{installed} filesystem rules"));
         if abi_num < 2 {
             missing.push("cross-directory rename/link (Landlock ABI 2)".into());
         }
@@ -603,34 +741,8 @@ pub fn prepare(
     };
 
     // Mount view or seccomp for metadata.
-    // A mount namespace of our own needs CAP_SYS_ADMIN (root); otherwise a user
-    // namespace provides it (also for a root that lacks CAP_SYS_ADMIN).
-    // Read once: each read of /proc/self/status is a dozen system calls.
-    let capabilities = sys::effective_capabilities();
-    let privileged = sys::allows_mounting(capabilities);
     let mut scan_incomplete = false;
-    // Asked only when needed: the sysctls are three more /proc reads.
-    let userns_ok = || options.single_threaded && crate::support::unprivileged_userns_likely();
-    let mounts = if options.mount_view && (privileged || userns_ok()) {
-        let mut writable: Vec<&Path> = plan
-            .rules
-            .iter()
-            .filter(|r| r.access != Mode::Read)
-            .map(|r| r.path.as_path())
-            .collect();
-        writable.sort();
-        writable.dedup();
-        // A writable tree inside another is cloned with it.
-        let mut outer: Vec<&Path> = Vec::new();
-        for path in writable {
-            if !outer.iter().any(|o| path.starts_with(o)) {
-                outer.push(path);
-            }
-        }
-        if options.masks_only {
-            outer.clear();
-        }
-        let runtime_dir = runtime_dir_to_mask(plan).filter(|_| !options.masks_only);
+    let mounts = if view_possible {
         let user_namespace = (!privileged).then(|| {
             // SAFETY-free: getuid/getgid cannot fail.
             let uid = nix::unistd::getuid().as_raw();
@@ -640,42 +752,26 @@ pub fn prepare(
                 format!("{gid} {gid} 1\n").into_bytes(),
             )
         });
+        let network_namespace = network_blocked
+            && caps.network.listen_ports.is_empty()
+            && caps.network.open_ports.is_empty();
+        let mount_plan = if !fresh {
+            host_view(plan, options, &mut scan_incomplete)?
+        } else {
+            fresh_view(
+                caps,
+                plan,
+                (&roots, &carved),
+                workdir,
+                options,
+                &mut scan_incomplete,
+                std::mem::take(&mut dir_rules),
+            )?
+        };
         Some(MountPlan {
             user_namespace,
+            network_namespace: network_namespace && !options.masks_only,
             read_only: !options.masks_only,
-            network_namespace: !options.masks_only
-                && network_blocked
-                && caps.network.listen_ports.is_empty()
-                && caps.network.open_ports.is_empty(),
-            fds: vec![-1; outer.len()],
-            writable: outer.into_iter().map(cstring).collect::<Result<_, _>>()?,
-            masks: runtime_dir
-                .iter()
-                .map(|p| cstring(p))
-                .collect::<Result<_, _>>()?,
-            hidden: plan
-                .masks
-                .iter()
-                .map(|m| cstring(&m.path).map(|c| (c, m.dir)))
-                .collect::<Result<_, _>>()?,
-            empty_file: if plan.masks.iter().any(|m| !m.dir) {
-                Some(cstring(&empty_mask_file(options.state_dir.as_deref())?)?)
-            } else {
-                None
-            },
-            sockets: if options.masks_only {
-                Vec::new()
-            } else {
-                let (sockets, complete) =
-                    sockets::to_hide(plan, runtime_dir.as_deref(), options.state_dir.as_deref());
-                if !complete {
-                    scan_incomplete = true;
-                }
-                sockets
-                    .iter()
-                    .map(|p| cstring(p))
-                    .collect::<Result<_, _>>()?
-            },
             isolation: Isolation {
                 pid: isolation.pid && !options.exec_in_place,
                 ..isolation
@@ -708,16 +804,27 @@ pub fn prepare(
                 }
                 rules
             },
+            ..mount_plan
         })
     } else {
         None
     };
-    if !plan.masks.is_empty() && mounts.is_none() {
-        // The plan relies on hiding these; without a mount view they would be exposed.
-        return Err(SandboxError::MasksNeedMountView {
-            first: plan.masks[0].path.clone(),
-            count: plan.masks.len(),
-        });
+    if mounts.is_none() && options.guard_metadata {
+        // Without a mount view, nothing but Landlock keeps the profile files: refuse
+        // rather than let the command rewrite what its next run will trust.
+        let writable = |path: &Path| {
+            plan.rules
+                .iter()
+                .any(|r| r.access != Mode::Read && crate::plan::is_within(path, &r.path))
+        };
+        if let Some(file) = caps
+            .profile_files
+            .iter()
+            .filter_map(|f| std::fs::canonicalize(f).ok())
+            .find(|f| writable(f))
+        {
+            return Err(SandboxError::ProfileWritable { path: file });
+        }
     }
     if let Some(m) = &mounts
         && !m.hidden.is_empty()
@@ -783,25 +890,12 @@ pub fn prepare(
             sockets::SCAN_LIMIT
         ));
     }
-    if mounts.is_none() && !options.masks_only {
-        let (exposed, _) = sockets::to_hide(plan, None, options.state_dir.as_deref());
-        if !exposed.is_empty() {
-            missing.push(format!(
-                "{} pathname sockets of other services (e.g. {}) stay reachable without the mount view",
-                exposed.len(),
-                exposed[0].display()
-            ));
-        }
+    let sockets_unhidden = mounts.is_none() && !options.masks_only;
+    if sockets_unhidden {
+        missing.push(UNHIDDEN_SOCKETS.into());
     }
     if metadata == MetadataGuard::Seccomp {
         programs.push(seccomp::metadata_filter().map_err(seccomp_err)?);
-        if let Some(dir) = runtime_dir_to_mask(plan) {
-            missing.push(format!(
-                "agent and D-Bus sockets in $XDG_RUNTIME_DIR ({}) stay reachable without the \
-                 mount view (pathname sockets need Landlock ABI 9)",
-                dir.display()
-            ));
-        }
     }
     let enforcement = match enforcement {
         Enforcement::Full if !missing.is_empty() => Enforcement::Partial,
@@ -822,7 +916,8 @@ pub fn prepare(
             layers,
             missing,
             metadata,
-            rules: plan.rules.len(),
+            rules: installed,
+            sockets_unhidden,
         },
     })
 }
@@ -919,6 +1014,400 @@ pub fn mount_view_possible(options: &SandboxOptions) -> bool {
             || (options.single_threaded && crate::support::unprivileged_userns_likely()))
 }
 
+/// A tree of the mount view: the path of a rule, writable when any rule on it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ViewRoot {
+    path: PathBuf,
+    dir: bool,
+    writable: bool,
+}
+
+/// The trees the mount view holds, sorted, each containing nothing it adds to: a
+/// read-only tree inside another tree is left out (the outer copy shows it, and a
+/// read-only mount there would refuse what a write grant around it allows); a
+/// writable tree inside a read-only one is kept (mounted on top). The view mirrors
+/// carving: a carved grant's entries are bound one by one into an empty directory, so
+/// a denied path in it does not exist in the view at all, whatever happens to it
+/// outside. Also returns the carved directories (empty directories of the view).
+fn view_roots(plan: &Plan) -> (Vec<ViewRoot>, Vec<(PathBuf, bool)>) {
+    use std::collections::BTreeMap;
+    let mut all: BTreeMap<&Path, (bool, bool)> = BTreeMap::new();
+    // Carved directory → may it be listed (a grant that reads carved it)?
+    let mut carved: BTreeMap<&Path, bool> = BTreeMap::new();
+    for rule in &plan.rules {
+        if let Some(carve) = &rule.carved {
+            let start = if rule.list_only {
+                Some(rule.path.as_path())
+            } else {
+                rule.path.parent()
+            };
+            let reads = rule.access != Mode::Write;
+            for dir in start.into_iter().flat_map(Path::ancestors) {
+                if !crate::plan::is_within(dir, &carve.granted) {
+                    break;
+                }
+                match carved.get_mut(dir) {
+                    Some(listable) if *listable || !reads => break,
+                    Some(listable) => *listable = true,
+                    None => {
+                        carved.insert(dir, reads);
+                    }
+                }
+            }
+            if rule.list_only {
+                continue;
+            }
+        }
+        let entry = all
+            .entry(rule.path.as_path())
+            .or_insert((rule.kind == EntryKind::Dir, false));
+        entry.1 |= rule.access != Mode::Read;
+    }
+    let mut kept: Vec<ViewRoot> = Vec::new();
+    // The kept directory trees containing the current path, outermost first.
+    let mut open: Vec<(PathBuf, bool)> = Vec::new();
+    for (path, (dir, writable)) in all {
+        while open
+            .last()
+            .is_some_and(|(o, _)| !crate::plan::is_within(path, o))
+        {
+            open.pop();
+        }
+        if let Some((_, outer_writable)) = open.last()
+            && (*outer_writable || !writable)
+        {
+            continue;
+        }
+        if dir {
+            open.push((path.to_path_buf(), writable));
+        }
+        kept.push(ViewRoot {
+            path: path.to_path_buf(),
+            dir,
+            writable,
+        });
+    }
+    // A carved directory inside a kept tree is shown by it.
+    let carved = carved
+        .into_iter()
+        .filter(|(c, _)| {
+            !kept
+                .iter()
+                .any(|r| r.dir && crate::plan::is_within(c, &r.path))
+        })
+        .map(|(c, listable)| (c.to_path_buf(), listable))
+        .collect();
+    (kept, carved)
+}
+
+/// `/a/b` as `a/b`, for the calls made with the new root as the working directory.
+fn relative(path: &Path) -> Result<CString, SandboxError> {
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    if rel.as_os_str().is_empty() {
+        Ok(c".".into())
+    } else {
+        cstring(rel)
+    }
+}
+
+/// The plan of a mount view built from the grants (see [`View::Fresh`]).
+fn fresh_view(
+    caps: &CapabilitySet,
+    plan: &Plan,
+    (roots, carved): (&[ViewRoot], &[(PathBuf, bool)]),
+    workdir: &Path,
+    options: &SandboxOptions,
+    scan_incomplete: &mut bool,
+    dir_rules: Vec<(CString, u64)>,
+) -> Result<MountPlan, SandboxError> {
+    use std::collections::HashSet;
+    // By hash rather than by comparing with every tree: a carved /etc has ~150.
+    let root_set: HashSet<&Path> = roots.iter().map(|r| r.path.as_path()).collect();
+    let inside_root = |path: &Path| path.ancestors().any(|a| root_set.contains(a));
+    let mut ops = Vec::new();
+    let mut made: HashSet<PathBuf> = HashSet::new();
+    // The directories on the way to `path` that no tree provides, and `path` itself
+    // when `last`.
+    fn make_dirs(
+        path: &Path,
+        last: bool,
+        inside_root: &dyn Fn(&Path) -> bool,
+        made: &mut HashSet<PathBuf>,
+        ops: &mut Vec<ViewOp>,
+    ) -> Result<(), SandboxError> {
+        let mut ancestors: Vec<&Path> = path.ancestors().skip(usize::from(!last)).collect();
+        ancestors.reverse();
+        for dir in ancestors {
+            if dir == Path::new("/") || made.contains(dir) {
+                continue;
+            }
+            if inside_root(dir) {
+                break;
+            }
+            made.insert(dir.to_path_buf());
+            ops.push(ViewOp::Dir(relative(dir)?));
+        }
+        Ok(())
+    }
+    // Carved directories: empty, with the entries granted bound into them below (and
+    // their symbolic links, further down).
+    for (dir, _) in carved {
+        make_dirs(dir, true, &inside_root, &mut made, &mut ops)?;
+    }
+    for root in roots {
+        let contained = root.path.parent().is_some_and(&inside_root);
+        if !contained {
+            if let Some(parent) = root.path.parent() {
+                make_dirs(parent, true, &inside_root, &mut made, &mut ops)?;
+            }
+            ops.push(if root.dir {
+                ViewOp::Dir(relative(&root.path)?)
+            } else {
+                ViewOp::File(relative(&root.path)?)
+            });
+        }
+        ops.push(ViewOp::Bind {
+            source: cstring(&root.path)?,
+            target: relative(&root.path)?,
+            readonly: !root.writable,
+        });
+    }
+    // The working directory exists (empty, when not granted) so the command starts there.
+    if !inside_root(workdir) {
+        make_dirs(workdir, true, &inside_root, &mut made, &mut ops)?;
+    }
+    // Every directory the view made holds the symbolic links of its host directory:
+    // a carved directory's (`/etc/localtime`, `/etc/resolv.conf`), and those on the
+    // way to the grants (`/dev/fd -> /proc/self/fd`, which bash's `<(…)` uses).
+    // Landlock checks what a link leads to, as on the host. A denied name is left out.
+    let denied: HashSet<&Path> = plan.denies.iter().map(|d| d.canonical.as_path()).collect();
+    let mut dirs: Vec<&PathBuf> = made.iter().collect();
+    dirs.sort();
+    let root = PathBuf::from("/");
+    dirs.insert(0, &root);
+    let mut links: HashSet<PathBuf> = HashSet::new();
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if entry.file_type().is_ok_and(|t| t.is_symlink())
+                && !denied.contains(path.as_path())
+                && let Ok(target) = std::fs::read_link(&path)
+            {
+                ops.push(ViewOp::Link {
+                    target: cstring(&target)?,
+                    path: relative(&path)?,
+                });
+                links.insert(path);
+            }
+        }
+    }
+    // Symbolic links on the way to granted paths, as on the host: `/bin -> usr/bin`,
+    // `/lib64 -> usr/lib64`. Only the first link of a path is needed (the rest of the
+    // path resolves through it into a tree of the view).
+    let mut seen: HashSet<PathBuf> = HashSet::new();
+    for grant in &caps.grants {
+        let mut prefix = PathBuf::new();
+        for component in grant.path.components() {
+            prefix.push(component);
+            if prefix == Path::new("/") {
+                continue;
+            }
+            if inside_root(&prefix) || links.contains(&prefix) {
+                break;
+            }
+            if !seen.insert(prefix.clone()) {
+                continue;
+            }
+            match std::fs::symlink_metadata(&prefix) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    if let Ok(target) = std::fs::read_link(&prefix) {
+                        if let Some(parent) = prefix.parent() {
+                            make_dirs(parent, true, &inside_root, &mut made, &mut ops)?;
+                        }
+                        ops.push(ViewOp::Link {
+                            target: cstring(&target)?,
+                            path: relative(&prefix)?,
+                        });
+                        links.insert(prefix.clone());
+                    }
+                    break;
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    }
+    // Denied paths inside the trees, hidden as a second layer (Landlock's carving is
+    // the first): a denied directory under an empty tmpfs, so not even its names show
+    // (inotify, a READ_DIR that reaches it); a denied file under the empty file.
+    let dir_set: HashSet<&Path> = roots
+        .iter()
+        .filter(|r| r.dir)
+        .map(|r| r.path.as_path())
+        .collect();
+    let mut hidden: Vec<(PathBuf, bool)> = Vec::new();
+    let mut denies: Vec<&Path> = plan
+        .denies
+        .iter()
+        .map(|d| d.canonical.as_path())
+        .filter(|d| {
+            d.parent()
+                .is_some_and(|p| p.ancestors().any(|a| dir_set.contains(a)))
+        })
+        .collect();
+    denies.sort();
+    denies.dedup();
+    for deny in denies {
+        if hidden
+            .iter()
+            .any(|(h, dir)| *dir && crate::plan::is_within(deny, h))
+        {
+            continue;
+        }
+        match std::fs::symlink_metadata(deny) {
+            Ok(meta) if meta.is_dir() => hidden.push((deny.to_path_buf(), true)),
+            Ok(meta) if !meta.file_type().is_symlink() && options.state_dir.is_some() => {
+                hidden.push((deny.to_path_buf(), false))
+            }
+            _ => {}
+        }
+    }
+    let empty_file = if hidden.iter().any(|(_, dir)| !dir) {
+        Some(cstring(&empty_mask_file(options.state_dir.as_deref())?)?)
+    } else {
+        None
+    };
+    // Sockets: outside the trees they do not exist in the view. Inside a read-only
+    // tree that reaches a place where services keep them, they are found and hidden.
+    let scanned = roots.iter().any(|r| {
+        r.dir
+            && !r.writable
+            && sockets::ROOTS.iter().any(|(s, _)| {
+                let s = Path::new(s);
+                crate::plan::is_within(s, &r.path) || crate::plan::is_within(&r.path, s)
+            })
+    });
+    let mut found = Vec::new();
+    if scanned {
+        let (list, complete) = sockets::to_hide(plan, None, options.state_dir.as_deref());
+        *scan_incomplete |= !complete;
+        found = list
+            .into_iter()
+            .filter(|p| {
+                roots
+                    .iter()
+                    .any(|r| r.dir && !r.writable && crate::plan::is_within(p, &r.path))
+                    && !hidden
+                        .iter()
+                        .any(|(h, dir)| *dir && crate::plan::is_within(p, h))
+            })
+            .collect();
+    }
+    // Profile files inside a writable tree: bound read-only over themselves (a write,
+    // truncate, chmod gets EROFS; a rename over or unlink of a mount point EBUSY).
+    let mut profile_files = Vec::new();
+    for file in &caps.profile_files {
+        let Ok(file) = std::fs::canonicalize(file) else {
+            continue;
+        };
+        let container = roots
+            .iter()
+            .rev()
+            .find(|r| crate::plan::is_within(&file, &r.path));
+        if container.is_some_and(|r| r.writable) {
+            profile_files.push((cstring(&file)?, relative(&file)?));
+        }
+    }
+    Ok(MountPlan {
+        user_namespace: None,
+        network_namespace: false,
+        read_only: true,
+        isolation: Isolation::default(),
+        private_rules: Vec::new(),
+        view: View::Fresh {
+            ops,
+            profile_files,
+            dir_rules,
+        },
+        sockets: found
+            .iter()
+            .map(|p| relative(p))
+            .collect::<Result<_, _>>()?,
+        hidden: hidden
+            .iter()
+            .map(|(p, dir)| relative(p).map(|c| (c, *dir)))
+            .collect::<Result<_, _>>()?,
+        empty_file,
+    })
+}
+
+/// The plan of a mount view over the host's tree (see [`View::Host`]).
+fn host_view(
+    plan: &Plan,
+    options: &SandboxOptions,
+    scan_incomplete: &mut bool,
+) -> Result<MountPlan, SandboxError> {
+    let mut writable: Vec<&Path> = plan
+        .rules
+        .iter()
+        .filter(|r| r.access != Mode::Read)
+        .map(|r| r.path.as_path())
+        .collect();
+    writable.sort();
+    writable.dedup();
+    // A writable tree inside another is cloned with it.
+    let mut outer: Vec<&Path> = Vec::new();
+    for path in writable {
+        if !outer.iter().any(|o| path.starts_with(o)) {
+            outer.push(path);
+        }
+    }
+    if options.masks_only {
+        outer.clear();
+    }
+    let runtime_dir = runtime_dir_to_mask(plan).filter(|_| !options.masks_only);
+    let sockets = if options.masks_only {
+        Vec::new()
+    } else {
+        let (sockets, complete) =
+            sockets::to_hide(plan, runtime_dir.as_deref(), options.state_dir.as_deref());
+        *scan_incomplete |= !complete;
+        sockets
+    };
+    Ok(MountPlan {
+        user_namespace: None,
+        network_namespace: false,
+        read_only: true,
+        isolation: Isolation::default(),
+        private_rules: Vec::new(),
+        view: View::Host {
+            fds: vec![-1; outer.len()],
+            writable: outer.into_iter().map(cstring).collect::<Result<_, _>>()?,
+            masks: runtime_dir
+                .iter()
+                .map(|p| cstring(p))
+                .collect::<Result<_, _>>()?,
+        },
+        hidden: plan
+            .masks
+            .iter()
+            .map(|m| cstring(&m.path).map(|c| (c, m.dir)))
+            .collect::<Result<_, _>>()?,
+        empty_file: if plan.masks.iter().any(|m| !m.dir) {
+            Some(cstring(&empty_mask_file(options.state_dir.as_deref())?)?)
+        } else {
+            None
+        },
+        sockets: sockets
+            .iter()
+            .map(|p| cstring(p))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
 /// `$XDG_RUNTIME_DIR` (or `/run/user/UID`) when it exists and no rule reaches into it.
 fn runtime_dir_to_mask(plan: &Plan) -> Option<PathBuf> {
     let uid = nix::unistd::getuid().as_raw();
@@ -953,19 +1442,82 @@ impl Prepared {
                 sys::write_file(c"/proc/self/gid_map", gid_map).map_err(fail(Step::GidMap))?;
             }
             sys::make_mounts_private().map_err(fail(Step::PrivateMounts))?;
-
-            if mounts.read_only {
-                for (slot, path) in mounts.fds.iter_mut().zip(&mounts.writable) {
-                    *slot = sys::clone_tree(path).map_err(fail(Step::CloneTree))?;
+            match &mut mounts.view {
+                View::Fresh {
+                    ops, profile_files, ..
+                } => {
+                    // The new root, attached on top of `/` (a mount point is needed for
+                    // pivot_root) and entered by descriptor: every path below is
+                    // relative to it, while absolute paths (the bind sources) still
+                    // resolve in the host's tree.
+                    let root = sys::new_tmpfs().map_err(fail(Step::ViewRoot))?;
+                    let entered = sys::attach_tree(root, c"/").and_then(|()| sys::fchdir(root));
+                    sys::close(root);
+                    entered.map_err(fail(Step::ViewRoot))?;
+                    // Two passes: everything but the writable trees, then every mount
+                    // made read-only at once (one call instead of one per tree), the
+                    // root's own mount writable again for the mount points of later
+                    // layers, and then the writable trees attached.
+                    for writable_pass in [false, true] {
+                        if writable_pass {
+                            sys::make_tree_readonly(c".").map_err(fail(Step::ReadOnly))?;
+                            sys::make_mount_writable(c".").map_err(fail(Step::ReadOnly))?;
+                        }
+                        for op in ops.iter() {
+                            let result = match op {
+                                ViewOp::Bind {
+                                    source,
+                                    target,
+                                    readonly,
+                                } if *readonly != writable_pass => sys::bind_tree(source, target),
+                                _ if writable_pass => continue,
+                                ViewOp::Dir(path) => sys::mkdir(path),
+                                ViewOp::File(path) => sys::touch(path),
+                                ViewOp::Link { target, path } => sys::symlink(target, path),
+                                ViewOp::Bind { .. } => continue,
+                            };
+                            // A granted path that vanished since planning stays an empty
+                            // mount point: the view only ever holds less.
+                            match result {
+                                Ok(()) | Err(libc::ENOENT) => {}
+                                Err(errno) => {
+                                    return Err(ChildError {
+                                        step: Step::ViewBind,
+                                        errno,
+                                    });
+                                }
+                            }
+                        }
+                    }
+                    for (source, target) in profile_files.iter() {
+                        sys::clone_tree_with(source, true)
+                            .and_then(|fd| {
+                                let attached = sys::attach_tree(fd, target);
+                                sys::close(fd);
+                                attached
+                            })
+                            .map_err(fail(Step::ProfileReadOnly))?;
+                    }
                 }
-                sys::make_tree_readonly(c"/").map_err(fail(Step::ReadOnly))?;
-                for (fd, path) in mounts.fds.iter().zip(&mounts.writable) {
-                    sys::attach_tree(*fd, path).map_err(fail(Step::Reattach))?;
-                    sys::close(*fd);
+                View::Host {
+                    writable,
+                    fds,
+                    masks,
+                } => {
+                    if mounts.read_only {
+                        for (slot, path) in fds.iter_mut().zip(writable.iter()) {
+                            *slot = sys::clone_tree(path).map_err(fail(Step::CloneTree))?;
+                        }
+                        sys::make_tree_readonly(c"/").map_err(fail(Step::ReadOnly))?;
+                        for (fd, path) in fds.iter().zip(writable.iter()) {
+                            sys::attach_tree(*fd, path).map_err(fail(Step::Reattach))?;
+                            sys::close(*fd);
+                        }
+                    }
+                    for path in masks.iter() {
+                        sys::mask_with_tmpfs(path).map_err(fail(Step::MaskRuntime))?;
+                    }
                 }
-            }
-            for path in &mounts.masks {
-                sys::mask_with_tmpfs(path).map_err(fail(Step::MaskRuntime))?;
             }
             // Files first: the empty file bound over them lives in nono's state
             // directory, which may itself be a denied directory hidden below.
@@ -974,7 +1526,12 @@ impl Prepared {
             for (path, dir) in files.chain(dirs) {
                 let result = match (dir, &mounts.empty_file) {
                     (true, _) => sys::mask_with_tmpfs_opts(path, c"size=4k,mode=000"),
-                    (false, Some(empty)) => sys::bind_over(empty, path),
+                    // Read-only, so the command cannot chmod the (own) empty file.
+                    (false, Some(empty)) => sys::clone_tree_with(empty, true).and_then(|fd| {
+                        let attached = sys::attach_tree(fd, path);
+                        sys::close(fd);
+                        attached
+                    }),
                     (false, None) => Err(libc::EINVAL),
                 };
                 // A denied path that vanished since planning is hidden anyway.
@@ -1001,7 +1558,22 @@ impl Prepared {
                 }
             }
             let ruleset = self.landlock.as_ref().map(|fd| fd.as_raw_fd());
-            mounts.mount_private_system(self.cloned, ruleset)?;
+            if let View::Fresh { dir_rules, .. } = &mounts.view {
+                sys::pivot_to_cwd().map_err(fail(Step::PivotRoot))?;
+                if let Some(ruleset) = ruleset {
+                    for (dir, rights) in dir_rules {
+                        sys::landlock_add_path_rule(ruleset, dir, *rights)
+                            .map_err(fail(Step::Landlock))?;
+                    }
+                }
+                // The private /proc, /dev/shm and devpts go on top of the view: it is
+                // the root, its trees are attached, and its own root is still writable
+                // for their mount points.
+                mounts.mount_private_system(self.cloned, ruleset)?;
+                sys::make_mount_readonly(c"/").map_err(fail(Step::PivotRoot))?;
+            } else {
+                mounts.mount_private_system(self.cloned, ruleset)?;
+            }
         }
         // Re-enter the working directory so it refers to the new mounts.
         sys::chdir(&self.workdir).map_err(fail(Step::Workdir))?;

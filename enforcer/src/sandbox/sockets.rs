@@ -24,7 +24,8 @@ use crate::plan::cache::{PlanCache, Stamp, Writer};
 /// holds docker.sock, the D-Bus system bus and friends a few levels down; `/tmp` holds
 /// X11, ssh-agent and tmux sockets one or two levels down (and often thousands of
 /// unrelated files further down). `/var/run` is usually a link to `/run`.
-const ROOTS: &[(&str, usize)] = &[("/run", 4), ("/var/run", 4), ("/tmp", 2), ("/var/tmp", 2)];
+pub(super) const ROOTS: &[(&str, usize)] =
+    &[("/run", 4), ("/var/run", 4), ("/tmp", 2), ("/var/tmp", 2)];
 /// How many entries the socket scan looks at before it gives up (and says so).
 pub(super) const SCAN_LIMIT: usize = 5_000;
 /// The memo's entry in the plan cache (one per binary).

@@ -591,9 +591,13 @@ fn mount_new(
 }
 
 /// A procfs of the caller's PID namespace on `/proc`, read-only like the mount view.
+/// Nothing to do when there is no `/proc` (a mount view whose grants leave it out).
 pub fn mount_private_proc() -> Result<(), Errno> {
     let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY;
-    mount_new(c"proc", c"/proc", c"proc", flags, c"")
+    match mount_new(c"proc", c"/proc", c"proc", flags, c"") {
+        Err(libc::ENOENT) => Ok(()),
+        other => other,
+    }
 }
 
 /// An empty tmpfs on `/dev/shm` (sticky and writable by all, as usual, at most a
@@ -836,6 +840,197 @@ pub fn attach_terminal(fd: RawFd, which: u8) -> Result<(), Errno> {
         }
     }
     Ok(())
+}
+
+const FSOPEN_CLOEXEC: libc::c_uint = 1;
+const FSCONFIG_SET_STRING: libc::c_uint = 1;
+const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+const MOUNT_ATTR_NOSUID: u64 = 0x2;
+const MOUNT_ATTR_NODEV: u64 = 0x4;
+
+/// A new, detached tmpfs (mode 0755, nosuid, nodev): the root of a mount view built
+/// from the grants. `fsopen`, `fsconfig`, `fsmount`.
+pub fn new_tmpfs() -> Result<RawFd, Errno> {
+    // SAFETY: a static NUL-terminated name and integer flags.
+    let fs = check(unsafe { libc::syscall(libc::SYS_fsopen, c"tmpfs".as_ptr(), FSOPEN_CLOEXEC) })?
+        as RawFd;
+    let configure = || -> Result<RawFd, Errno> {
+        for (key, value) in [(c"mode", c"0755"), (c"size", c"1m")] {
+            // SAFETY: fs is an fs context; key and value are NUL-terminated.
+            check(unsafe {
+                libc::syscall(
+                    libc::SYS_fsconfig,
+                    fs,
+                    FSCONFIG_SET_STRING,
+                    key.as_ptr(),
+                    value.as_ptr(),
+                    0,
+                )
+            })?;
+        }
+        // SAFETY: integer arguments and null pointers, as FSCONFIG_CMD_CREATE takes.
+        check(unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                fs,
+                FSCONFIG_CMD_CREATE,
+                std::ptr::null::<libc::c_char>(),
+                std::ptr::null::<libc::c_void>(),
+                0,
+            )
+        })?;
+        // SAFETY: integer arguments only.
+        check(unsafe {
+            libc::syscall(
+                libc::SYS_fsmount,
+                fs,
+                FSMOUNT_CLOEXEC,
+                MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+            )
+        })
+        .map(|fd| fd as RawFd)
+    };
+    let result = configure();
+    close(fs);
+    result
+}
+
+/// `open_tree(OPEN_TREE_CLONE | AT_RECURSIVE)` of `path`, made read-only (every mount
+/// of the copy) when `readonly`: a detached copy to attach in the mount view.
+pub fn clone_tree_with(path: &CStr, readonly: bool) -> Result<RawFd, Errno> {
+    let fd = clone_tree(path)?;
+    if readonly {
+        let attr = MountAttr {
+            attr_set: MOUNT_ATTR_RDONLY,
+            attr_clr: 0,
+            propagation: 0,
+            userns_fd: 0,
+        };
+        // SAFETY: fd is a detached mount; the empty path with AT_EMPTY_PATH names it;
+        // attr is a live, correctly sized mount_attr.
+        let ret = check(unsafe {
+            libc::syscall(
+                libc::SYS_mount_setattr,
+                fd,
+                c"".as_ptr(),
+                AT_RECURSIVE | libc::AT_EMPTY_PATH as libc::c_uint,
+                &attr as *const MountAttr,
+                std::mem::size_of::<MountAttr>(),
+            )
+        });
+        if let Err(e) = ret {
+            close(fd);
+            return Err(e);
+        }
+    }
+    Ok(fd)
+}
+
+/// `mount_setattr(MOUNT_ATTR_RDONLY)` on the one mount at `path` (not below it).
+pub fn make_mount_readonly(path: &CStr) -> Result<(), Errno> {
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: path is NUL-terminated and attr is a live, correctly sized mount_attr.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            0u32,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })
+    .map(drop)
+}
+
+/// `mount_setattr` clearing `MOUNT_ATTR_RDONLY` on the one mount at `path`.
+pub fn make_mount_writable(path: &CStr) -> Result<(), Errno> {
+    let attr = MountAttr {
+        attr_set: 0,
+        attr_clr: MOUNT_ATTR_RDONLY,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: path is NUL-terminated and attr is a live, correctly sized mount_attr.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            0u32,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })
+    .map(drop)
+}
+
+/// `mount(source, target, MS_BIND | MS_REC)`: the host's tree at `source` (with the
+/// mounts below it) also at `target`. One call, where `open_tree` and `move_mount` are
+/// two and a detached namespace made and freed.
+pub fn bind_tree(source: &CStr, target: &CStr) -> Result<(), Errno> {
+    // SAFETY: all strings are NUL-terminated; a bind mount takes no data.
+    check_int(unsafe {
+        libc::mount(
+            source.as_ptr(),
+            target.as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND | libc::MS_REC,
+            std::ptr::null(),
+        )
+    })
+    .map(drop)
+}
+
+/// `fchdir(2)`.
+pub fn fchdir(fd: RawFd) -> Result<(), Errno> {
+    // SAFETY: integer argument only.
+    check_int(unsafe { libc::fchdir(fd) }).map(drop)
+}
+
+/// `mkdir(path, 0755)`; an existing entry is fine.
+pub fn mkdir(path: &CStr) -> Result<(), Errno> {
+    // SAFETY: path is NUL-terminated.
+    match check_int(unsafe { libc::mkdir(path.as_ptr(), 0o755) }) {
+        Ok(_) | Err(libc::EEXIST) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Creates an empty file at `path` (a mount point for a file); an existing one is fine.
+/// `mknod(S_IFREG)`: one call, where `open` and `close` are two.
+pub fn touch(path: &CStr) -> Result<(), Errno> {
+    // SAFETY: path is NUL-terminated; a regular file takes no device number.
+    match check_int(unsafe { libc::mknod(path.as_ptr(), libc::S_IFREG | 0o644, 0) }) {
+        Ok(_) | Err(libc::EEXIST) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// `symlink(target, path)`; an existing entry is fine.
+pub fn symlink(target: &CStr, path: &CStr) -> Result<(), Errno> {
+    // SAFETY: both strings are NUL-terminated.
+    match check_int(unsafe { libc::symlink(target.as_ptr(), path.as_ptr()) }) {
+        Ok(_) | Err(libc::EEXIST) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// `pivot_root(".", ".")` followed by a lazy unmount of the old root, which the call
+/// stacked on top of the new one: the working directory (a mount point) becomes `/`
+/// and nothing of the old root stays reachable.
+pub fn pivot_to_cwd() -> Result<(), Errno> {
+    // SAFETY: static NUL-terminated strings.
+    check(unsafe { libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) })?;
+    // SAFETY: a static NUL-terminated string.
+    check_int(unsafe { libc::umount2(c".".as_ptr(), libc::MNT_DETACH) })?;
+    chdir(c"/")
 }
 
 #[cfg(test)]

@@ -224,6 +224,7 @@ fn a_well_formed_plan_that_grants_a_denied_path_is_refused() {
         path: f.home.join(".ssh"),
         kind: EntryKind::Dir,
         carved: None,
+        list_only: false,
         ..template.clone()
     });
     cache
@@ -237,6 +238,7 @@ fn a_well_formed_plan_that_grants_a_denied_path_is_refused() {
         path: f.home.clone(),
         kind: EntryKind::Dir,
         carved: None,
+        list_only: false,
         ..template
     });
     cache
