@@ -5,11 +5,11 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
-use nono_enforcer::capability::{self, CapabilitySet, GrantFlag, Overrides};
-use nono_enforcer::plan::cache::PlanCache;
-use nono_enforcer::plan::{self, CachingFs, Plan, PlanError};
+use nono_enforcer::capability::{GrantFlag, Overrides};
+use nono_enforcer::facade::{BuildError, Stage};
+use nono_enforcer::plan::PlanError;
 use nono_enforcer::sandbox::SandboxError;
-use nono_enforcer::{PathVars, ProfileStore};
+use nono_enforcer::{PathVars, ProfileStore, Sandbox, SandboxBuilder};
 
 use crate::cli::SandboxArgs;
 use crate::{Failure, usage};
@@ -112,16 +112,6 @@ fn home_hint(path: &Path, cause: &std::io::Error, vars: &PathVars) -> Option<Str
     })
 }
 
-/// A sandbox description, resolved and planned.
-pub struct Sandbox {
-    /// Profile + flags.
-    pub caps: CapabilitySet,
-    /// The concrete rules.
-    pub plan: Plan,
-    /// The path variables.
-    pub vars: PathVars,
-}
-
 fn utf8(flag: &str, value: &OsString) -> Result<String, Failure> {
     value.to_str().map(str::to_string).ok_or_else(|| {
         usage(anyhow!(
@@ -131,44 +121,35 @@ fn utf8(flag: &str, value: &OsString) -> Result<String, Failure> {
     })
 }
 
-/// Resolves and plans the sandbox the flags describe.
-pub fn sandbox(args: &SandboxArgs) -> Result<Sandbox, Failure> {
-    sandbox_with(args, false, None)
+/// The command-line flag of a grant kind.
+pub fn grant_flag(kind: GrantFlag) -> &'static str {
+    kind.flag()
 }
 
-/// Like [`sandbox`]; `mask` plans denied paths inside read-only system grants as
-/// mounts to hide (only when the sandbox will have a mount view); with `cache`, the
-/// plan comes from (and goes to) that plan cache when it still holds.
-pub fn sandbox_with(
-    args: &SandboxArgs,
-    mask: bool,
-    cache: Option<&PlanCache>,
-) -> Result<Sandbox, Failure> {
+/// The working directory the flags ask for (`--workdir`, or the current directory).
+fn workdir(args: &SandboxArgs) -> Result<PathBuf, Failure> {
     let cwd = current_dir()?;
-    let workdir = match &args.workdir {
-        Some(dir) => {
-            // `~` and variables expand as in grant flags (a quoted `~` reaches us as is).
-            let dir = match dir.to_str() {
-                Some(s) => vars(cwd.clone())
-                    .expand(s, Some(&cwd))
-                    .map_err(|e| usage(anyhow!("--workdir: {e}")))?,
-                None => cwd.join(dir),
-            };
-            if !dir.is_dir() {
-                return Err(usage(anyhow!(
-                    "--workdir {}: not a directory",
-                    dir.display()
-                )));
-            }
-            dir
-        }
-        None => cwd,
+    let Some(dir) = &args.workdir else {
+        return Ok(cwd);
     };
-    let vars = vars(workdir);
-    let store = store(&vars);
-    let reference = args.profile.as_deref().unwrap_or("default");
-    let profile = store.load(reference).map_err(usage)?;
-    crate::timing::mark("profile loaded");
+    // `~` and variables expand as in grant flags (a quoted `~` reaches us as is).
+    let dir = match dir.to_str() {
+        Some(s) => vars(cwd.clone())
+            .expand(s, Some(&cwd))
+            .map_err(|e| usage(anyhow!("--workdir: {e}")))?,
+        None => cwd.join(dir),
+    };
+    if !dir.is_dir() {
+        return Err(usage(anyhow!(
+            "--workdir {}: not a directory",
+            dir.display()
+        )));
+    }
+    Ok(dir)
+}
+
+/// What the flags add to the profile.
+fn overrides(args: &SandboxArgs, vars: &PathVars) -> Result<Overrides, Failure> {
     let mut overrides = Overrides {
         allow_cwd: args.allow_cwd,
         block_network: args.block_network,
@@ -177,7 +158,7 @@ pub fn sandbox_with(
         allow_domains: args.allow_domain.clone(),
         credentials: args.credential.clone(),
         nono_state: {
-            let dirs = Dirs::new(&vars);
+            let dirs = Dirs::new(vars);
             vec![dirs.config, dirs.state]
         },
         ..Overrides::default()
@@ -190,34 +171,57 @@ pub fn sandbox_with(
         (GrantFlag::ReadFile, &args.read_file),
         (GrantFlag::WriteFile, &args.write_file),
     ];
-    for (flag, values) in lists {
+    for (kind, values) in lists {
         for value in values {
-            overrides.grants.push((flag, utf8(flag.flag(), value)?));
+            overrides
+                .grants
+                .push((kind, utf8(grant_flag(kind), value)?));
         }
     }
-    let caps = capability::resolve(&profile, &overrides, &vars, store.policy()).map_err(usage)?;
-    crate::timing::mark("capabilities resolved");
-    let options = plan::PlanOptions {
-        mask_system_denies: mask,
-        home: Some(vars.home.clone()),
-        mask_all_denies: false,
-    };
-    let plan = match cache {
-        Some(cache) => {
-            let (plan, outcome) = cache
-                .plan(&caps, &options)
-                .map_err(|e| plan_failure(e, &vars))?;
-            if crate::timing::enabled() {
-                crate::timing::mark(&format!("rules planned ({outcome})"));
-            }
-            plan
+    Ok(overrides)
+}
+
+/// The facade's stages, as `NONO_TIMING` marks.
+fn timing_mark(stage: Stage) {
+    match stage {
+        Stage::ProfileLoaded => crate::timing::mark("profile loaded"),
+        Stage::CapabilitiesResolved => crate::timing::mark("capabilities resolved"),
+        Stage::RulesPlanned(None) => crate::timing::mark("rules planned"),
+        Stage::RulesPlanned(Some(outcome)) if crate::timing::enabled() => {
+            crate::timing::mark(&format!("rules planned ({outcome})"));
         }
-        None => {
-            let plan = plan::plan_with(&caps, &CachingFs::new(), &options)
-                .map_err(|e| plan_failure(e, &vars))?;
-            crate::timing::mark("rules planned");
-            plan
-        }
-    };
-    Ok(Sandbox { caps, plan, vars })
+        _ => {}
+    }
+}
+
+/// Why the sandbox could not be planned, as the command's failure.
+pub fn build_failure(error: BuildError, vars: &PathVars) -> Failure {
+    match error {
+        BuildError::Plan(e) => plan_failure(*e, vars),
+        other => usage(other),
+    }
+}
+
+/// The sandbox the flags describe, ready to plan: the profile (`--profile`, default
+/// `default`), the grants and network flags, the working directory.
+pub fn builder(args: &SandboxArgs) -> Result<SandboxBuilder, Failure> {
+    let vars = vars(workdir(args)?);
+    let overrides = overrides(args, &vars)?;
+    let reference = args.profile.as_deref().unwrap_or("default");
+    Ok(Sandbox::profile(reference, vars)
+        .overrides(overrides)
+        .on_stage(timing_mark))
+}
+
+/// Resolves and plans the sandbox the flags describe (for a sandbox only queried:
+/// every denial carved, nothing masked).
+pub fn sandbox(args: &SandboxArgs) -> Result<Sandbox, Failure> {
+    plan(builder(args)?)
+}
+
+/// Plans a builder, the failure rendered for the command line.
+pub fn plan(builder: SandboxBuilder) -> Result<Sandbox, Failure> {
+    // The variables are needed for the failure's hint; the builder owns its own.
+    let vars = builder.vars().clone();
+    builder.plan().map_err(|e| build_failure(e, &vars))
 }

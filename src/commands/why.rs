@@ -19,7 +19,7 @@ pub fn run(args: WhyArgs) -> CmdResult {
     let sandbox = context::sandbox(&args.sandbox)?;
     let style = Style::stdout();
     let status = if let Some(host) = &args.host {
-        let answer = query::query_host(&sandbox.caps, host, args.port);
+        let answer = query::query_host(sandbox.caps(), host, args.port);
         if args.json {
             print_json(&answer)?;
         } else {
@@ -41,13 +41,13 @@ pub fn run(args: WhyArgs) -> CmdResult {
         answer.status
     } else {
         let raw = args.path.clone().unwrap_or_default();
-        let path = expand_path(&sandbox.vars, raw);
+        let path = expand_path(sandbox.vars(), raw);
         let op = match args.op {
             Op::Read => Access::Read,
             Op::Write => Access::Write,
             Op::Readwrite => Access::ReadWrite,
         };
-        let answer = query::query_path(&sandbox.plan, &RealFs, &path, op);
+        let answer = query::query_path(sandbox.plan(), &RealFs, &path, op);
         if args.json {
             print_json(&answer)?;
         } else {
