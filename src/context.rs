@@ -5,13 +5,14 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
-use nono_enforcer::capability::{GrantFlag, Overrides};
+use nono_enforcer::capability::{GrantFlag, Overrides, Suggestion};
 use nono_enforcer::facade::{BuildError, Stage};
 use nono_enforcer::plan::PlanError;
 use nono_enforcer::sandbox::SandboxError;
 use nono_enforcer::{PathVars, ProfileStore, Sandbox, SandboxBuilder};
 
 use crate::cli::SandboxArgs;
+use crate::flags;
 use crate::{Failure, usage};
 
 /// nono's own directories.
@@ -59,7 +60,10 @@ pub fn store(vars: &PathVars) -> ProfileStore {
 /// failures, with [`home_hint`].
 pub fn sandbox_failure(error: SandboxError, vars: &PathVars) -> Failure {
     if let SandboxError::ProxyRequired { .. } = error {
-        return usage(error);
+        return usage(anyhow!(
+            "{error}. Use --block-network to block the network, or --allow-net to knowingly \
+             run with the network unrestricted"
+        ));
     }
     let hint = match &error {
         SandboxError::OpenRule { path, error } => home_hint(path, error, vars),
@@ -77,6 +81,27 @@ pub fn plan_failure(error: PlanError, vars: &PathVars) -> Failure {
             let hint = home_hint(path, cause, vars);
             Failure::from(with_hint(anyhow::Error::from(error), hint))
         }
+        // What to use instead is said as a flag.
+        PlanError::Missing {
+            path,
+            source_desc,
+            create_in: Some(dir),
+        } => usage(anyhow!(
+            "{source_desc}: {} does not exist; to let the command create it, grant its \
+             directory ({})",
+            path.display(),
+            flags::suggestion(&Suggestion::grant(GrantFlag::Allow, dir))
+        )),
+        PlanError::WrongKind {
+            path,
+            source_desc,
+            what,
+            suggestion,
+        } => usage(anyhow!(
+            "{source_desc}: {} is {what}; use {}",
+            path.display(),
+            flags::suggestion(suggestion)
+        )),
         _ => usage(error),
     }
 }
@@ -121,11 +146,6 @@ fn utf8(flag: &str, value: &OsString) -> Result<String, Failure> {
     })
 }
 
-/// The command-line flag of a grant kind.
-pub fn grant_flag(kind: GrantFlag) -> &'static str {
-    kind.flag()
-}
-
 /// The working directory the flags ask for (`--workdir`, or the current directory).
 fn workdir(args: &SandboxArgs) -> Result<PathBuf, Failure> {
     let cwd = current_dir()?;
@@ -161,6 +181,7 @@ fn overrides(args: &SandboxArgs, vars: &PathVars) -> Result<Overrides, Failure> 
             let dirs = Dirs::new(vars);
             vec![dirs.config, dirs.state]
         },
+        spelling: flags::spelling,
         ..Overrides::default()
     };
     let lists = [
@@ -175,7 +196,7 @@ fn overrides(args: &SandboxArgs, vars: &PathVars) -> Result<Overrides, Failure> 
         for value in values {
             overrides
                 .grants
-                .push((kind, utf8(grant_flag(kind), value)?));
+                .push((kind, utf8(flags::grant(kind), value)?));
         }
     }
     Ok(overrides)

@@ -33,7 +33,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::capability::{Access, CapabilitySet, GrantFlag, PathKind, Source};
+use crate::capability::{
+    Access, CapabilitySet, GrantFlag, OverrideKind, PathKind, Source, Suggestion,
+};
 
 pub mod cache;
 
@@ -544,14 +546,24 @@ pub struct PlanOptions {
 #[non_exhaustive]
 pub enum PlanError {
     /// A command-line grant names a path that does not exist.
-    #[error("{source_desc}: {} does not exist{hint}", path.display())]
+    #[error(
+        "{source_desc}: {} does not exist{}",
+        path.display(),
+        match create_in {
+            Some(dir) => format!(
+                "; to let the command create it, grant its directory ({})",
+                Suggestion::grant(GrantFlag::Allow, dir)
+            ),
+            None => String::new(),
+        }
+    )]
     Missing {
         /// The path.
         path: PathBuf,
         /// The grant.
         source_desc: String,
-        /// What to do instead.
-        hint: String,
+        /// For a file: the directory whose grant would let the command create it.
+        create_in: Option<PathBuf>,
     },
     /// A directory grant names a file, or a file grant a directory.
     #[error("{source_desc}: {} is {what}; use {suggestion}", path.display())]
@@ -562,8 +574,8 @@ pub enum PlanError {
         source_desc: String,
         /// "a file" or "a directory".
         what: &'static str,
-        /// The flag or key to use instead, with the path.
-        suggestion: String,
+        /// The grant or key to use instead.
+        suggestion: Suggestion,
     },
     /// A grant's path passes through a symbolic link that lies inside a directory
     /// this sandbox may write: an earlier run could have planted it (replaced a
@@ -765,17 +777,16 @@ pub fn plan_with(
         let canonical = match fs.canonicalize(&grant.path) {
             Ok(p) => p,
             Err(_) if grant.strict => {
-                let hint = match grant.kind {
-                    PathKind::File => format!(
-                        "; to let the command create it, grant its directory (--allow {})",
-                        grant.path.parent().unwrap_or(Path::new("/")).display()
-                    ),
-                    _ => String::new(),
+                let create_in = match grant.kind {
+                    PathKind::File => {
+                        Some(grant.path.parent().unwrap_or(Path::new("/")).to_path_buf())
+                    }
+                    _ => None,
                 };
                 return Err(PlanError::Missing {
                     path: grant.path.clone(),
                     source_desc: grant.source.to_string(),
-                    hint,
+                    create_in,
                 });
             }
             Err(_) => {
@@ -1142,7 +1153,10 @@ fn check_kind(grant: &crate::capability::PathGrant, kind: EntryKind) -> Result<(
                     PathKind::File
                 },
             );
-            format!("{} {value}", flag.flag())
+            Suggestion::Override {
+                what: OverrideKind::Grant(flag),
+                value: value.clone(),
+            }
         }
         _ => {
             let key = match (grant.access, kind) {
@@ -1153,7 +1167,7 @@ fn check_kind(grant: &crate::capability::PathGrant, kind: EntryKind) -> Result<(
                 (Access::Write, EntryKind::File) => "filesystem.write_file",
                 (Access::ReadWrite, EntryKind::File) => "filesystem.allow_file",
             };
-            format!("`{key}`")
+            Suggestion::ProfileKey { key }
         }
     };
     Err(PlanError::WrongKind {
@@ -1337,7 +1351,8 @@ mod masking_tests {
 
     fn caps(grants: Vec<(PathBuf, Access)>, denies: Vec<PathBuf>) -> CapabilitySet {
         let source = Source::Flag {
-            flag: "--test".into(),
+            what: crate::capability::OverrideKind::AllowCwd,
+            flag: "test".into(),
             value: String::new(),
         };
         CapabilitySet {

@@ -219,7 +219,7 @@ fn exec_failure(error: ExecError) -> Failure {
 fn refuse_withheld_flags(sandbox: &Sandbox) -> Result<(), Failure> {
     for skipped in &sandbox.plan().skipped {
         if let (
-            Source::Flag { flag, value },
+            Source::Flag { flag, value, .. },
             SkipReason::Denied {
                 denied,
                 deny_source,

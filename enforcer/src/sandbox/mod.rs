@@ -175,9 +175,7 @@ pub enum SandboxError {
     /// The network policy needs the proxy.
     #[error(
         "this sandbox allows only some hosts ({hosts}), which needs nono's network proxy; \
-         it is not part of this build, so the allowlist cannot be enforced. Use \
-         --block-network to block the network, or --allow-net to knowingly run with the \
-         network unrestricted"
+         it is not part of this build, so the allowlist cannot be enforced"
     )]
     ProxyRequired {
         /// The first hosts, for the message.
