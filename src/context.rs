@@ -69,7 +69,7 @@ pub fn sandbox_failure(error: SandboxError, vars: &PathVars) -> Failure {
         SandboxError::OpenRule { path, error } => home_hint(path, error, vars),
         _ => None,
     };
-    Failure::from(with_hint(anyhow::Error::from(error), hint))
+    Failure::from(with_hint(error, hint))
 }
 
 /// Why the rules could not be planned: a usage error (exit 2) when a rule is wrong,
@@ -79,7 +79,7 @@ pub fn plan_failure(error: PlanError, vars: &PathVars) -> Failure {
     match &error {
         PlanError::Io { path, error: cause } => {
             let hint = home_hint(path, cause, vars);
-            Failure::from(with_hint(anyhow::Error::from(error), hint))
+            Failure::from(with_hint(error, hint))
         }
         // What to use instead is said as a flag.
         PlanError::Missing {
@@ -106,10 +106,35 @@ pub fn plan_failure(error: PlanError, vars: &PathVars) -> Failure {
     }
 }
 
-fn with_hint(error: anyhow::Error, hint: Option<String>) -> anyhow::Error {
+/// An error with a hint for people on the next line. It keeps the error's type:
+/// `downcast_ref::<Hinted<SandboxError>>()` finds it.
+#[derive(Debug)]
+pub struct Hinted<E> {
+    /// The error.
+    pub error: E,
+    /// What to do about it.
+    pub hint: String,
+}
+
+impl<E: std::fmt::Display> std::fmt::Display for Hinted<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}\n{}", self.error, self.hint)
+    }
+}
+
+impl<E: std::error::Error> std::error::Error for Hinted<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
+    }
+}
+
+fn with_hint<E>(error: E, hint: Option<String>) -> anyhow::Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
     match hint {
-        Some(hint) => anyhow!("{error}\n{hint}"),
-        None => error,
+        Some(hint) => anyhow::Error::new(Hinted { error, hint }),
+        None => anyhow::Error::new(error),
     }
 }
 
@@ -245,4 +270,26 @@ pub fn plan(builder: SandboxBuilder) -> Result<Sandbox, Failure> {
     // The variables are needed for the failure's hint; the builder owns its own.
     let vars = builder.vars().clone();
     builder.plan().map_err(|e| build_failure(e, &vars))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hinted_error_keeps_its_type_and_prints_the_hint_below() {
+        let error = with_hint(
+            SandboxError::ProfileWritable {
+                path: "/p.json".into(),
+            },
+            Some("hint: move it".into()),
+        );
+        let hinted = error
+            .downcast_ref::<Hinted<SandboxError>>()
+            .expect("the error keeps its type");
+        assert!(matches!(hinted.error, SandboxError::ProfileWritable { .. }));
+        let text = error.to_string();
+        assert!(text.ends_with("\nhint: move it"), "{text}");
+        assert!(text.starts_with("the profile file /p.json"), "{text}");
+    }
 }

@@ -505,56 +505,56 @@ impl Overrides {
 #[non_exhaustive]
 pub enum ResolveError {
     /// A path could not be expanded.
-    #[error("{source_desc}: {error}")]
+    #[error("{by}: {error}")]
     Expand {
         /// Where the path came from.
-        source_desc: String,
+        by: Box<Source>,
         /// Why.
         error: ExpandError,
     },
     /// A group named on the command line or in a profile does not exist.
-    #[error("unknown group `{name}` ({source_desc})")]
+    #[error("unknown group `{name}` ({by})")]
     UnknownGroup {
         /// The group.
         name: String,
         /// Where it was named.
-        source_desc: String,
+        by: Box<Source>,
     },
     /// A network profile does not exist.
-    #[error("unknown network profile `{name}` ({source_desc}); known: {known}")]
+    #[error("unknown network profile `{name}` ({by}); known: {known}")]
     UnknownNetworkProfile {
         /// The name.
         name: String,
         /// Where it was named.
-        source_desc: String,
+        by: Box<Source>,
         /// Known names.
         known: String,
     },
     /// A credential service does not exist.
-    #[error("unknown credential service `{name}` ({source_desc}); known: {known}")]
+    #[error("unknown credential service `{name}` ({by}); known: {known}")]
     UnknownCredential {
         /// The name.
         name: String,
         /// Where it was named.
-        source_desc: String,
+        by: Box<Source>,
         /// Known names.
         known: String,
     },
     /// A `bypass_protection` entry names no denied path.
-    #[error("{source_desc}: bypass_protection `{path}` lifts no denial{hint}")]
+    #[error("{by}: bypass_protection `{path}` lifts no denial{hint}")]
     UselessBypass {
         /// Where it was written.
-        source_desc: String,
+        by: Box<Source>,
         /// The path.
         path: String,
         /// What to do instead.
         hint: String,
     },
     /// A host rule is malformed.
-    #[error("{source_desc}: {message}")]
+    #[error("{by}: {message}")]
     BadHost {
         /// Where it was named.
-        source_desc: String,
+        by: Box<Source>,
         /// What is wrong.
         message: String,
     },
@@ -568,7 +568,7 @@ fn expand(
 ) -> Result<PathBuf, ResolveError> {
     vars.expand(raw, base)
         .map_err(|error| ResolveError::Expand {
-            source_desc: source.to_string(),
+            by: Box::new(source.clone()),
             error,
         })
 }
@@ -603,7 +603,9 @@ pub fn resolve(
         let Some(group) = policy.groups.get(&entry.name) else {
             return Err(ResolveError::UnknownGroup {
                 name: entry.name.clone(),
-                source_desc: entry.origin.to_string(),
+                by: Box::new(Source::Profile {
+                    origin: entry.origin.clone(),
+                }),
             });
         };
         if !group.platform.applies_here() {
@@ -798,7 +800,7 @@ pub fn resolve(
                 None => String::new(),
             };
             return Err(ResolveError::UselessBypass {
-                source_desc: b.source.to_string(),
+                by: Box::new(b.source.clone()),
                 path: b.path.display().to_string(),
                 hint,
             });
@@ -847,7 +849,7 @@ pub fn resolve(
         let list = policy.network_profile_hosts(&name).map_err(|_| {
             ResolveError::UnknownNetworkProfile {
                 name: name.clone(),
-                source_desc: source.to_string(),
+                by: Box::new(source.clone()),
                 known: known_profiles(),
             }
         })?;
@@ -875,7 +877,7 @@ pub fn resolve(
     for host in &overrides.allow_domains {
         let source = overrides.source(OverrideKind::AllowDomain, host);
         crate::store::check_host_pattern(host).map_err(|message| ResolveError::BadHost {
-            source_desc: source.to_string(),
+            by: Box::new(source.clone()),
             message,
         })?;
         proxy_requested = true;
@@ -915,7 +917,7 @@ pub fn resolve(
                 .join(", ");
             return Err(ResolveError::UnknownCredential {
                 name,
-                source_desc: source.to_string(),
+                by: Box::new(source.clone()),
                 known,
             });
         };
@@ -1029,7 +1031,7 @@ pub fn resolve(
 /// leaving the rest exactly as written.
 fn expand_value(vars: &PathVars, raw: &str, source: &Source) -> Result<String, ResolveError> {
     vars.expand_text(raw).map_err(|error| ResolveError::Expand {
-        source_desc: source.to_string(),
+        by: Box::new(source.clone()),
         error,
     })
 }

@@ -183,7 +183,11 @@ pub enum SandboxError {
     },
     /// A Landlock call failed.
     #[error("cannot build the Landlock ruleset: {0}")]
-    Landlock(String),
+    Landlock(LandlockError),
+    /// The plan hides denied files, which needs nono's state directory (for the empty
+    /// file bound over them), and none was given.
+    #[error("cannot build the Landlock ruleset: hiding denied files needs nono's state directory")]
+    NoStateDir,
     /// A rule path could not be opened.
     #[error("cannot open {} for a Landlock rule: {error}", path.display())]
     OpenRule {
@@ -224,7 +228,7 @@ pub enum SandboxError {
     },
     /// seccomp program construction failed.
     #[error("cannot build the seccomp filter: {0}")]
-    Seccomp(String),
+    Seccomp(seccompiler::Error),
     /// Applying failed in the process itself.
     #[error("cannot apply the sandbox ({step}): {}", std::io::Error::from_raw_os_error(*errno))]
     Apply {
@@ -232,6 +236,24 @@ pub enum SandboxError {
         step: Step,
         /// The errno.
         errno: i32,
+    },
+}
+
+/// Building the Landlock ruleset failed (the cause is part of the message, so it is
+/// not repeated as a source).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LandlockError {
+    /// The landlock crate refused the ruleset.
+    #[error("{0}")]
+    Ruleset(landlock::RulesetError),
+    /// Adding a TCP port rule failed.
+    #[error("{error}")]
+    PortRule {
+        /// The port.
+        port: u16,
+        /// The cause.
+        error: std::io::Error,
     },
 }
 
@@ -534,8 +556,17 @@ fn cstring(path: &Path) -> Result<CString, SandboxError> {
     })
 }
 
-fn landlock_err(e: impl fmt::Display) -> SandboxError {
-    SandboxError::Landlock(e.to_string())
+fn landlock_err(e: landlock::RulesetError) -> SandboxError {
+    SandboxError::Landlock(LandlockError::Ruleset(e))
+}
+
+fn port_rule_err(port: u16) -> impl FnOnce(i32) -> SandboxError {
+    move |errno| {
+        SandboxError::Landlock(LandlockError::PortRule {
+            port,
+            error: std::io::Error::from_raw_os_error(errno),
+        })
+    }
 }
 
 /// The Landlock rights for an access mode on a directory or a file.
@@ -690,11 +721,11 @@ pub fn prepare(
             let connect = AccessNet::ConnectTcp as u64;
             for (port, _) in &caps.network.listen_ports {
                 sys::landlock_add_port_rule(ruleset.as_raw_fd(), *port, bind)
-                    .map_err(|e| landlock_err(std::io::Error::from_raw_os_error(e)))?;
+                    .map_err(port_rule_err(*port))?;
             }
             for (port, _) in &caps.network.open_ports {
                 sys::landlock_add_port_rule(ruleset.as_raw_fd(), *port, bind | connect)
-                    .map_err(|e| landlock_err(std::io::Error::from_raw_os_error(e)))?;
+                    .map_err(port_rule_err(*port))?;
             }
         }
     }
@@ -852,7 +883,7 @@ pub fn prepare(
     }
 
     // seccomp.
-    let seccomp_err = |e: seccompiler::Error| SandboxError::Seccomp(e.to_string());
+    let seccomp_err = SandboxError::Seccomp;
     let keyring = caps.security.allow_keyring == Some(true);
     let mut programs = vec![seccomp::base_filter(keyring).map_err(seccomp_err)?];
     layers.push(if keyring {
@@ -958,9 +989,7 @@ fn report_isolation(
 /// (or checked) here. Unreadable for a process without capabilities, even its owner.
 fn empty_mask_file(state_dir: Option<&Path>) -> Result<PathBuf, SandboxError> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
-    let dir = state_dir.ok_or_else(|| {
-        SandboxError::Landlock("hiding denied files needs nono's state directory".into())
-    })?;
+    let dir = state_dir.ok_or(SandboxError::NoStateDir)?;
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |error| SandboxError::OpenRule {
