@@ -5,13 +5,14 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
-use nono_enforcer::capability::{self, CapabilitySet, GrantFlag, Overrides};
-use nono_enforcer::plan::cache::PlanCache;
-use nono_enforcer::plan::{self, CachingFs, Plan, PlanError};
+use nono_enforcer::capability::{GrantFlag, Overrides, Suggestion};
+use nono_enforcer::facade::{BuildError, Stage};
+use nono_enforcer::plan::PlanError;
 use nono_enforcer::sandbox::SandboxError;
-use nono_enforcer::{PathVars, ProfileStore};
+use nono_enforcer::{PathVars, ProfileStore, Sandbox, SandboxBuilder};
 
 use crate::cli::SandboxArgs;
+use crate::flags;
 use crate::{Failure, usage};
 
 /// nono's own directories.
@@ -59,13 +60,16 @@ pub fn store(vars: &PathVars) -> ProfileStore {
 /// failures, with [`home_hint`].
 pub fn sandbox_failure(error: SandboxError, vars: &PathVars) -> Failure {
     if let SandboxError::ProxyRequired { .. } = error {
-        return usage(error);
+        return usage(anyhow!(
+            "{error}. Use --block-network to block the network, or --allow-net to knowingly \
+             run with the network unrestricted"
+        ));
     }
     let hint = match &error {
         SandboxError::OpenRule { path, error } => home_hint(path, error, vars),
         _ => None,
     };
-    Failure::from(with_hint(anyhow::Error::from(error), hint))
+    Failure::from(with_hint(error, hint))
 }
 
 /// Why the rules could not be planned: a usage error (exit 2) when a rule is wrong,
@@ -75,16 +79,62 @@ pub fn plan_failure(error: PlanError, vars: &PathVars) -> Failure {
     match &error {
         PlanError::Io { path, error: cause } => {
             let hint = home_hint(path, cause, vars);
-            Failure::from(with_hint(anyhow::Error::from(error), hint))
+            Failure::from(with_hint(error, hint))
         }
+        // What to use instead is said as a flag.
+        PlanError::Missing {
+            path,
+            source_desc,
+            create_in: Some(dir),
+        } => usage(anyhow!(
+            "{source_desc}: {} does not exist; to let the command create it, grant its \
+             directory ({})",
+            path.display(),
+            flags::suggestion(&Suggestion::grant(GrantFlag::Allow, dir))
+        )),
+        PlanError::WrongKind {
+            path,
+            source_desc,
+            what,
+            suggestion,
+        } => usage(anyhow!(
+            "{source_desc}: {} is {what}; use {}",
+            path.display(),
+            flags::suggestion(suggestion)
+        )),
         _ => usage(error),
     }
 }
 
-fn with_hint(error: anyhow::Error, hint: Option<String>) -> anyhow::Error {
+/// An error with a hint for people on the next line. It keeps the error's type:
+/// `downcast_ref::<Hinted<SandboxError>>()` finds it.
+#[derive(Debug)]
+pub struct Hinted<E> {
+    /// The error.
+    pub error: E,
+    /// What to do about it.
+    pub hint: String,
+}
+
+impl<E: std::fmt::Display> std::fmt::Display for Hinted<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}\n{}", self.error, self.hint)
+    }
+}
+
+impl<E: std::error::Error> std::error::Error for Hinted<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
+    }
+}
+
+fn with_hint<E>(error: E, hint: Option<String>) -> anyhow::Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
     match hint {
-        Some(hint) => anyhow!("{error}\n{hint}"),
-        None => error,
+        Some(hint) => anyhow::Error::new(Hinted { error, hint }),
+        None => anyhow::Error::new(error),
     }
 }
 
@@ -112,16 +162,6 @@ fn home_hint(path: &Path, cause: &std::io::Error, vars: &PathVars) -> Option<Str
     })
 }
 
-/// A sandbox description, resolved and planned.
-pub struct Sandbox {
-    /// Profile + flags.
-    pub caps: CapabilitySet,
-    /// The concrete rules.
-    pub plan: Plan,
-    /// The path variables.
-    pub vars: PathVars,
-}
-
 fn utf8(flag: &str, value: &OsString) -> Result<String, Failure> {
     value.to_str().map(str::to_string).ok_or_else(|| {
         usage(anyhow!(
@@ -131,44 +171,30 @@ fn utf8(flag: &str, value: &OsString) -> Result<String, Failure> {
     })
 }
 
-/// Resolves and plans the sandbox the flags describe.
-pub fn sandbox(args: &SandboxArgs) -> Result<Sandbox, Failure> {
-    sandbox_with(args, false, None)
+/// The working directory the flags ask for (`--workdir`, or the current directory).
+fn workdir(args: &SandboxArgs) -> Result<PathBuf, Failure> {
+    let cwd = current_dir()?;
+    let Some(dir) = &args.workdir else {
+        return Ok(cwd);
+    };
+    // `~` and variables expand as in grant flags (a quoted `~` reaches us as is).
+    let dir = match dir.to_str() {
+        Some(s) => vars(cwd.clone())
+            .expand(s, Some(&cwd))
+            .map_err(|e| usage(anyhow!("--workdir: {e}")))?,
+        None => cwd.join(dir),
+    };
+    if !dir.is_dir() {
+        return Err(usage(anyhow!(
+            "--workdir {}: not a directory",
+            dir.display()
+        )));
+    }
+    Ok(dir)
 }
 
-/// Like [`sandbox`]; `mask` plans denied paths inside read-only system grants as
-/// mounts to hide (only when the sandbox will have a mount view); with `cache`, the
-/// plan comes from (and goes to) that plan cache when it still holds.
-pub fn sandbox_with(
-    args: &SandboxArgs,
-    mask: bool,
-    cache: Option<&PlanCache>,
-) -> Result<Sandbox, Failure> {
-    let cwd = current_dir()?;
-    let workdir = match &args.workdir {
-        Some(dir) => {
-            // `~` and variables expand as in grant flags (a quoted `~` reaches us as is).
-            let dir = match dir.to_str() {
-                Some(s) => vars(cwd.clone())
-                    .expand(s, Some(&cwd))
-                    .map_err(|e| usage(anyhow!("--workdir: {e}")))?,
-                None => cwd.join(dir),
-            };
-            if !dir.is_dir() {
-                return Err(usage(anyhow!(
-                    "--workdir {}: not a directory",
-                    dir.display()
-                )));
-            }
-            dir
-        }
-        None => cwd,
-    };
-    let vars = vars(workdir);
-    let store = store(&vars);
-    let reference = args.profile.as_deref().unwrap_or("default");
-    let profile = store.load(reference).map_err(usage)?;
-    crate::timing::mark("profile loaded");
+/// What the flags add to the profile.
+fn overrides(args: &SandboxArgs, vars: &PathVars) -> Result<Overrides, Failure> {
     let mut overrides = Overrides {
         allow_cwd: args.allow_cwd,
         block_network: args.block_network,
@@ -177,9 +203,10 @@ pub fn sandbox_with(
         allow_domains: args.allow_domain.clone(),
         credentials: args.credential.clone(),
         nono_state: {
-            let dirs = Dirs::new(&vars);
+            let dirs = Dirs::new(vars);
             vec![dirs.config, dirs.state]
         },
+        spelling: flags::spelling,
         ..Overrides::default()
     };
     let lists = [
@@ -190,34 +217,79 @@ pub fn sandbox_with(
         (GrantFlag::ReadFile, &args.read_file),
         (GrantFlag::WriteFile, &args.write_file),
     ];
-    for (flag, values) in lists {
+    for (kind, values) in lists {
         for value in values {
-            overrides.grants.push((flag, utf8(flag.flag(), value)?));
+            overrides
+                .grants
+                .push((kind, utf8(flags::grant(kind), value)?));
         }
     }
-    let caps = capability::resolve(&profile, &overrides, &vars, store.policy()).map_err(usage)?;
-    crate::timing::mark("capabilities resolved");
-    let options = plan::PlanOptions {
-        mask_system_denies: mask,
-        home: Some(vars.home.clone()),
-        mask_all_denies: false,
-    };
-    let plan = match cache {
-        Some(cache) => {
-            let (plan, outcome) = cache
-                .plan(&caps, &options)
-                .map_err(|e| plan_failure(e, &vars))?;
-            if crate::timing::enabled() {
-                crate::timing::mark(&format!("rules planned ({outcome})"));
-            }
-            plan
+    Ok(overrides)
+}
+
+/// The facade's stages, as `NONO_TIMING` marks.
+fn timing_mark(stage: Stage) {
+    match stage {
+        Stage::ProfileLoaded => crate::timing::mark("profile loaded"),
+        Stage::CapabilitiesResolved => crate::timing::mark("capabilities resolved"),
+        Stage::RulesPlanned(None) => crate::timing::mark("rules planned"),
+        Stage::RulesPlanned(Some(outcome)) if crate::timing::enabled() => {
+            crate::timing::mark(&format!("rules planned ({outcome})"));
         }
-        None => {
-            let plan = plan::plan_with(&caps, &CachingFs::new(), &options)
-                .map_err(|e| plan_failure(e, &vars))?;
-            crate::timing::mark("rules planned");
-            plan
-        }
-    };
-    Ok(Sandbox { caps, plan, vars })
+        _ => {}
+    }
+}
+
+/// Why the sandbox could not be planned, as the command's failure.
+pub fn build_failure(error: BuildError, vars: &PathVars) -> Failure {
+    match error {
+        BuildError::Plan(e) => plan_failure(*e, vars),
+        other => usage(other),
+    }
+}
+
+/// The sandbox the flags describe, ready to plan: the profile (`--profile`, default
+/// `default`), the grants and network flags, the working directory.
+pub fn builder(args: &SandboxArgs) -> Result<SandboxBuilder, Failure> {
+    let vars = vars(workdir(args)?);
+    let overrides = overrides(args, &vars)?;
+    let reference = args.profile.as_deref().unwrap_or("default");
+    Ok(Sandbox::profile(reference, vars)
+        .overrides(overrides)
+        .on_stage(timing_mark))
+}
+
+/// Resolves and plans the sandbox the flags describe (for a sandbox only queried:
+/// every denial carved, nothing masked).
+pub fn sandbox(args: &SandboxArgs) -> Result<Sandbox, Failure> {
+    plan(builder(args)?)
+}
+
+/// Plans a builder, the failure rendered for the command line.
+pub fn plan(builder: SandboxBuilder) -> Result<Sandbox, Failure> {
+    // The variables are needed for the failure's hint; the builder owns its own.
+    let vars = builder.vars().clone();
+    builder.plan().map_err(|e| build_failure(e, &vars))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hinted_error_keeps_its_type_and_prints_the_hint_below() {
+        let error = with_hint(
+            SandboxError::ProfileWritable {
+                path: "/p.json".into(),
+            },
+            Some("hint: move it".into()),
+        );
+        let hinted = error
+            .downcast_ref::<Hinted<SandboxError>>()
+            .expect("the error keeps its type");
+        assert!(matches!(hinted.error, SandboxError::ProfileWritable { .. }));
+        let text = error.to_string();
+        assert!(text.ends_with("\nhint: move it"), "{text}");
+        assert!(text.starts_with("the profile file /p.json"), "{text}");
+    }
 }

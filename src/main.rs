@@ -14,6 +14,7 @@
 mod cli;
 mod commands;
 mod context;
+mod flags;
 mod output;
 mod timing;
 

@@ -74,8 +74,8 @@ pub enum PathKind {
     Any,
 }
 
-/// The command-line grant flags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// The path grants a caller can add: directory or file, read, write or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum GrantFlag {
     /// `--allow DIR`.
     Allow,
@@ -92,15 +92,15 @@ pub enum GrantFlag {
 }
 
 impl GrantFlag {
-    /// The flag as typed.
-    pub fn flag(self) -> &'static str {
+    /// Its neutral name: `allow`, `read_file`, …
+    pub fn name(self) -> &'static str {
         match self {
-            GrantFlag::Allow => "--allow",
-            GrantFlag::Read => "--read",
-            GrantFlag::Write => "--write",
-            GrantFlag::AllowFile => "--allow-file",
-            GrantFlag::ReadFile => "--read-file",
-            GrantFlag::WriteFile => "--write-file",
+            GrantFlag::Allow => "allow",
+            GrantFlag::Read => "read",
+            GrantFlag::Write => "write",
+            GrantFlag::AllowFile => "allow_file",
+            GrantFlag::ReadFile => "read_file",
+            GrantFlag::WriteFile => "write_file",
         }
     }
 
@@ -147,13 +147,102 @@ impl GrantFlag {
     }
 }
 
+/// A setting a caller adds to a profile ([`Overrides`]), by what it does. How it is
+/// spelled (the command line's `--allow`, a binding's keyword) is the caller's
+/// [`Spelling`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum OverrideKind {
+    /// A path grant.
+    Grant(GrantFlag),
+    /// Read-write on the working directory.
+    AllowCwd,
+    /// Block the network.
+    BlockNetwork,
+    /// Leave the network unrestricted whatever the profile says.
+    AllowNetwork,
+    /// A named network profile (a host allowlist).
+    NetworkProfile,
+    /// One allowed host.
+    AllowDomain,
+    /// A credential service.
+    Credential,
+}
+
+impl OverrideKind {
+    /// Its neutral name, the default [`Spelling`]: `allow`, `block_network`, …
+    pub fn name(self) -> &'static str {
+        match self {
+            OverrideKind::Grant(flag) => flag.name(),
+            OverrideKind::AllowCwd => "allow_cwd",
+            OverrideKind::BlockNetwork => "block_network",
+            OverrideKind::AllowNetwork => "allow_network",
+            OverrideKind::NetworkProfile => "network_profile",
+            OverrideKind::AllowDomain => "allow_domain",
+            OverrideKind::Credential => "credential",
+        }
+    }
+}
+
+/// How a caller spells an override in the sources it sees and in messages: the
+/// command line gives `--allow`, a binding its keyword argument.
+pub type Spelling = fn(OverrideKind) -> &'static str;
+
+/// What a caller could add to allow something (`nono why`, plan errors); the caller
+/// renders it in its own words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+#[non_exhaustive]
+pub enum Suggestion {
+    /// An override with a value (a path grant on a path, a host).
+    Override {
+        /// The override.
+        what: OverrideKind,
+        /// Its value.
+        value: String,
+    },
+    /// A profile key (`filesystem.read_file`).
+    ProfileKey {
+        /// The key.
+        key: &'static str,
+    },
+}
+
+impl Suggestion {
+    /// A path grant.
+    pub fn grant(flag: GrantFlag, path: &std::path::Path) -> Suggestion {
+        Suggestion::Override {
+            what: OverrideKind::Grant(flag),
+            value: path.display().to_string(),
+        }
+    }
+
+    /// In `spelling`'s words: `allow /x`, `` `filesystem.read` ``.
+    pub fn render(&self, spelling: Spelling) -> String {
+        match self {
+            Suggestion::Override { what, value } => format!("{} {value}", spelling(*what)),
+            Suggestion::ProfileKey { key } => format!("`{key}`"),
+        }
+    }
+}
+
+impl fmt::Display for Suggestion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render(OverrideKind::name))
+    }
+}
+
 /// Where a rule came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Source {
-    /// A command-line flag.
+    /// An override the caller added to the profile.
     Flag {
-        /// The flag, e.g. `--allow`.
+        /// What it is.
+        #[serde(skip)]
+        what: OverrideKind,
+        /// How the caller spells it ([`Overrides::spelling`]).
         flag: String,
         /// Its value as typed.
         value: String,
@@ -179,8 +268,8 @@ pub enum Source {
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Source::Flag { flag, value } if value.is_empty() => write!(f, "flag {flag}"),
-            Source::Flag { flag, value } => write!(f, "flag {flag} {value}"),
+            Source::Flag { flag, value, .. } if value.is_empty() => write!(f, "flag {flag}"),
+            Source::Flag { flag, value, .. } => write!(f, "flag {flag} {value}"),
             Source::Profile { origin } => write!(f, "{origin}"),
             Source::Group {
                 group,
@@ -359,8 +448,8 @@ pub struct CapabilitySet {
     pub notes: Vec<String>,
 }
 
-/// What the command line adds to a profile. Plain data: the CLI builds it.
-#[derive(Debug, Clone, Default)]
+/// What the caller (the command line, a binding) adds to a profile. Plain data.
+#[derive(Debug, Clone)]
 pub struct Overrides {
     /// `--allow`, `--read`, … in the order given, with the value as typed.
     pub grants: Vec<(GrantFlag, String)>,
@@ -378,6 +467,36 @@ pub struct Overrides {
     pub credentials: Vec<String>,
     /// nono's own directories (config, state) to carve out of every grant.
     pub nono_state: Vec<PathBuf>,
+    /// How the overrides are spelled in sources and notes (default: their neutral
+    /// names, [`OverrideKind::name`]).
+    pub spelling: Spelling,
+}
+
+impl Default for Overrides {
+    fn default() -> Self {
+        Overrides {
+            grants: Vec::new(),
+            allow_cwd: false,
+            block_network: false,
+            allow_network: false,
+            network_profile: None,
+            allow_domains: Vec::new(),
+            credentials: Vec::new(),
+            nono_state: Vec::new(),
+            spelling: OverrideKind::name,
+        }
+    }
+}
+
+impl Overrides {
+    /// The source of an override of this kind, spelled the caller's way.
+    pub fn source(&self, what: OverrideKind, value: &str) -> Source {
+        Source::Flag {
+            what,
+            flag: (self.spelling)(what).to_string(),
+            value: value.to_string(),
+        }
+    }
 }
 
 /// Resolution failed: the input names something that does not exist or cannot be
@@ -386,56 +505,56 @@ pub struct Overrides {
 #[non_exhaustive]
 pub enum ResolveError {
     /// A path could not be expanded.
-    #[error("{source_desc}: {error}")]
+    #[error("{by}: {error}")]
     Expand {
         /// Where the path came from.
-        source_desc: String,
+        by: Box<Source>,
         /// Why.
         error: ExpandError,
     },
     /// A group named on the command line or in a profile does not exist.
-    #[error("unknown group `{name}` ({source_desc})")]
+    #[error("unknown group `{name}` ({by})")]
     UnknownGroup {
         /// The group.
         name: String,
         /// Where it was named.
-        source_desc: String,
+        by: Box<Source>,
     },
     /// A network profile does not exist.
-    #[error("unknown network profile `{name}` ({source_desc}); known: {known}")]
+    #[error("unknown network profile `{name}` ({by}); known: {known}")]
     UnknownNetworkProfile {
         /// The name.
         name: String,
         /// Where it was named.
-        source_desc: String,
+        by: Box<Source>,
         /// Known names.
         known: String,
     },
     /// A credential service does not exist.
-    #[error("unknown credential service `{name}` ({source_desc}); known: {known}")]
+    #[error("unknown credential service `{name}` ({by}); known: {known}")]
     UnknownCredential {
         /// The name.
         name: String,
         /// Where it was named.
-        source_desc: String,
+        by: Box<Source>,
         /// Known names.
         known: String,
     },
     /// A `bypass_protection` entry names no denied path.
-    #[error("{source_desc}: bypass_protection `{path}` lifts no denial{hint}")]
+    #[error("{by}: bypass_protection `{path}` lifts no denial{hint}")]
     UselessBypass {
         /// Where it was written.
-        source_desc: String,
+        by: Box<Source>,
         /// The path.
         path: String,
         /// What to do instead.
         hint: String,
     },
     /// A host rule is malformed.
-    #[error("{source_desc}: {message}")]
+    #[error("{by}: {message}")]
     BadHost {
         /// Where it was named.
-        source_desc: String,
+        by: Box<Source>,
         /// What is wrong.
         message: String,
     },
@@ -449,7 +568,7 @@ fn expand(
 ) -> Result<PathBuf, ResolveError> {
     vars.expand(raw, base)
         .map_err(|error| ResolveError::Expand {
-            source_desc: source.to_string(),
+            by: Box::new(source.clone()),
             error,
         })
 }
@@ -484,7 +603,9 @@ pub fn resolve(
         let Some(group) = policy.groups.get(&entry.name) else {
             return Err(ResolveError::UnknownGroup {
                 name: entry.name.clone(),
-                source_desc: entry.origin.to_string(),
+                by: Box::new(Source::Profile {
+                    origin: entry.origin.clone(),
+                }),
             });
         };
         if !group.platform.applies_here() {
@@ -637,17 +758,11 @@ pub fn resolve(
             kind: PathKind::Dir,
             access: Access::ReadWrite,
             strict: true,
-            source: Source::Flag {
-                flag: "--allow-cwd".into(),
-                value: String::new(),
-            },
+            source: overrides.source(OverrideKind::AllowCwd, ""),
         });
     }
     for (flag, raw) in &overrides.grants {
-        let source = Source::Flag {
-            flag: flag.flag().into(),
-            value: raw.clone(),
-        };
+        let source = overrides.source(OverrideKind::Grant(*flag), raw);
         let path = expand(vars, raw, Some(&vars.workdir), &source)?;
         grants.push(PathGrant {
             path,
@@ -685,7 +800,7 @@ pub fn resolve(
                 None => String::new(),
             };
             return Err(ResolveError::UselessBypass {
-                source_desc: b.source.to_string(),
+                by: Box::new(b.source.clone()),
                 path: b.path.display().to_string(),
                 hint,
             });
@@ -700,10 +815,7 @@ pub fn resolve(
 
     // Network.
     if overrides.block_network {
-        network_block = Some(Source::Flag {
-            flag: "--block-network".into(),
-            value: String::new(),
-        });
+        network_block = Some(overrides.source(OverrideKind::BlockNetwork, ""));
     } else if let Some(block) = &profile.network.block
         && block.value
     {
@@ -722,10 +834,7 @@ pub fn resolve(
     let network_profile = match &overrides.network_profile {
         Some(name) => Some((
             name.clone(),
-            Source::Flag {
-                flag: "--network-profile".into(),
-                value: name.clone(),
-            },
+            overrides.source(OverrideKind::NetworkProfile, name),
         )),
         None => profile.network.network_profile.as_ref().map(|p| {
             (
@@ -740,13 +849,13 @@ pub fn resolve(
         let list = policy.network_profile_hosts(&name).map_err(|_| {
             ResolveError::UnknownNetworkProfile {
                 name: name.clone(),
-                source_desc: source.to_string(),
+                by: Box::new(source.clone()),
                 known: known_profiles(),
             }
         })?;
         proxy_requested = true;
         let source = match source {
-            Source::Flag { flag, value } => Source::Flag { flag, value },
+            Source::Flag { what, flag, value } => Source::Flag { what, flag, value },
             other => other,
         };
         for host in list {
@@ -766,12 +875,9 @@ pub fn resolve(
         });
     }
     for host in &overrides.allow_domains {
-        let source = Source::Flag {
-            flag: "--allow-domain".into(),
-            value: host.clone(),
-        };
+        let source = overrides.source(OverrideKind::AllowDomain, host);
         crate::store::check_host_pattern(host).map_err(|message| ResolveError::BadHost {
-            source_desc: source.to_string(),
+            by: Box::new(source.clone()),
             message,
         })?;
         proxy_requested = true;
@@ -789,15 +895,10 @@ pub fn resolve(
             },
         )
     });
-    let flag_creds = overrides.credentials.iter().map(|c| {
-        (
-            c.clone(),
-            Source::Flag {
-                flag: "--credential".into(),
-                value: c.clone(),
-            },
-        )
-    });
+    let flag_creds = overrides
+        .credentials
+        .iter()
+        .map(|c| (c.clone(), overrides.source(OverrideKind::Credential, c)));
     for (name, source) in profile_creds.chain(flag_creds) {
         if credentials.iter().any(|c: &CredentialRoute| c.name == name) {
             continue;
@@ -816,7 +917,7 @@ pub fn resolve(
                 .join(", ");
             return Err(ResolveError::UnknownCredential {
                 name,
-                source_desc: source.to_string(),
+                by: Box::new(source.clone()),
                 known,
             });
         };
@@ -834,7 +935,10 @@ pub fn resolve(
     }
     if overrides.allow_network {
         if network_block.is_some() || proxy_requested {
-            notes.push("--allow-net: the network is unrestricted; the profile's network settings are not applied".into());
+            notes.push(format!(
+                "{}: the network is unrestricted; the profile's network settings are not applied",
+                (overrides.spelling)(OverrideKind::AllowNetwork)
+            ));
         }
         network_block = None;
         proxy_requested = false;
@@ -927,7 +1031,7 @@ pub fn resolve(
 /// leaving the rest exactly as written.
 fn expand_value(vars: &PathVars, raw: &str, source: &Source) -> Result<String, ResolveError> {
     vars.expand_text(raw).map_err(|error| ResolveError::Expand {
-        source_desc: source.to_string(),
+        by: Box::new(source.clone()),
         error,
     })
 }

@@ -12,6 +12,8 @@
 //! * [`plan`]: capability set → concrete rules, with symlinks resolved and denied
 //!   paths carved out of broader grants (Landlock cannot subtract a subdirectory).
 //! * [`query`]: `nono why` — would a path or host be allowed, and why.
+//! * [`Sandbox`] ([`facade`]): the whole way from a profile to a running, sandboxed
+//!   command, as one builder: what the commands and language bindings call.
 //! * [`support`]: what this machine can enforce (Landlock ABI, seccomp, namespaces).
 //!
 //! ```
@@ -37,6 +39,7 @@
 pub mod capability;
 pub mod env;
 pub mod exec;
+pub mod facade;
 pub mod gitconfig;
 pub mod plan;
 pub mod policy;
@@ -50,6 +53,7 @@ pub mod terminal;
 pub mod vars;
 
 pub use capability::{CapabilitySet, Overrides};
+pub use facade::{PreparedSandbox, Sandbox, SandboxBuilder};
 pub use policy::Policy;
 pub use profile::{Profile, ProfileError};
 pub use store::ProfileStore;

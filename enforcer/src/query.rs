@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::capability::{Access, CapabilitySet, GrantFlag, NetworkMode, PathKind, Source};
+use crate::capability::{
+    Access, CapabilitySet, GrantFlag, NetworkMode, OverrideKind, PathKind, Source, Suggestion,
+};
 use crate::plan::{Carve, EntryKind, FsView, Plan, SkipReason, canonicalize_lenient, is_within};
 
 /// Allowed or denied.
@@ -63,9 +65,10 @@ pub struct PathAnswer {
     /// The access the covering rule grants, for `insufficient_access`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub granted_access: Option<Access>,
-    /// A flag that would allow it, when one can.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub suggested_flag: Option<String>,
+    /// What would allow it, when something can (the caller renders it: the command
+    /// line as a flag).
+    #[serde(skip)]
+    pub suggestion: Option<Suggestion>,
     /// One sentence for people.
     pub detail: String,
 }
@@ -82,7 +85,7 @@ pub fn query_path(plan: &Plan, fs: &impl FsView, path: &Path, op: Access) -> Pat
         provenance: None,
         group: None,
         granted_access: None,
-        suggested_flag: None,
+        suggestion: None,
         detail: String::new(),
     };
     if let Some(deny) = plan
@@ -137,10 +140,9 @@ pub fn query_path(plan: &Plan, fs: &impl FsView, path: &Path, op: Access) -> Pat
             Source::Group { group, .. } => Some(group.to_string()),
             _ => None,
         };
-        answer.suggested_flag = Some(format!(
-            "{} {}",
-            GrantFlag::for_access(op.union(combined), kind).flag(),
-            path.display()
+        answer.suggestion = Some(Suggestion::grant(
+            GrantFlag::for_access(op.union(combined), kind),
+            path,
         ));
         answer.detail = format!(
             "{} grants only {} access ({})",
@@ -177,19 +179,11 @@ pub fn query_path(plan: &Plan, fs: &impl FsView, path: &Path, op: Access) -> Pat
     } else {
         format!("no rule covers {}", canonical.display())
     };
-    answer.suggested_flag = Some(match actual_kind {
-        Some(_) => format!(
-            "{} {}",
-            GrantFlag::for_access(op, kind).flag(),
-            path.display()
-        ),
+    answer.suggestion = Some(match actual_kind {
+        Some(_) => Suggestion::grant(GrantFlag::for_access(op, kind), path),
         None => {
             let parent = path.parent().unwrap_or(Path::new("/"));
-            format!(
-                "{} {}",
-                GrantFlag::for_access(op, PathKind::Dir).flag(),
-                parent.display()
-            )
+            Suggestion::grant(GrantFlag::for_access(op, PathKind::Dir), parent)
         }
     });
     answer
@@ -216,9 +210,10 @@ pub struct HostAnswer {
     /// The rule responsible, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provenance: Option<Source>,
-    /// A flag that would allow it, when one can.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub suggested_flag: Option<String>,
+    /// What would allow it, when something can (the caller renders it: the command
+    /// line as a flag).
+    #[serde(skip)]
+    pub suggestion: Option<Suggestion>,
     /// One sentence for people.
     pub detail: String,
 }
@@ -255,7 +250,7 @@ pub fn query_host(caps: &CapabilitySet, host: &str, port: u16) -> HostAnswer {
         status: Status::Denied,
         reason: Reason::HostNotAllowed,
         provenance: None,
-        suggested_flag: None,
+        suggestion: None,
         detail: String::new(),
     };
     match &caps.network.mode {
@@ -288,7 +283,10 @@ pub fn query_host(caps: &CapabilitySet, host: &str, port: u16) -> HostAnswer {
                         ),
                         None => format!("{host} is not in the proxy's allowlist"),
                     };
-                    answer.suggested_flag = Some(format!("--allow-domain {host}"));
+                    answer.suggestion = Some(Suggestion::Override {
+                        what: OverrideKind::AllowDomain,
+                        value: host.to_string(),
+                    });
                 }
             }
         }

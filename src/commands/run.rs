@@ -8,14 +8,16 @@ use std::process::ExitCode;
 use anyhow::anyhow;
 use nono_enforcer::capability::{Access, NetworkMode, Source};
 use nono_enforcer::env;
-use nono_enforcer::exec::{self, CommandSpec, ExecError};
+use nono_enforcer::exec::{CommandSpec, ExecError};
+use nono_enforcer::facade::ExecInPlaceError;
 use nono_enforcer::plan::cache::PlanCache;
 use nono_enforcer::plan::{EntryKind, Rule, SkipReason};
 use nono_enforcer::sandbox::{self, Enforcement, SandboxOptions};
+use nono_enforcer::{PreparedSandbox, Sandbox};
 use serde::Serialize;
 
 use crate::cli::RunArgs;
-use crate::context::{self, Sandbox};
+use crate::context;
 use crate::output::{Style, print_json};
 use crate::{CmdResult, Failure, usage};
 
@@ -30,8 +32,8 @@ pub enum Mode {
 
 /// Runs `nono run` or `nono wrap`.
 pub fn run(args: RunArgs, mode: Mode) -> CmdResult {
-    let state_dir =
-        crate::context::Dirs::new(&crate::context::vars(crate::context::current_dir()?)).state;
+    let builder = context::builder(&args.sandbox)?;
+    let state_dir = context::Dirs::new(builder.vars()).state;
     let cache = PlanCache::new(&state_dir);
     let options = SandboxOptions {
         mount_view: !args.no_mount_view,
@@ -42,21 +44,18 @@ pub fn run(args: RunArgs, mode: Mode) -> CmdResult {
         isolate_processes: true,
         exec_in_place: mode == Mode::Wrap,
     };
-    let sandbox = context::sandbox_with(
-        &args.sandbox,
-        sandbox::mount_view_possible(&options),
-        Some(&cache),
-    )?;
+    let sandbox = context::plan(builder.options(options).plan_cache(cache))?;
     refuse_withheld_flags(&sandbox)?;
-    let filtered = env::filter(std::env::vars_os(), &sandbox.caps.environment);
+    let filtered = env::filter(std::env::vars_os(), &sandbox.caps().environment);
     if args.dry_run {
         return dry_run(&args, &sandbox, &filtered);
     }
-    let workdir = sandbox.caps.workdir.clone();
-    let mut prepared = sandbox::prepare(&sandbox.caps, &sandbox.plan, &workdir, &options)
-        .map_err(|e| context::sandbox_failure(e, &sandbox.vars))?;
+    let workdir = sandbox.caps().workdir.clone();
+    let mut prepared = sandbox
+        .prepare()
+        .map_err(|e| context::sandbox_failure(e, sandbox.vars()))?;
     crate::timing::mark("sandbox prepared");
-    let report = prepared.report.clone();
+    let report = prepared.report().clone();
     if report.sockets_unhidden && !args.allow_unhidden_sockets {
         return Err(Failure::from(anyhow!(
             "no mount view can be built here{}, so pathname sockets outside the grants \
@@ -85,10 +84,9 @@ pub fn run(args: RunArgs, mode: Mode) -> CmdResult {
         program: program.clone(),
         args: rest.to_vec(),
         env: filtered.vars.clone(),
-        cwd: workdir.clone(),
+        cwd: workdir,
     };
-    let path = exec::resolve_program(program, env::get(&spec.env, "PATH"), &workdir)
-        .map_err(exec_failure)?;
+    let path = PreparedSandbox::resolve_program(&spec).map_err(exec_failure)?;
     match mode {
         Mode::Supervised => {
             // On a terminal, the command gets one of its own that nono relays: nothing
@@ -99,8 +97,8 @@ pub fn run(args: RunArgs, mode: Mode) -> CmdResult {
                 ))
             })?;
             let child = match relay {
-                Some(relay) => exec::spawn_relayed(&mut prepared, &path, &spec, relay),
-                None => exec::spawn(&mut prepared, &path, &spec, false),
+                Some(relay) => prepared.spawn_relayed(&spec, relay),
+                None => prepared.spawn(&spec),
             }
             .map_err(exec_failure)?;
             crate::timing::mark("child started");
@@ -111,7 +109,13 @@ pub fn run(args: RunArgs, mode: Mode) -> CmdResult {
             std::mem::forget(sandbox);
             Ok(ExitCode::from(outcome.code.clamp(0, 255) as u8))
         }
-        Mode::Wrap => wrap(prepared, &path, &spec),
+        Mode::Wrap => {
+            // The sandbox is applied, then exec replaces nono, keeping the process id.
+            Err(match prepared.exec_resolved(&path, &spec) {
+                ExecInPlaceError::Exec(e) => exec_failure(e),
+                other => Failure::from(anyhow::Error::from(other)),
+            })
+        }
     }
 }
 
@@ -120,7 +124,7 @@ pub fn run(args: RunArgs, mode: Mode) -> CmdResult {
 /// URL or a helper): line numbers and setting names, never the secret. Not silenced by
 /// `-q`: it is about what the sandbox exposes.
 fn warn_git_credentials(sandbox: &Sandbox, style: &Style) {
-    let vars = &sandbox.vars;
+    let vars = sandbox.vars();
     for file in [
         vars.home.join(".gitconfig"),
         vars.xdg_config_home.join("git/config"),
@@ -128,7 +132,7 @@ fn warn_git_credentials(sandbox: &Sandbox, style: &Style) {
         let Ok(canonical) = std::fs::canonicalize(&file) else {
             continue;
         };
-        let Some(rule) = sandbox.plan.rules.iter().find(|r| match r.kind {
+        let Some(rule) = sandbox.plan().rules.iter().find(|r| match r.kind {
             EntryKind::Dir => canonical.starts_with(&r.path),
             EntryKind::File => canonical == r.path,
         }) else {
@@ -210,37 +214,12 @@ fn exec_failure(error: ExecError) -> Failure {
     }
 }
 
-fn wrap(mut prepared: sandbox::Prepared, path: &std::path::Path, spec: &CommandSpec) -> CmdResult {
-    use std::os::unix::process::CommandExt;
-    prepared.apply_in_child().map_err(|e| {
-        Failure::from(anyhow!(
-            "cannot apply the sandbox ({}): {}",
-            e.step,
-            std::io::Error::from_raw_os_error(e.errno)
-        ))
-    })?;
-    crate::timing::mark("sandbox applied");
-    nono_enforcer::sandbox::sys::cloexec_from_3();
-    // The sandbox is in place: exec replaces nono, keeping the process id.
-    let error = std::process::Command::new(path)
-        .arg0(&spec.program)
-        .args(&spec.args)
-        .env_clear()
-        .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .exec();
-    let errno = error.raw_os_error().unwrap_or(libc::EIO);
-    Err(exec_failure(ExecError::Exec {
-        path: path.to_path_buf(),
-        errno,
-    }))
-}
-
 /// A command-line grant that a denial swallowed whole cannot be honoured by carving:
 /// refuse rather than silently run with less than was asked for.
 fn refuse_withheld_flags(sandbox: &Sandbox) -> Result<(), Failure> {
-    for skipped in &sandbox.plan.skipped {
+    for skipped in &sandbox.plan().skipped {
         if let (
-            Source::Flag { flag, value },
+            Source::Flag { flag, value, .. },
             SkipReason::Denied {
                 denied,
                 deny_source,
@@ -300,8 +279,8 @@ fn dry_run(args: &RunArgs, sandbox: &Sandbox, filtered: &env::Filtered) -> CmdRe
     if args.json {
         print_json(&DryRun {
             command,
-            caps: &sandbox.caps,
-            plan: &sandbox.plan,
+            caps: sandbox.caps(),
+            plan: sandbox.plan(),
             environment: env_report,
         })?;
         return Ok(ExitCode::SUCCESS);
@@ -325,8 +304,8 @@ fn print_plan(
 ) -> std::io::Result<()> {
     let style = Style::stdout();
     let mut out = std::io::stdout().lock();
-    let caps = &sandbox.caps;
-    let plan = &sandbox.plan;
+    let caps = sandbox.caps();
+    let plan = sandbox.plan();
     writeln!(out, "{} {}", style.bold("command:"), command.join(" "))?;
     writeln!(
         out,

@@ -12,6 +12,7 @@ use nono_enforcer::query::{self, Status};
 use crate::CmdResult;
 use crate::cli::{Op, WhyArgs};
 use crate::context;
+use crate::flags;
 use crate::output::{Style, print_json};
 
 /// Runs `nono why`.
@@ -19,9 +20,13 @@ pub fn run(args: WhyArgs) -> CmdResult {
     let sandbox = context::sandbox(&args.sandbox)?;
     let style = Style::stdout();
     let status = if let Some(host) = &args.host {
-        let answer = query::query_host(&sandbox.caps, host, args.port);
+        let answer = query::query_host(sandbox.caps(), host, args.port);
+        let suggested_flag = answer.suggestion.as_ref().map(flags::suggestion);
         if args.json {
-            print_json(&answer)?;
+            print_json(&WithFlag {
+                answer: &answer,
+                suggested_flag,
+            })?;
         } else {
             println!(
                 "{} connect {}:{}",
@@ -34,22 +39,26 @@ pub fn run(args: WhyArgs) -> CmdResult {
                 serde_name(&answer.reason),
                 answer.detail
             );
-            if let Some(flag) = &answer.suggested_flag {
+            if let Some(flag) = &suggested_flag {
                 println!("  to allow: {flag}");
             }
         }
         answer.status
     } else {
         let raw = args.path.clone().unwrap_or_default();
-        let path = expand_path(&sandbox.vars, raw);
+        let path = expand_path(sandbox.vars(), raw);
         let op = match args.op {
             Op::Read => Access::Read,
             Op::Write => Access::Write,
             Op::Readwrite => Access::ReadWrite,
         };
-        let answer = query::query_path(&sandbox.plan, &RealFs, &path, op);
+        let answer = query::query_path(sandbox.plan(), &RealFs, &path, op);
+        let suggested_flag = answer.suggestion.as_ref().map(flags::suggestion);
         if args.json {
-            print_json(&answer)?;
+            print_json(&WithFlag {
+                answer: &answer,
+                suggested_flag,
+            })?;
         } else {
             println!(
                 "{} {} {}",
@@ -68,7 +77,7 @@ pub fn run(args: WhyArgs) -> CmdResult {
                 serde_name(&answer.reason),
                 answer.detail
             );
-            if let Some(flag) = &answer.suggested_flag {
+            if let Some(flag) = &suggested_flag {
                 println!("  to allow: {flag}");
             }
         }
@@ -78,6 +87,16 @@ pub fn run(args: WhyArgs) -> CmdResult {
         Status::Allowed => ExitCode::SUCCESS,
         Status::Denied => ExitCode::from(1),
     })
+}
+
+/// An answer with what would allow it, as a flag.
+#[derive(serde::Serialize)]
+struct WithFlag<'a, T: serde::Serialize> {
+    #[serde(flatten)]
+    answer: &'a T,
+    /// A flag that would allow it, when one can.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suggested_flag: Option<String>,
 }
 
 fn verdict(style: &Style, status: Status) -> String {

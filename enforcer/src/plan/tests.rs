@@ -14,8 +14,8 @@ use proptest::sample::Index;
 
 use super::{EntryKind, FsView, MAX_CARVED_RULES, Plan, PlanError, RealFs, Rule, SkipReason, plan};
 use crate::capability::{
-    Access, CapabilitySet, EnvPolicy, GrantFlag, NetworkMode, NetworkPolicy, PathDeny, PathGrant,
-    PathKind, Source,
+    Access, CapabilitySet, EnvPolicy, GrantFlag, NetworkMode, NetworkPolicy, OverrideKind,
+    PathDeny, PathGrant, PathKind, Source, Suggestion,
 };
 use crate::profile::SecuritySection;
 
@@ -301,7 +301,8 @@ fn flag_grant(flag: GrantFlag, path: &Path) -> PathGrant {
         access: flag.access(),
         strict: true,
         source: Source::Flag {
-            flag: flag.flag().into(),
+            what: OverrideKind::Grant(flag),
+            flag: flag.name().into(),
             value,
         },
     }
@@ -975,11 +976,11 @@ fn strict_grants_fail_on_a_missing_path_or_the_wrong_kind() {
         ),
         &RealFs,
     ) {
-        Err(e @ PlanError::Missing { .. }) => {
-            let message = e.to_string();
-            assert!(
-                message.contains(&format!("--allow {}", root.display())),
-                "hint grants the directory: {message}"
+        Err(PlanError::Missing { create_in, .. }) => {
+            assert_eq!(
+                create_in.as_deref(),
+                Some(root.as_path()),
+                "the hint grants the directory"
             );
         }
         other => panic!("a missing strict file grant should fail with Missing, got {other:?}"),
@@ -991,11 +992,15 @@ fn strict_grants_fail_on_a_missing_path_or_the_wrong_kind() {
         &caps(vec![flag_grant(GrantFlag::Read, &file)], vec![]),
         &RealFs,
     ) {
-        Err(e @ PlanError::WrongKind { what: "a file", .. }) => {
-            let message = e.to_string();
-            assert!(
-                message.contains(&format!("--read-file {}", file.display())),
-                "suggests --read-file: {message}"
+        Err(PlanError::WrongKind {
+            what: "a file",
+            suggestion,
+            ..
+        }) => {
+            assert_eq!(
+                suggestion,
+                Suggestion::grant(GrantFlag::ReadFile, &file),
+                "suggests a file grant"
             );
         }
         other => panic!("--read on a file should fail with WrongKind, got {other:?}"),
@@ -1004,14 +1009,16 @@ fn strict_grants_fail_on_a_missing_path_or_the_wrong_kind() {
         &caps(vec![flag_grant(GrantFlag::AllowFile, &root)], vec![]),
         &RealFs,
     ) {
-        Err(
-            e @ PlanError::WrongKind {
-                what: "a directory",
-                ..
-            },
-        ) => {
-            let message = e.to_string();
-            assert!(message.contains("--allow "), "suggests --allow: {message}");
+        Err(PlanError::WrongKind {
+            what: "a directory",
+            suggestion,
+            ..
+        }) => {
+            assert_eq!(
+                suggestion,
+                Suggestion::grant(GrantFlag::Allow, &root),
+                "suggests a directory grant"
+            );
         }
         other => panic!("--allow-file on a directory should fail with WrongKind, got {other:?}"),
     }
