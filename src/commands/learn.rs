@@ -14,12 +14,12 @@ use nono_enforcer::policy::Policy;
 use nono_enforcer::sandbox::{self, SandboxOptions};
 use nono_enforcer::session::{self, Session, SessionKind};
 use nono_enforcer::{env, exec};
+use nono_learn::model::{Coverage, GroupInfo, LearnContext, NoCreateDir, SensitivePath};
+use nono_learn::observe;
+use nono_learn::suggest::unnamed_temporaries;
+use nono_learn::{LearnModel, Msg, command, output, suggest};
 use nono_tracer::ptrace::{self, TraceCommand, TraceOutcome, TraceProgress};
 use nono_tracer::{ebpf, support};
-use nono_tui::learn::model::{Coverage, GroupInfo, LearnContext, NoCreateDir, SensitivePath};
-use nono_tui::learn::observe;
-use nono_tui::learn::suggest::unnamed_temporaries;
-use nono_tui::learn::{LearnModel, Msg, command, output, suggest};
 use nono_tui::review::{self, ReviewConfig, ReviewState, event_loop::Input};
 
 use crate::cli::{Backend, LearnArgs};

@@ -12,7 +12,7 @@
 //!
 //! It follows the Elm architecture:
 //!
-//! * [`model`]: [`ReviewState`], plain data (the [`LearnModel`](crate::learn::LearnModel)
+//! * [`model`]: [`ReviewState`], plain data (the [`LearnModel`](nono_learn::LearnModel)
 //!   stays the one source of observations; the tree and decisions refer to its paths);
 //! * [`update`]: [`Msg`] → state changes, returning a [`Command`] for effects (write to
 //!   the command's terminal, save, quit); no I/O;
@@ -23,7 +23,7 @@
 //!   that the keys go to the command then, never to the decisions.
 //!
 //! ```
-//! use nono_tui::learn::LearnModel;
+//! use nono_learn::LearnModel;
 //! use nono_tui::review::{Msg, ReviewConfig, ReviewState, update};
 //! use ratatui::crossterm::event::{KeyCode, KeyEvent};
 //!

@@ -6,9 +6,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::learn::model::PathNode;
-use crate::learn::suggest::{Suggestion, SuggestionKind, suggest_with};
-use crate::learn::{LearnModel, Msg as LearnMsg};
+use nono_learn::model::PathNode;
+use nono_learn::suggest::{Suggestion, SuggestionKind, suggest_with};
+use nono_learn::{LearnModel, Msg as LearnMsg};
 
 use super::decision::{Decision, ItemKey, PathRule, Rule, Verdict};
 use super::profile::DiffLine;
@@ -752,7 +752,7 @@ impl ReviewState {
 
     /// The denied path (and what denies it) a node lies in, when the command needed
     /// access there.
-    pub fn sensitive(&self, id: NodeId) -> Option<&crate::learn::model::SensitivePath> {
+    pub fn sensitive(&self, id: NodeId) -> Option<&nono_learn::model::SensitivePath> {
         self.learn.ctx.sensitive(&self.tree.node(id).path)
     }
 
@@ -835,7 +835,9 @@ impl ReviewState {
             return Class::Branch;
         }
         match self.learn.files.get(&node.path) {
-            Some(_) if super::decision::never_whole(&node.path, &self.learn.ctx.home).is_some() => {
+            Some(_)
+                if nono_learn::grant::never_whole(&node.path, &self.learn.ctx.home).is_some() =>
+            {
                 Class::Branch
             }
             Some(n) if n.ok.access().is_some() => Class::Unknown,
@@ -873,7 +875,7 @@ impl ReviewState {
     }
 
     /// The host and its decision for a Network row, if the row is a host.
-    pub fn host_row(&self, i: usize) -> Option<(&String, &crate::learn::model::HostNode)> {
+    pub fn host_row(&self, i: usize) -> Option<(&String, &nono_learn::model::HostNode)> {
         self.learn.hosts.iter().nth(i)
     }
 
@@ -914,7 +916,7 @@ impl ReviewState {
 
     /// A program of the Exec tab that was only looked for: every run of it failed
     /// with `ENOENT` (a shell or `execvp` trying each directory of `PATH`).
-    pub fn failed_lookup(&self, path: &Path, exec: &crate::learn::model::ExecNode) -> bool {
+    pub fn failed_lookup(&self, path: &Path, exec: &nono_learn::model::ExecNode) -> bool {
         exec.count > 0
             && exec.failed == exec.count
             && self
@@ -925,7 +927,7 @@ impl ReviewState {
     }
 
     /// The Exec tab's rows: every program run, failed `PATH` lookups only when shown.
-    pub fn exec_rows(&self) -> Vec<(&PathBuf, &crate::learn::model::ExecNode)> {
+    pub fn exec_rows(&self) -> Vec<(&PathBuf, &nono_learn::model::ExecNode)> {
         self.learn
             .execs
             .iter()
@@ -946,7 +948,7 @@ impl ReviewState {
     }
 
     /// The Exec row `i`.
-    pub fn exec_row(&self, i: usize) -> Option<(&PathBuf, &crate::learn::model::ExecNode)> {
+    pub fn exec_row(&self, i: usize) -> Option<(&PathBuf, &nono_learn::model::ExecNode)> {
         self.exec_rows().into_iter().nth(i)
     }
 

@@ -10,7 +10,7 @@ use nono_enforcer::profile::file::{
     Conditional, Filesystem, Groups, Meta, Network, OneOrMany, ProfileFile, Workdir, WorkdirAccess,
 };
 
-use crate::learn::suggest::{covered_by, display};
+use nono_learn::suggest::{covered_by, display};
 
 use super::decision::{PathRule, Rule, Verdict};
 use super::model::ReviewState;

@@ -7,12 +7,11 @@ use std::time::Duration;
 use nono_enforcer::capability::Access;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use crate::learn::Msg as LearnMsg;
-use crate::learn::suggest::{SuggestionKind, display};
+use nono_learn::Msg as LearnMsg;
+use nono_learn::grant::{self, narrow_host, never_whole, widen_host};
+use nono_learn::suggest::{SuggestionKind, display};
 
-use super::decision::{
-    self, Decision, ItemKey, PathRule, Rule, Verdict, narrow_host, never_whole, widen_host,
-};
+use super::decision::{Decision, ItemKey, PathRule, Rule, Verdict};
 use super::model::{
     CONFIRM_WORD, Class, Confirm, ConfirmPath, Filter, Focus, Governor, Overlay, ReviewState,
     SaveDialog, Status, Tab,
@@ -176,7 +175,7 @@ pub fn update(state: &mut ReviewState, msg: Msg) -> Option<Command> {
                 text: format!(
                     "saved {} — replay: nono run --profile {} -- {}",
                     path.display(),
-                    crate::learn::command::profile_reference(&path, &state.config.profiles_dir),
+                    nono_learn::command::profile_reference(&path, &state.config.profiles_dir),
                     state.config.command
                 ),
                 error: false,
@@ -957,7 +956,7 @@ fn act(state: &mut ReviewState, action: Action) {
             let Rule::Path(rule) = &mut d.rule else {
                 return;
             };
-            match decision::widen(&rule.path, &home) {
+            match grant::widen(&rule.path, &home) {
                 Ok(wider) => {
                     rule.path = wider;
                     rule.dir = true;
@@ -973,7 +972,7 @@ fn act(state: &mut ReviewState, action: Action) {
             let Rule::Path(rule) = &mut d.rule else {
                 return;
             };
-            match decision::narrow(&rule.path, &anchor) {
+            match grant::narrow(&rule.path, &anchor) {
                 Ok(narrower) => {
                     rule.dir = if narrower == anchor {
                         rule.anchor_dir
@@ -1326,9 +1325,7 @@ fn accept_all_safe(state: &mut ReviewState) {
                     anchor_dir: s.dir,
                     bypass: None,
                 };
-                if !s.safe
-                    || never_whole(path, &ctx.home).is_some()
-                    || ctx.sensitive(path).is_some()
+                if !grant::may_accept_unasked(path, s.safe, ctx)
                     || state.path_dir_reached(&rule).is_some()
                 {
                     continue;
@@ -1518,17 +1515,8 @@ fn commit_edit(state: &mut ReviewState, item: &ItemKey, text: &str) -> Result<()
         return Err("only file rules can be edited".into());
     };
     let ctx = &state.learn.ctx;
-    let (path, slash) = decision::parse_path(text, &ctx.home, &ctx.workdir)?;
-    if let Some(why) = never_whole(&path, &ctx.home) {
-        return Err(format!("not allowed: {why}"));
-    }
-    if !anchor.starts_with(&path) {
-        return Err(format!(
-            "{} does not cover the observed path {}",
-            path.display(),
-            anchor.display()
-        ));
-    }
+    let (path, slash) = grant::parse_path(text, &ctx.home, &ctx.workdir)?;
+    grant::check_edited(&path, anchor, &ctx.home)?;
     let mut decision = match state.decisions.get(item) {
         Some(d) => d.clone(),
         None => {

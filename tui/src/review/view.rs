@@ -12,9 +12,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use tui_term::widget::{Cursor, PseudoTerminal};
 
-use crate::learn::model::{HostSource, PathNode};
-use crate::learn::observe::Need;
-use crate::learn::suggest::{Suggestion, SuggestionKind, display};
+use nono_learn::model::{HostSource, PathNode};
+use nono_learn::observe::Need;
+use nono_learn::suggest::{Suggestion, SuggestionKind, display};
 
 use super::decision::{Decision, Rule, Verdict};
 use super::model::{
@@ -392,7 +392,7 @@ fn row_status(state: &ReviewState, id: NodeId) -> (String, Class) {
                 }
             }
             Class::Branch => {
-                if super::decision::never_whole(&state.tree.node(id).path, home).is_some()
+                if nono_learn::grant::never_whole(&state.tree.node(id).path, home).is_some()
                     && state.tree.node(id).observed
                 {
                     "· never granted whole".into()
@@ -1519,7 +1519,7 @@ fn save(theme: Theme, frame: &mut Frame<'_>, d: &SaveDialog) {
         )),
     });
     if d.text.contains("\"allow_domain\"") {
-        let [first, second] = crate::learn::output::ALLOW_DOMAIN_NOTE;
+        let [first, second] = nono_learn::output::ALLOW_DOMAIN_NOTE;
         for (lead, text) in [("note: ", first), ("      ", second)] {
             head.push(Line::from(Span::styled(
                 format!("{lead}{text}"),

@@ -885,9 +885,9 @@ mod tests {
     use nono_tracer::event::{Event, EventKind, FileOp, SockAddr};
 
     use super::*;
-    use crate::learn::model::{Coverage, GroupInfo, LearnContext, LearnModel, Msg, SensitivePath};
-    use crate::learn::observe::classify;
-    use crate::learn::output::{auto_approved, profile, summary};
+    use crate::model::{Coverage, GroupInfo, LearnContext, LearnModel, Msg, SensitivePath};
+    use crate::observe::classify;
+    use crate::output::{auto_approved, profile, summary};
 
     fn ctx() -> LearnContext {
         LearnContext {
