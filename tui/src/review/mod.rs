@@ -44,9 +44,11 @@
 //! `output.log` in the session directory.
 
 pub mod decision;
+pub mod diff;
 pub mod event_loop;
 #[cfg(test)]
 pub(crate) mod fixture;
+pub mod layout;
 pub mod model;
 pub mod profile;
 pub mod pty;

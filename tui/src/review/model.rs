@@ -11,7 +11,8 @@ use nono_learn::suggest::{Suggestion, SuggestionKind, suggest_with};
 use nono_learn::{LearnModel, Msg as LearnMsg};
 
 use super::decision::{Decision, ItemKey, PathRule, Rule, Verdict};
-use super::profile::DiffLine;
+use super::diff::DiffLine;
+pub use super::layout::Focus;
 use super::tree::{NodeId, ROOT, Row, Tree};
 
 /// The main pane's tabs.
@@ -46,15 +47,6 @@ impl Tab {
             Tab::Exec => "Exec",
         }
     }
-}
-
-/// Which pane gets the keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Focus {
-    /// The tabs (tree and lists).
-    Main,
-    /// The command's terminal: keys go to the command.
-    Output,
 }
 
 /// Which rows the Files tab shows.
@@ -452,7 +444,7 @@ impl ReviewState {
     /// A review of `learn` (usually empty: it fills as events arrive) on a terminal of
     /// `size` (width, height).
     pub fn new(learn: LearnModel, config: ReviewConfig, size: (u16, u16)) -> Self {
-        let (rows, cols) = super::view::output_size(size, Focus::Main, false);
+        let (rows, cols) = super::layout::output_size(size, Focus::Main, false);
         let mut state = ReviewState {
             learn: LearnModel::new(Default::default()),
             config,
@@ -710,7 +702,7 @@ impl ReviewState {
 
     /// Rows the list pane shows at the current size.
     pub fn list_height(&self) -> usize {
-        let areas = super::view::layout(
+        let areas = super::layout::layout(
             ratatui::layout::Rect::new(0, 0, self.size.0, self.size.1),
             self.focus,
             self.zoom,

@@ -1684,7 +1684,7 @@ fn refresh_dialog(state: &mut ReviewState) {
         .unwrap_or_else(|_| "learned".into());
     let text = profile::to_text(&profile::build(state, &name));
     let existing = dialog.existing.clone();
-    let diff = profile::diff(existing.as_deref().unwrap_or(""), &text);
+    let diff = super::diff::diff(existing.as_deref().unwrap_or(""), &text);
     let against = match &existing {
         Some(_) => "the existing file".to_string(),
         None => format!(
@@ -1739,7 +1739,7 @@ fn save_key(state: &mut ReviewState, key: KeyEvent) -> Option<Command> {
 
 /// Keeps the terminal emulator and the pty at the output pane's size.
 fn sync_output_size(state: &mut ReviewState) -> Option<Command> {
-    let (rows, cols) = super::view::output_size(state.size, state.focus, state.zoom);
+    let (rows, cols) = super::layout::output_size(state.size, state.focus, state.zoom);
     if rows == 0 || cols == 0 || (rows, cols) == state.output.size() {
         return None;
     }
