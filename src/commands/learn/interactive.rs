@@ -13,13 +13,14 @@ use nono_learn::model::LearnContext;
 use nono_learn::observe;
 use nono_learn::suggest::unnamed_temporaries;
 use nono_learn::{LearnModel, Msg, command, output, suggest};
-use nono_tracer::ptrace::{TraceCommand, TraceProgress};
+use nono_tracer::event::Event;
+use nono_tracer::ptrace::{TraceCommand, TraceOutcome, TraceProgress};
 use nono_tui::review::{self, ReviewConfig, ReviewState, event_loop::Input};
 
 use crate::cli::LearnArgs;
 
-use crate::CmdResult;
 use crate::output::Style;
+use crate::{CmdResult, Failure};
 
 use super::base::path_dirs;
 use super::canon;
@@ -45,7 +46,7 @@ impl Review {
         self,
         tracer: Tracer,
         trace_cmd: TraceCommand,
-        mut session: Session,
+        session: Session,
         ctx: LearnContext,
         master: review::pty::PtyMaster,
         args: &LearnArgs,
@@ -88,73 +89,7 @@ impl Review {
             let ui = ui_tx.clone();
             std::thread::Builder::new()
                 .name("nono-learn-feed".into())
-                .spawn(move || {
-                    let mut canon = canon::Canonicalizer::new();
-                    let mut record_error = None;
-                    // The header's drop count is kept current while events flow (drops
-                    // happen when they flood); the final figures come with the outcome.
-                    let mut shown_dropped = 0u64;
-                    let mut last_check = Instant::now();
-                    let mut seen = 0u64;
-                    for (index, event) in rx.into_iter().enumerate() {
-                        seen += 1;
-                        if record_error.is_none()
-                            && let Err(e) = session.record(&event)
-                        {
-                            record_error = Some(e.to_string());
-                        }
-                        let observations =
-                            observe::classify(&event, &mut |p: &Path| canon.resolve(p));
-                        let _ = ui.send(Input::Learn(Msg::Event {
-                            event: Box::new(event),
-                            observations,
-                        }));
-                        if last_check.elapsed() >= Duration::from_millis(250) {
-                            last_check = Instant::now();
-                            let dropped = progress.dropped.load(Ordering::Relaxed);
-                            if dropped != shown_dropped {
-                                shown_dropped = dropped;
-                                let _ = ui.send(Input::Learn(Msg::Counters {
-                                    events: index as u64 + 1,
-                                    dropped,
-                                }));
-                            }
-                        }
-                    }
-                    let outcome = match tracer.join() {
-                        Ok(Ok(outcome)) => Ok(outcome),
-                        Ok(Err(e)) => Err(format!("tracing failed: {e}")),
-                        Err(_) => Err("the tracer thread panicked".to_string()),
-                    };
-                    match &outcome {
-                        Ok(o) => {
-                            session.info.dropped = o.dropped;
-                            let _ = ui.send(Input::Learn(Msg::Counters {
-                                events: o.events,
-                                dropped: o.dropped,
-                            }));
-                            let _ = ui.send(Input::Learn(Msg::Finished {
-                                exit_code: o.exit_code,
-                            }));
-                        }
-                        // Nothing more will come: end the review so the error shows.
-                        Err(_) => {
-                            let _ = ui.send(Input::Stop);
-                        }
-                    }
-                    let dir = session.dir().to_path_buf();
-                    let finished = match &outcome {
-                        Ok(o) => session
-                            .finish(Some(o.exit_code))
-                            .err()
-                            .map(|e| e.to_string()),
-                        Err(_) => {
-                            end_failed_session(session, seen);
-                            None
-                        }
-                    };
-                    (dir, outcome, record_error.or(finished))
-                })
+                .spawn(move || feed(rx, tracer, &progress, session, &ui))
                 .context("cannot start the event thread")?
         };
 
@@ -243,30 +178,121 @@ impl Review {
         let outcome = outcome.map_err(|e| anyhow!(e))?;
         warn_after_trace(&style, None, &outcome);
         if let Some(file) = &args.report {
-            let suggestions = suggest(learn);
-            let approved = output::auto_approved(&suggestions);
-            let report = output::Report {
-                command: &self.command,
-                exit_code: Some(outcome.exit_code),
-                session: Some(session_dir.display().to_string()),
-                events: learn.events,
-                dropped: learn.dropped,
-                observations: learn,
-                suggestions: &suggestions,
-                profile: output::profile(
-                    &approved,
-                    &self.base,
-                    &command::default_profile_name(&self.command),
-                    &command::description(&self.command),
-                    !learn.network_used(),
-                ),
-                not_granted: unnamed_temporaries(learn),
-            };
-            let text = serde_json::to_vec_pretty(&report).context("serializing the report")?;
-            write_atomically(file, &text, true)?;
+            self.write_report(file, learn, &outcome, &session_dir)?;
         }
         eprintln!("session: {}", session_dir.display());
         let code = if stopped { 130 } else { outcome.exit_code };
         Ok(ExitCode::from(code.clamp(0, 255) as u8))
     }
+
+    /// The JSON report, with the profile every safe suggestion would make.
+    fn write_report(
+        &self,
+        file: &Path,
+        learn: &LearnModel,
+        outcome: &TraceOutcome,
+        session_dir: &Path,
+    ) -> Result<(), Failure> {
+        let suggestions = suggest(learn);
+        let approved = output::auto_approved(&suggestions);
+        let report = output::Report {
+            command: &self.command,
+            exit_code: Some(outcome.exit_code),
+            session: Some(session_dir.display().to_string()),
+            events: learn.events,
+            dropped: learn.dropped,
+            observations: learn,
+            suggestions: &suggestions,
+            profile: output::profile(
+                &approved,
+                &self.base,
+                &command::default_profile_name(&self.command),
+                &command::description(&self.command),
+                !learn.network_used(),
+            ),
+            not_granted: unnamed_temporaries(learn),
+        };
+        let text = serde_json::to_vec_pretty(&report).context("serializing the report")?;
+        write_atomically(file, &text, true)
+    }
+}
+
+/// What the event thread hands back: the session directory, the trace's outcome, and
+/// an error recording the events or finishing the session.
+type Fed = (PathBuf, Result<TraceOutcome, String>, Option<String>);
+
+/// The event thread: records each event in the session, classifies it (the
+/// file-system look-ups happen here, not on the screen's thread) and sends it to the
+/// screen; then waits for the tracer and finishes the session.
+fn feed(
+    rx: mpsc::Receiver<Event>,
+    tracer: std::thread::JoinHandle<Result<TraceOutcome, String>>,
+    progress: &TraceProgress,
+    mut session: Session,
+    ui: &mpsc::Sender<Input>,
+) -> Fed {
+    let mut canon = canon::Canonicalizer::new();
+    let mut record_error = None;
+    // The header's drop count is kept current while events flow (drops
+    // happen when they flood); the final figures come with the outcome.
+    let mut shown_dropped = 0u64;
+    let mut last_check = Instant::now();
+    let mut seen = 0u64;
+    for (index, event) in rx.into_iter().enumerate() {
+        seen += 1;
+        if record_error.is_none()
+            && let Err(e) = session.record(&event)
+        {
+            record_error = Some(e.to_string());
+        }
+        let observations = observe::classify(&event, &mut |p: &Path| canon.resolve(p));
+        let _ = ui.send(Input::Learn(Msg::Event {
+            event: Box::new(event),
+            observations,
+        }));
+        if last_check.elapsed() >= Duration::from_millis(250) {
+            last_check = Instant::now();
+            let dropped = progress.dropped.load(Ordering::Relaxed);
+            if dropped != shown_dropped {
+                shown_dropped = dropped;
+                let _ = ui.send(Input::Learn(Msg::Counters {
+                    events: index as u64 + 1,
+                    dropped,
+                }));
+            }
+        }
+    }
+    let outcome = match tracer.join() {
+        Ok(Ok(outcome)) => Ok(outcome),
+        Ok(Err(e)) => Err(format!("tracing failed: {e}")),
+        Err(_) => Err("the tracer thread panicked".to_string()),
+    };
+    match &outcome {
+        Ok(o) => {
+            session.info.dropped = o.dropped;
+            let _ = ui.send(Input::Learn(Msg::Counters {
+                events: o.events,
+                dropped: o.dropped,
+            }));
+            let _ = ui.send(Input::Learn(Msg::Finished {
+                exit_code: o.exit_code,
+            }));
+        }
+        // Nothing more will come: end the review so the error shows.
+        Err(_) => {
+            let _ = ui.send(Input::Stop);
+        }
+    }
+    let dir = session.dir().to_path_buf();
+    let finished = match &outcome {
+        Ok(o) => session
+            .finish(Some(o.exit_code))
+            .err()
+            .map(|e| e.to_string()),
+        Err(_) => {
+            end_failed_session(session, seen);
+            None
+        }
+    };
+    (dir, outcome, record_error.or(finished))
 }
