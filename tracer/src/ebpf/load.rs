@@ -16,7 +16,7 @@ use aya::maps::{Map, MapData};
 use aya_obj::generated::{bpf_cmd, bpf_insn, bpf_prog_info, bpf_prog_type};
 use aya_obj::{EbpfSectionKind, Object};
 
-use crate::support::sys;
+use crate::sys::probe as sys;
 
 /// The object's maps, created, by name.
 pub(super) struct Loaded {
