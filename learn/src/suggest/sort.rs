@@ -218,6 +218,6 @@ pub(super) fn sort_all<'m>(
             buckets
         })
     } else {
-        sort_files(&files, &model.files, &lasting, &index, ctx)
+        sort_files(files, &model.files, lasting, index, ctx)
     }
 }

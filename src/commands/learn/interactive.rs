@@ -26,7 +26,7 @@ use super::base::path_dirs;
 use super::canon;
 use super::files::write_atomically;
 /// Runs `nono learn`.
-use super::tracer::{Tracer, end_failed_session, no_tracer_thread, warn_after_trace};
+use super::tracer::{TraceFailed, Tracer, end_failed_session, no_tracer_thread, warn_after_trace};
 
 /// What the review screen needs beyond the trace itself.
 pub(super) struct Review {
@@ -226,7 +226,7 @@ type Fed = (PathBuf, Result<TraceOutcome, String>, Option<String>);
 /// screen; then waits for the tracer and finishes the session.
 fn feed(
     rx: mpsc::Receiver<Event>,
-    tracer: std::thread::JoinHandle<Result<TraceOutcome, String>>,
+    tracer: std::thread::JoinHandle<Result<TraceOutcome, TraceFailed>>,
     progress: &TraceProgress,
     mut session: Session,
     ui: &mpsc::Sender<Input>,

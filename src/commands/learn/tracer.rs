@@ -93,10 +93,37 @@ impl Tracer {
         self,
         cmd: TraceCommand,
         sink: mpsc::Sender<nono_tracer::event::Event>,
-    ) -> Result<TraceOutcome, String> {
+    ) -> Result<TraceOutcome, TraceFailed> {
         match self {
-            Tracer::Ptrace => ptrace::trace(cmd, sink).map_err(|e| e.to_string()),
-            Tracer::Ebpf(tracer) => tracer.trace(cmd, sink).map_err(|e| e.to_string()),
+            Tracer::Ptrace => ptrace::trace(cmd, sink).map_err(TraceFailed::Ptrace),
+            Tracer::Ebpf(tracer) => tracer.trace(cmd, sink).map_err(TraceFailed::Ebpf),
+        }
+    }
+}
+
+/// Why a trace failed, from whichever backend ran it.
+#[derive(Debug)]
+pub(super) enum TraceFailed {
+    /// The ptrace backend.
+    Ptrace(ptrace::TraceError),
+    /// The eBPF backend.
+    Ebpf(ebpf::EbpfError),
+}
+
+impl std::fmt::Display for TraceFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TraceFailed::Ptrace(e) => e.fmt(f),
+            TraceFailed::Ebpf(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for TraceFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TraceFailed::Ptrace(e) => Some(e),
+            TraceFailed::Ebpf(e) => Some(e),
         }
     }
 }

@@ -71,20 +71,12 @@ use nono_ebpf_common::{KernelOffsets, SYSCALL_TABLE_LEN, SyscallRecord, SyscallS
 pub use btf::BtfError;
 
 use crate::event::Event;
-use crate::ptrace::{TraceCommand, TraceError, TraceOutcome, child_error, launch, sys};
+use crate::launch::{TraceCommand, TraceError, TraceOutcome, child_error, launch};
+use crate::sys::process as sys;
 use state::{Record, State};
 
-/// The compiled programs, empty when this build has none (see `tracer/build.rs`).
-static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/nono-ebpf"));
-
-/// How to get the programs into a build that lacks them.
-pub const HOW_TO_BUILD: &str = "install the eBPF toolchain with scripts/install-ebpf-toolchain.sh \
-     (a nightly Rust with rust-src, and bpf-linker) and rebuild nono";
-
-/// Whether this build includes the eBPF programs.
-pub fn built() -> bool {
-    !OBJECT.is_empty()
-}
+use crate::built::OBJECT;
+pub use crate::built::{HOW_TO_BUILD, built};
 
 /// The default size of the ring buffer.
 const RING_BYTES: u32 = 16 * 1024 * 1024;
@@ -209,10 +201,7 @@ fn kernel_offsets() -> Result<KernelOffsets, EbpfError> {
     if btf.offset("mm_struct", "arg_end")? != offsets.mm_arg_start + 8
         || btf.tracepoint_args("sched_process_exec")? != 3
     {
-        return Err(BtfError(
-            "unexpected layout of mm_struct.arg_start/arg_end or sched_process_exec".into(),
-        )
-        .into());
+        return Err(BtfError::Layout("mm_struct.arg_start/arg_end or sched_process_exec").into());
     }
     // io_uring opens: only where the structures and tracepoints are as expected (the
     // request's command data, an `io_open`, opens the `io_kiocb`).
@@ -221,7 +210,7 @@ fn kernel_offsets() -> Result<KernelOffsets, EbpfError> {
             || btf.tracepoint_args("io_uring_submit_req")? != 1
             || btf.tracepoint_args("io_uring_complete")? != 3
         {
-            return Err(BtfError("unexpected io_uring layout".into()));
+            return Err(BtfError::Layout("io_uring"));
         }
         offsets.kiocb_opcode = btf.offset("io_kiocb", "opcode")?;
         offsets.open_dfd = btf.offset("io_open", "dfd")?;
