@@ -69,6 +69,7 @@ use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
 use nono_ebpf_common::{KernelOffsets, SYSCALL_TABLE_LEN, SyscallRecord, SyscallSpec};
 
 pub use btf::BtfError;
+pub use load::LoadError;
 
 use crate::event::Event;
 use crate::launch::{TraceCommand, TraceError, TraceOutcome, child_error, launch};
@@ -101,9 +102,18 @@ pub enum EbpfError {
     /// The kernel's type information could not be used.
     #[error(transparent)]
     Btf(#[from] BtfError),
-    /// The kernel refused a program or map.
+    /// The kernel refused a program, or an attachment.
     #[error("the kernel refused nono's eBPF programs: {0}")]
-    Load(String),
+    Load(#[source] LoadError),
+    /// A map of the programs could not be used.
+    #[error("the kernel refused nono's eBPF programs: {map}: {source}")]
+    Map {
+        /// The map's name.
+        map: &'static str,
+        /// Why (an I/O error or aya's map error).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The command could not be started.
     #[error(transparent)]
     Launch(#[from] TraceError),
@@ -124,11 +134,17 @@ fn load_error(err: load::LoadError) -> EbpfError {
             return EbpfError::Privileges(support.detail);
         }
     }
-    EbpfError::Load(err.to_string())
+    EbpfError::Load(err)
 }
 
-fn map_error(what: &str, err: impl std::fmt::Display) -> EbpfError {
-    EbpfError::Load(format!("{what}: {err}"))
+fn map_error(
+    map: &'static str,
+    err: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> EbpfError {
+    EbpfError::Map {
+        map,
+        source: err.into(),
+    }
 }
 
 /// The offsets the programs need, from the running kernel's BTF.
