@@ -50,6 +50,8 @@ pub mod event_loop;
 pub(crate) mod fixture;
 pub mod layout;
 pub mod model;
+pub mod output;
+pub mod overlay;
 pub mod profile;
 pub mod pty;
 pub mod terminal;
