@@ -12,8 +12,9 @@
 //! 6. a path created during the trace (it will not exist when the command starts
 //!    again), and a file with a random name below a temporary directory, is never a
 //!    rule: what it needed goes to the nearest lasting directory above it (see
-//!    [`Place`](place::Place)), so a directory where files were created gets the union of what was
-//!    done to them (`mkstemp`'s read-write files make `/tmp` read-write). `/` and
+//!    [`Place`](place::Place)), so a directory where files were created gets the
+//!    union of what was done to them (`mkstemp`'s read-write files make `/tmp`
+//!    read-write). `/` and
 //!    `$HOME` are never granted whole: a lasting entry created directly in them is
 //!    suggested as a single file, a temporary there gets no rule and is told by
 //!    [`unnamed_temporaries`].
