@@ -9,6 +9,11 @@
 //!   starts and exits), serialized as JSON lines in session files.
 //! - [`ptrace`] (Linux): the unprivileged backend, ptrace with a seccomp filter that
 //!   stops only at the system calls of interest.
+//! - [`launch`] (Linux): what to trace and how it ended, and starting the traced
+//!   command (both backends).
+//! - [`built`]: whether this build carries the eBPF programs.
+//! - `decode` and `sys` (internal): what a system call names (syscall table, paths,
+//!   socket addresses), and every raw system call behind a safe function.
 //! - [`dns`]: decoding the DNS questions in packets sent to port 53.
 //! - [`support`]: the probes `nono setup --check` uses to report whether ptrace and eBPF
 //!   tracing can work on this machine.
@@ -17,6 +22,16 @@
 //!   events without stopping the traced programs.
 #![deny(missing_docs)]
 
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+pub mod built;
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+pub(crate) mod decode;
 pub mod dns;
 #[cfg(all(
     target_os = "linux",
@@ -28,11 +43,18 @@ pub mod event;
     target_os = "linux",
     any(target_arch = "x86_64", target_arch = "aarch64")
 ))]
+pub mod launch;
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
 pub mod ptrace;
 pub mod support;
+#[cfg(target_os = "linux")]
+pub(crate) mod sys;
 
 #[cfg(all(
     target_os = "linux",
     any(target_arch = "x86_64", target_arch = "aarch64")
 ))]
-pub use ptrace::{TraceCommand, TraceOutcome, TraceProgress};
+pub use launch::{TraceCommand, TraceOutcome, TraceProgress};

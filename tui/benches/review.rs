@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use nono_enforcer::capability::Access;
+use nono_learn::model::{Coverage, GroupInfo, LearnContext, SensitivePath};
+use nono_learn::observe::classify;
+use nono_learn::{LearnModel, Msg as LearnMsg};
 use nono_tracer::event::{Event, EventKind, FileOp};
-use nono_tui::learn::model::{Coverage, GroupInfo, LearnContext, SensitivePath};
-use nono_tui::learn::observe::classify;
-use nono_tui::learn::{LearnModel, Msg as LearnMsg};
 use nono_tui::review::{Msg, ReviewConfig, ReviewState, update, view};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -212,7 +212,7 @@ fn benches_frame(c: &mut Criterion) {
         b.iter(|| s.rebuild_rows())
     });
     group.bench_function(BenchmarkId::new("suggest() alone", "100k paths"), |b| {
-        b.iter(|| nono_tui::learn::suggest(&s.learn))
+        b.iter(|| nono_learn::suggest(&s.learn))
     });
     group.bench_function(BenchmarkId::new("suggestions", "100k paths"), |b| {
         b.iter(|| s.refresh_suggestions())

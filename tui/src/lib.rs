@@ -1,14 +1,12 @@
 //! # nono-tui
 //!
-//! The learn model — what a traced command did, turned into suggested rules, as plain
-//! data with a pure `update` — and (with `nono learn` in a terminal) the review screen
-//! built on it. The non-interactive learn summary uses the same model.
+//! The review screen of `nono learn` in a terminal, built on the learn model of
+//! [`nono_learn`] (which has no UI; the non-interactive summary uses it too).
 //!
-//! Dependency direction: `nono → tui → {tracer, enforcer}`.
+//! Dependency direction: `nono → tui → learn → {tracer, enforcer}`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod learn;
 pub mod review;
 
 pub use nono_enforcer as enforcer;

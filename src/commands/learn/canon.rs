@@ -17,8 +17,8 @@ use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::{Mode, SFlag, fstatat};
 
 use nono_enforcer::plan::{self, EntryKind, FsView};
-use nono_tui::learn::observe::Resolved;
-use nono_tui::learn::paths::{self, PathMap};
+use nono_learn::observe::Resolved;
+use nono_learn::paths::{self, PathMap};
 
 /// What `lstat` says of an entry, as far as resolving goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

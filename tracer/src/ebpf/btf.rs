@@ -7,19 +7,45 @@
 //! as read-only globals, which the verifier treats as constants. The format is the one
 //! documented in the kernel's `Documentation/bpf/btf.rst`.
 
-use std::fmt;
-
 /// A parse or look-up failure.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BtfError(pub String);
-
-impl fmt::Display for BtfError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BtfError {
+    /// The kernel's BTF file could not be read.
+    #[error("cannot read the kernel's BTF ({path}): {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The data is not well-formed BTF.
+    #[error("malformed BTF: {0}")]
+    Malformed(&'static str),
+    /// A structure or one of its fields is missing.
+    #[error("the kernel's BTF has no field `{ty}.{field}`")]
+    NoField {
+        /// The structure.
+        ty: String,
+        /// The field.
+        field: String,
+    },
+    /// The field is a bit field (no byte offset).
+    #[error("`{ty}.{field}` is a bit field")]
+    BitField {
+        /// The structure.
+        ty: String,
+        /// The field.
+        field: String,
+    },
+    /// A tracepoint is missing.
+    #[error("the kernel's BTF has no tracepoint `{0}`")]
+    NoTracepoint(String),
+    /// The structures are there, but not laid out as the programs expect.
+    #[error("unexpected layout of {0}")]
+    Layout(&'static str),
 }
-
-impl std::error::Error for BtfError {}
 
 const KIND_INT: u32 = 1;
 const KIND_PTR: u32 = 2;
@@ -67,14 +93,16 @@ impl Btf {
     /// Reads the running kernel's BTF.
     pub fn kernel() -> Result<Btf, BtfError> {
         let path = "/sys/kernel/btf/vmlinux";
-        let data = std::fs::read(path)
-            .map_err(|e| BtfError(format!("cannot read the kernel's BTF ({path}): {e}")))?;
+        let data = std::fs::read(path).map_err(|source| BtfError::Read {
+            path: path.to_string(),
+            source,
+        })?;
         Btf::parse(data)
     }
 
     /// Parses raw BTF (little- or big-endian, as the magic says).
     pub fn parse(data: Vec<u8>) -> Result<Btf, BtfError> {
-        let bad = |what: &str| BtfError(format!("malformed BTF: {what}"));
+        let bad = BtfError::Malformed;
         let big = match data.get(..2) {
             Some([0x9f, 0xeb]) => false,
             Some([0xeb, 0x9f]) => true,
@@ -201,13 +229,19 @@ impl Btf {
     /// The byte offset of `field` in `struct name`, looking through anonymous struct and
     /// union members.
     pub fn offset(&self, name: &str, field: &str) -> Result<u32, BtfError> {
-        let missing = || BtfError(format!("the kernel's BTF has no field `{name}.{field}`"));
+        let missing = || BtfError::NoField {
+            ty: name.to_string(),
+            field: field.to_string(),
+        };
         let t = self.named(name, KIND_STRUCT).ok_or_else(missing)?;
         let bits = self
             .find_member(t, field.as_bytes(), 0, 0)
             .ok_or_else(missing)?;
         if bits % 8 != 0 {
-            return Err(BtfError(format!("`{name}.{field}` is a bit field")));
+            return Err(BtfError::BitField {
+                ty: name.to_string(),
+                field: field.to_string(),
+            });
         }
         Ok(bits / 8)
     }
@@ -242,7 +276,7 @@ impl Btf {
     /// How many arguments the raw tracepoint `name` passes to a program (the parameters
     /// of `btf_trace_<name>` but its leading context pointer).
     pub fn tracepoint_args(&self, name: &str) -> Result<usize, BtfError> {
-        let missing = || BtfError(format!("the kernel's BTF has no tracepoint `{name}`"));
+        let missing = || BtfError::NoTracepoint(name.to_string());
         let typedef = self
             .named(&format!("btf_trace_{name}"), KIND_TYPEDEF)
             .ok_or_else(missing)?;

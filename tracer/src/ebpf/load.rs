@@ -16,7 +16,7 @@ use aya::maps::{Map, MapData};
 use aya_obj::generated::{bpf_cmd, bpf_insn, bpf_prog_info, bpf_prog_type};
 use aya_obj::{EbpfSectionKind, Object};
 
-use crate::support::sys;
+use crate::sys::probe as sys;
 
 /// The object's maps, created, by name.
 pub(super) struct Loaded {
@@ -84,8 +84,10 @@ impl Loaded {
 
 /// What went wrong, and whether the kernel said `EPERM` (missing privileges).
 #[derive(Debug)]
-pub(super) struct LoadError {
+pub struct LoadError {
+    /// What was being loaded or attached.
     pub what: String,
+    /// What the kernel said.
     pub error: io::Error,
     /// The verifier's explanation, for a refused program.
     pub log: Option<String>,
@@ -100,6 +102,7 @@ impl LoadError {
         }
     }
 
+    /// Did the kernel refuse for lack of privileges (`EPERM`)?
     pub fn permission_denied(&self) -> bool {
         self.error.raw_os_error() == Some(libc::EPERM)
     }
@@ -117,6 +120,12 @@ impl std::fmt::Display for LoadError {
             write!(f, "\nverifier log (end):\n{tail}")?;
         }
         Ok(())
+    }
+}
+
+impl std::error::Error for LoadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
     }
 }
 

@@ -69,22 +69,15 @@ use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
 use nono_ebpf_common::{KernelOffsets, SYSCALL_TABLE_LEN, SyscallRecord, SyscallSpec};
 
 pub use btf::BtfError;
+pub use load::LoadError;
 
 use crate::event::Event;
-use crate::ptrace::{TraceCommand, TraceError, TraceOutcome, child_error, launch, sys};
+use crate::launch::{TraceCommand, TraceError, TraceOutcome, child_error, launch};
+use crate::sys::process as sys;
 use state::{Record, State};
 
-/// The compiled programs, empty when this build has none (see `tracer/build.rs`).
-static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/nono-ebpf"));
-
-/// How to get the programs into a build that lacks them.
-pub const HOW_TO_BUILD: &str = "install the eBPF toolchain with scripts/install-ebpf-toolchain.sh \
-     (a nightly Rust with rust-src, and bpf-linker) and rebuild nono";
-
-/// Whether this build includes the eBPF programs.
-pub fn built() -> bool {
-    !OBJECT.is_empty()
-}
+use crate::built::OBJECT;
+pub use crate::built::{HOW_TO_BUILD, built};
 
 /// The default size of the ring buffer.
 const RING_BYTES: u32 = 16 * 1024 * 1024;
@@ -109,9 +102,18 @@ pub enum EbpfError {
     /// The kernel's type information could not be used.
     #[error(transparent)]
     Btf(#[from] BtfError),
-    /// The kernel refused a program or map.
+    /// The kernel refused a program, or an attachment.
     #[error("the kernel refused nono's eBPF programs: {0}")]
-    Load(String),
+    Load(#[source] LoadError),
+    /// A map of the programs could not be used.
+    #[error("the kernel refused nono's eBPF programs: {map}: {source}")]
+    Map {
+        /// The map's name.
+        map: &'static str,
+        /// Why (an I/O error or aya's map error).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The command could not be started.
     #[error(transparent)]
     Launch(#[from] TraceError),
@@ -132,11 +134,17 @@ fn load_error(err: load::LoadError) -> EbpfError {
             return EbpfError::Privileges(support.detail);
         }
     }
-    EbpfError::Load(err.to_string())
+    EbpfError::Load(err)
 }
 
-fn map_error(what: &str, err: impl std::fmt::Display) -> EbpfError {
-    EbpfError::Load(format!("{what}: {err}"))
+fn map_error(
+    map: &'static str,
+    err: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> EbpfError {
+    EbpfError::Map {
+        map,
+        source: err.into(),
+    }
 }
 
 /// The offsets the programs need, from the running kernel's BTF.
@@ -209,10 +217,7 @@ fn kernel_offsets() -> Result<KernelOffsets, EbpfError> {
     if btf.offset("mm_struct", "arg_end")? != offsets.mm_arg_start + 8
         || btf.tracepoint_args("sched_process_exec")? != 3
     {
-        return Err(BtfError(
-            "unexpected layout of mm_struct.arg_start/arg_end or sched_process_exec".into(),
-        )
-        .into());
+        return Err(BtfError::Layout("mm_struct.arg_start/arg_end or sched_process_exec").into());
     }
     // io_uring opens: only where the structures and tracepoints are as expected (the
     // request's command data, an `io_open`, opens the `io_kiocb`).
@@ -221,7 +226,7 @@ fn kernel_offsets() -> Result<KernelOffsets, EbpfError> {
             || btf.tracepoint_args("io_uring_submit_req")? != 1
             || btf.tracepoint_args("io_uring_complete")? != 3
         {
-            return Err(BtfError("unexpected io_uring layout".into()));
+            return Err(BtfError::Layout("io_uring"));
         }
         offsets.kiocb_opcode = btf.offset("io_kiocb", "opcode")?;
         offsets.open_dfd = btf.offset("io_open", "dfd")?;

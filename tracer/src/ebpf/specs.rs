@@ -7,7 +7,7 @@ use nono_ebpf_common::{
     SyscallSpec,
 };
 
-use crate::ptrace::syscalls::Syscall;
+use crate::decode::syscalls::Syscall;
 
 /// A system call the eBPF backend looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,11 +24,11 @@ use nono_ebpf_common::{
 };
 
 use super::specs::{self, Call};
+use crate::decode::paths;
+use crate::decode::sockaddr;
+use crate::decode::syscalls::Syscall;
 use crate::dns;
 use crate::event::{Event, EventKind, FileOp, SockAddr};
-use crate::ptrace::paths;
-use crate::ptrace::sockaddr;
-use crate::ptrace::syscalls::Syscall;
 
 /// `FMODE_CREATED` (`include/linux/fs.h`): the open created the file.
 const FMODE_CREATED: u32 = 1 << 20;

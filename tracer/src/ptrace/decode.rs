@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 use libc::pid_t;
 
 use super::mem::Memory;
-use super::paths;
-use super::sockaddr;
-use super::syscalls::Syscall;
+use crate::decode::paths;
+use crate::decode::sockaddr;
+use crate::decode::syscalls::Syscall;
 use crate::dns::{self, DNS_PORT, Question};
 use crate::event::{EventKind, FileOp, SockAddr};
 

@@ -14,7 +14,7 @@
 
 use libc::sock_filter;
 
-use super::syscalls::{AUDIT_ARCH, Syscall};
+use crate::decode::syscalls::{AUDIT_ARCH, Syscall};
 
 /// `offsetof(struct seccomp_data, nr)`.
 const NR_OFFSET: u32 = 0;

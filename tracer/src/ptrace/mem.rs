@@ -10,7 +10,7 @@ use std::io;
 
 use libc::pid_t;
 
-use super::sys;
+use crate::sys::process as sys;
 
 /// Pages are at least this large on every supported architecture; splitting reads at
 /// this granularity is always correct.

@@ -15,10 +15,10 @@ use libc::{c_int, pid_t};
 
 use super::TraceError;
 use super::decode::{Context, Decoder, Entry, Pending};
-use super::sys::{self, PTRACE_EVENT_STOP, SyscallStop};
-use super::syscalls::{AUDIT_ARCH, Syscall};
+use crate::decode::syscalls::{AUDIT_ARCH, Syscall};
 use crate::dns::DNS_PORT;
 use crate::event::{Event, EventKind, SockAddr};
+use crate::sys::process::{self as sys, PTRACE_EVENT_STOP, SyscallStop};
 
 /// The kernel's internal "restart the system call" return values (`ERESTARTSYS` …
 /// `ERESTART_RESTARTBLOCK`, `include/linux/errno.h`). A tracer sees them at the exit of a

@@ -10,8 +10,8 @@ use std::path::Path;
 
 use nix::errno::Errno;
 
-use super::sys::{self, ForkProbeError, PtraceOutcome};
 use super::{EbpfSupport, PtraceSupport, TraceSupport};
+use crate::sys::probe::{self as sys, ForkProbeError, PtraceOutcome};
 
 /// Yama's ptrace restriction (absent when Yama is not built or not enabled).
 const YAMA_PTRACE_SCOPE: &str = "/proc/sys/kernel/yama/ptrace_scope";
@@ -63,7 +63,7 @@ fn probe_ebpf_with(caps: Option<u64>) -> EbpfSupport {
         unprivileged_bpf_disabled: read_number(UNPRIVILEGED_BPF_DISABLED),
         load: sys::load_trivial_bpf_program(),
         lockdown: fs::read_to_string(LOCKDOWN).ok(),
-        built: crate::ebpf::built(),
+        built: crate::built::built(),
     })
 }
 
@@ -270,7 +270,7 @@ fn ebpf_support(facts: &EbpfFacts) -> EbpfSupport {
     if !facts.built {
         missing.push(format!(
             "nono's eBPF programs (this build has none: {})",
-            crate::ebpf::HOW_TO_BUILD
+            crate::built::HOW_TO_BUILD
         ));
     }
     if !facts.btf {

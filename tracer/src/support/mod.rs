@@ -32,8 +32,6 @@ use serde::Serialize;
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
-pub(crate) mod sys;
-#[cfg(target_os = "linux")]
 use linux as platform;
 
 /// Platforms other than Linux: neither mechanism exists, and the report says so.

@@ -13,7 +13,7 @@ use ratatui::Terminal;
 use ratatui::backend::Backend;
 use ratatui::crossterm::event::Event;
 
-use crate::learn::Msg as LearnMsg;
+use nono_learn::Msg as LearnMsg;
 
 use super::model::ReviewState;
 use super::update::{Command, Msg, update};

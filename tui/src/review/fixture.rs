@@ -8,9 +8,9 @@ use std::time::Duration;
 use nono_enforcer::capability::Access;
 use nono_tracer::event::{Event, EventKind, FileOp, SockAddr};
 
-use crate::learn::model::{Coverage, GroupInfo, LearnContext, SensitivePath};
-use crate::learn::observe::classify;
-use crate::learn::{LearnModel, Msg as LearnMsg};
+use nono_learn::model::{Coverage, GroupInfo, LearnContext, SensitivePath};
+use nono_learn::observe::classify;
+use nono_learn::{LearnModel, Msg as LearnMsg};
 
 use super::model::{ReviewConfig, ReviewState};
 use super::tree::NodeId;

@@ -12,7 +12,7 @@
 //!
 //! It follows the Elm architecture:
 //!
-//! * [`model`]: [`ReviewState`], plain data (the [`LearnModel`](crate::learn::LearnModel)
+//! * [`model`]: [`ReviewState`], plain data (the [`LearnModel`](nono_learn::LearnModel)
 //!   stays the one source of observations; the tree and decisions refer to its paths);
 //! * [`update`]: [`Msg`] → state changes, returning a [`Command`] for effects (write to
 //!   the command's terminal, save, quit); no I/O;
@@ -23,7 +23,7 @@
 //!   that the keys go to the command then, never to the decisions.
 //!
 //! ```
-//! use nono_tui::learn::LearnModel;
+//! use nono_learn::LearnModel;
 //! use nono_tui::review::{Msg, ReviewConfig, ReviewState, update};
 //! use ratatui::crossterm::event::{KeyCode, KeyEvent};
 //!
@@ -44,10 +44,14 @@
 //! `output.log` in the session directory.
 
 pub mod decision;
+pub mod diff;
 pub mod event_loop;
 #[cfg(test)]
 pub(crate) mod fixture;
+pub mod layout;
 pub mod model;
+pub mod output;
+pub mod overlay;
 pub mod profile;
 pub mod pty;
 pub mod terminal;

@@ -2,16 +2,17 @@
 //! source of observations; the tree, the rows and the decisions refer to its paths.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::learn::model::PathNode;
-use crate::learn::suggest::{Suggestion, SuggestionKind, suggest_with};
-use crate::learn::{LearnModel, Msg as LearnMsg};
+use nono_learn::model::PathNode;
+use nono_learn::suggest::{Suggestion, SuggestionKind, suggest_with};
+use nono_learn::{LearnModel, Msg as LearnMsg};
 
 use super::decision::{Decision, ItemKey, PathRule, Rule, Verdict};
-use super::profile::DiffLine;
+pub use super::layout::Focus;
+pub use super::output::{Output, SCROLLBACK};
+pub use super::overlay::{CONFIRM_WORD, Confirm, ConfirmPath, Overlay, SaveDialog, Status};
 use super::tree::{NodeId, ROOT, Row, Tree};
 
 /// The main pane's tabs.
@@ -46,15 +47,6 @@ impl Tab {
             Tab::Exec => "Exec",
         }
     }
-}
-
-/// Which pane gets the keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Focus {
-    /// The tabs (tree and lists).
-    Main,
-    /// The command's terminal: keys go to the command.
-    Output,
 }
 
 /// Which rows the Files tab shows.
@@ -122,186 +114,6 @@ pub struct ReviewConfig {
     /// The directories on the command's `PATH`: a write grant reaching one asks first
     /// (a program planted there runs later, outside the sandbox).
     pub path_dirs: Vec<PathBuf>,
-}
-
-/// The command's terminal, as a vt100 screen.
-pub struct Output {
-    parser: vt100::Parser,
-    /// The command's side of the terminal is closed (it and its children ended).
-    pub closed: bool,
-}
-
-impl fmt::Debug for Output {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (rows, cols) = self.parser.screen().size();
-        f.debug_struct("Output")
-            .field("rows", &rows)
-            .field("cols", &cols)
-            .field("closed", &self.closed)
-            .finish()
-    }
-}
-
-/// Lines of the command's output kept above its screen, for scrolling back. (The
-/// whole output is also written to `output.log` in the session directory.)
-pub const SCROLLBACK: usize = 10_000;
-
-impl Output {
-    /// An empty screen.
-    pub fn new(rows: u16, cols: u16) -> Self {
-        Output {
-            parser: vt100::Parser::new(rows.max(1), cols.max(1), SCROLLBACK),
-            closed: false,
-        }
-    }
-
-    /// Feeds bytes the command wrote. While scrolled back, the view stays on the same
-    /// lines as new ones arrive.
-    pub fn process(&mut self, bytes: &[u8]) {
-        self.parser.process(bytes);
-    }
-
-    /// The screen (scrolled back by [`Output::scrolled_back`] lines).
-    pub fn screen(&self) -> &vt100::Screen {
-        self.parser.screen()
-    }
-
-    /// Rows and columns.
-    pub fn size(&self) -> (u16, u16) {
-        self.parser.screen().size()
-    }
-
-    /// Resizes the screen.
-    pub fn set_size(&mut self, rows: u16, cols: u16) {
-        self.parser.set_size(rows.max(1), cols.max(1));
-    }
-
-    /// How many lines the view is scrolled back (0: the live screen).
-    pub fn scrolled_back(&self) -> usize {
-        self.parser.screen().scrollback()
-    }
-
-    /// Scrolls back (`lines` > 0) or forward, within the lines kept.
-    pub fn scroll(&mut self, lines: isize) {
-        let to = self.scrolled_back().saturating_add_signed(lines);
-        // vt100 clamps to the lines it holds.
-        self.parser.set_scrollback(to);
-    }
-
-    /// Shows the oldest line kept.
-    pub fn scroll_to_oldest(&mut self) {
-        self.parser.set_scrollback(usize::MAX);
-    }
-
-    /// Back to the live screen.
-    pub fn scroll_to_live(&mut self) {
-        self.parser.set_scrollback(0);
-    }
-}
-
-/// A message in the status line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Status {
-    /// The text.
-    pub text: String,
-    /// An error (shown in red), or information.
-    pub error: bool,
-}
-
-/// The sensitive-path confirmation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Confirm {
-    /// The decision it would make.
-    pub key: ItemKey,
-    /// The rule it would allow.
-    pub rule: PathRule,
-    /// The denied path it reaches into.
-    pub denied: PathBuf,
-    /// What denies it.
-    pub label: String,
-    /// What was typed.
-    pub input: String,
-    /// The last refusal.
-    pub error: Option<String>,
-}
-
-/// The confirmation of a write grant that reaches a directory on `PATH`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfirmPath {
-    /// The decision it would make.
-    pub key: ItemKey,
-    /// The rule it would allow.
-    pub rule: PathRule,
-    /// The directory on `PATH` the rule reaches.
-    pub on_path: PathBuf,
-}
-
-/// The word to type to allow a sensitive path.
-pub const CONFIRM_WORD: &str = "grant";
-
-/// The save dialog.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SaveDialog {
-    /// A profile name or a path, as typed.
-    pub input: String,
-    /// Where it would be written, or why it cannot be.
-    pub target: Result<PathBuf, String>,
-    /// The profile text to write.
-    pub text: String,
-    /// The profile as a diff against what it replaces.
-    pub diff: Vec<DiffLine>,
-    /// What the diff is against (`base profile default`, or the existing file).
-    pub against: String,
-    /// The file exists: its content, and Enter now overwrites it.
-    pub existing: Option<String>,
-    /// The last error.
-    pub error: Option<String>,
-    /// First diff line shown.
-    pub scroll: u16,
-    /// Quit once saved.
-    pub then_quit: bool,
-}
-
-/// A window over the main pane.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Overlay {
-    /// None.
-    #[default]
-    None,
-    /// The key reference.
-    Help {
-        /// First line shown.
-        scroll: u16,
-    },
-    /// Typing a search.
-    Search {
-        /// The text typed.
-        input: String,
-        /// Where the cursor was, to go back on Esc.
-        origin: usize,
-    },
-    /// Editing a rule's path.
-    Edit {
-        /// The decision being edited.
-        key: ItemKey,
-        /// The text.
-        input: String,
-        /// The last refusal.
-        error: Option<String>,
-    },
-    /// Confirming a sensitive grant.
-    Confirm(Box<Confirm>),
-    /// Confirming a write grant on a directory on `PATH` (y / n).
-    ConfirmPath(Box<ConfirmPath>),
-    /// Saving.
-    Save(Box<SaveDialog>),
-    /// Quitting with unsaved decisions or a running command.
-    Quit {
-        /// Decisions not saved.
-        unsaved: bool,
-        /// The command still runs.
-        running: bool,
-    },
 }
 
 /// What governs a row of the Files tab.
@@ -452,7 +264,7 @@ impl ReviewState {
     /// A review of `learn` (usually empty: it fills as events arrive) on a terminal of
     /// `size` (width, height).
     pub fn new(learn: LearnModel, config: ReviewConfig, size: (u16, u16)) -> Self {
-        let (rows, cols) = super::view::output_size(size, Focus::Main, false);
+        let (rows, cols) = super::layout::output_size(size, Focus::Main, false);
         let mut state = ReviewState {
             learn: LearnModel::new(Default::default()),
             config,
@@ -710,7 +522,7 @@ impl ReviewState {
 
     /// Rows the list pane shows at the current size.
     pub fn list_height(&self) -> usize {
-        let areas = super::view::layout(
+        let areas = super::layout::layout(
             ratatui::layout::Rect::new(0, 0, self.size.0, self.size.1),
             self.focus,
             self.zoom,
@@ -752,7 +564,7 @@ impl ReviewState {
 
     /// The denied path (and what denies it) a node lies in, when the command needed
     /// access there.
-    pub fn sensitive(&self, id: NodeId) -> Option<&crate::learn::model::SensitivePath> {
+    pub fn sensitive(&self, id: NodeId) -> Option<&nono_learn::model::SensitivePath> {
         self.learn.ctx.sensitive(&self.tree.node(id).path)
     }
 
@@ -835,7 +647,9 @@ impl ReviewState {
             return Class::Branch;
         }
         match self.learn.files.get(&node.path) {
-            Some(_) if super::decision::never_whole(&node.path, &self.learn.ctx.home).is_some() => {
+            Some(_)
+                if nono_learn::grant::never_whole(&node.path, &self.learn.ctx.home).is_some() =>
+            {
                 Class::Branch
             }
             Some(n) if n.ok.access().is_some() => Class::Unknown,
@@ -873,7 +687,7 @@ impl ReviewState {
     }
 
     /// The host and its decision for a Network row, if the row is a host.
-    pub fn host_row(&self, i: usize) -> Option<(&String, &crate::learn::model::HostNode)> {
+    pub fn host_row(&self, i: usize) -> Option<(&String, &nono_learn::model::HostNode)> {
         self.learn.hosts.iter().nth(i)
     }
 
@@ -914,7 +728,7 @@ impl ReviewState {
 
     /// A program of the Exec tab that was only looked for: every run of it failed
     /// with `ENOENT` (a shell or `execvp` trying each directory of `PATH`).
-    pub fn failed_lookup(&self, path: &Path, exec: &crate::learn::model::ExecNode) -> bool {
+    pub fn failed_lookup(&self, path: &Path, exec: &nono_learn::model::ExecNode) -> bool {
         exec.count > 0
             && exec.failed == exec.count
             && self
@@ -925,7 +739,7 @@ impl ReviewState {
     }
 
     /// The Exec tab's rows: every program run, failed `PATH` lookups only when shown.
-    pub fn exec_rows(&self) -> Vec<(&PathBuf, &crate::learn::model::ExecNode)> {
+    pub fn exec_rows(&self) -> Vec<(&PathBuf, &nono_learn::model::ExecNode)> {
         self.learn
             .execs
             .iter()
@@ -946,7 +760,7 @@ impl ReviewState {
     }
 
     /// The Exec row `i`.
-    pub fn exec_row(&self, i: usize) -> Option<(&PathBuf, &crate::learn::model::ExecNode)> {
+    pub fn exec_row(&self, i: usize) -> Option<(&PathBuf, &nono_learn::model::ExecNode)> {
         self.exec_rows().into_iter().nth(i)
     }
 

@@ -665,7 +665,7 @@ fn search_finds_folded_paths_and_n_goes_on() {
 #[test]
 fn a_burst_of_events_before_suggestions_are_refreshed_shows_as_not_analysed() {
     let mut s = ReviewState::new(
-        crate::learn::LearnModel::new(fixture::ctx()),
+        nono_learn::LearnModel::new(fixture::ctx()),
         fixture::config(),
         (100, 30),
     );
@@ -684,7 +684,7 @@ fn a_burst_of_events_before_suggestions_are_refreshed_shows_as_not_analysed() {
         },
     };
     let observations =
-        crate::learn::observe::classify(&event, &mut |p: &Path| (p.to_path_buf(), false));
+        nono_learn::observe::classify(&event, &mut |p: &Path| (p.to_path_buf(), false));
     update(
         &mut s,
         Msg::Learn(LearnMsg::Event {

@@ -253,7 +253,21 @@ pub fn summary(model: &LearnModel, suggestions: &[Suggestion]) -> String {
     if !sensitive.is_empty() {
         section("SENSITIVE (never granted)", sensitive);
     }
-    let refused: Vec<String> = if model.ctx.net_no_create.is_empty() {
+    let refused = refused_rows(model);
+    if !refused.is_empty() {
+        section("REFUSED BY THE SAFETY NET", refused);
+    }
+    let unnamed = not_granted_rows(model);
+    if !unnamed.is_empty() {
+        section("NOT GRANTED", unnamed);
+    }
+    let _ = writeln!(out, "\nfailed probes: {failed} (not suggested)");
+    out
+}
+
+/// The summary's rows for what the safety net kept the command from creating.
+fn refused_rows(model: &LearnModel) -> Vec<String> {
+    if model.ctx.net_no_create.is_empty() {
         Vec::new()
     } else {
         model
@@ -266,11 +280,12 @@ pub fn summary(model: &LearnModel, suggestions: &[Suggestion]) -> String {
                     .map(|why| format!("{}  — {why}", path.display()))
             })
             .collect()
-    };
-    if !refused.is_empty() {
-        section("REFUSED BY THE SAFETY NET", refused);
     }
-    let unnamed: Vec<String> = unnamed_temporaries(model)
+}
+
+/// The summary's rows for temporaries no rule can grant.
+fn not_granted_rows(model: &LearnModel) -> Vec<String> {
+    unnamed_temporaries(model)
         .into_iter()
         .map(|super::suggest::NotGranted { dir, files }| {
             let dir = super::suggest::display(&dir, &model.ctx.home);
@@ -291,10 +306,5 @@ pub fn summary(model: &LearnModel, suggestions: &[Suggestion]) -> String {
                 }
             )
         })
-        .collect();
-    if !unnamed.is_empty() {
-        section("NOT GRANTED", unnamed);
-    }
-    let _ = writeln!(out, "\nfailed probes: {failed} (not suggested)");
-    out
+        .collect()
 }

@@ -167,19 +167,19 @@ mod numbers {
     #[cfg(target_arch = "aarch64")]
     mod absent {
         use libc::c_long;
-        pub(in super::super) const open: Option<c_long> = None;
-        pub(in super::super) const creat: Option<c_long> = None;
-        pub(in super::super) const stat: Option<c_long> = None;
-        pub(in super::super) const lstat: Option<c_long> = None;
-        pub(in super::super) const access: Option<c_long> = None;
-        pub(in super::super) const readlink: Option<c_long> = None;
-        pub(in super::super) const mkdir: Option<c_long> = None;
-        pub(in super::super) const rmdir: Option<c_long> = None;
-        pub(in super::super) const unlink: Option<c_long> = None;
-        pub(in super::super) const rename: Option<c_long> = None;
-        pub(in super::super) const renameat: Option<c_long> = None;
-        pub(in super::super) const link: Option<c_long> = None;
-        pub(in super::super) const symlink: Option<c_long> = None;
+        pub(crate) const open: Option<c_long> = None;
+        pub(crate) const creat: Option<c_long> = None;
+        pub(crate) const stat: Option<c_long> = None;
+        pub(crate) const lstat: Option<c_long> = None;
+        pub(crate) const access: Option<c_long> = None;
+        pub(crate) const readlink: Option<c_long> = None;
+        pub(crate) const mkdir: Option<c_long> = None;
+        pub(crate) const rmdir: Option<c_long> = None;
+        pub(crate) const unlink: Option<c_long> = None;
+        pub(crate) const rename: Option<c_long> = None;
+        pub(crate) const renameat: Option<c_long> = None;
+        pub(crate) const link: Option<c_long> = None;
+        pub(crate) const symlink: Option<c_long> = None;
     }
 }
 

@@ -124,7 +124,7 @@ pub(crate) unsafe fn prog_load(
 /// The error carries the errno: `EPERM` (missing capability, or
 /// `kernel.unprivileged_bpf_disabled` for an unprivileged caller), `ENOSYS` (no `bpf`
 /// syscall, or blocked by a seccomp filter), `EINVAL` (program type unsupported).
-pub(super) fn load_trivial_bpf_program() -> io::Result<()> {
+pub(crate) fn load_trivial_bpf_program() -> io::Result<()> {
     // SAFETY: TRIVIAL_PROGRAM is a static array of two 8-byte instructions.
     let fd = unsafe {
         prog_load(
@@ -143,7 +143,7 @@ pub(super) fn load_trivial_bpf_program() -> io::Result<()> {
 /// Whether the kernel knows the seccomp return action `action` (a `SECCOMP_RET_*`
 /// value), from `seccomp(SECCOMP_GET_ACTION_AVAIL)` (Linux 4.14+). `Ok(false)` means the
 /// kernel answered "not supported".
-pub(super) fn seccomp_action_available(action: u32) -> io::Result<bool> {
+pub(crate) fn seccomp_action_available(action: u32) -> io::Result<bool> {
     // SAFETY: GET_ACTION_AVAIL only reads the u32 `action` points to, which lives on this
     // stack frame for the whole call.
     let ret = unsafe {
@@ -166,7 +166,7 @@ pub(super) fn seccomp_action_available(action: u32) -> io::Result<bool> {
 
 /// What happened when a forked child asked to be traced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum PtraceOutcome {
+pub(crate) enum PtraceOutcome {
     /// The child was traced: we saw its SIGSTOP through `waitpid`. `options` is the
     /// result of `PTRACE_SETOPTIONS(PTRACE_O_EXITKILL | PTRACE_O_TRACESECCOMP)` on it
     /// (`Err(errno)` on failure).
@@ -185,7 +185,7 @@ pub(super) enum PtraceOutcome {
 /// Only ever formatted into a report's `detail`, so each message includes its cause
 /// instead of exposing it as a `source`.
 #[derive(Debug, thiserror::Error)]
-pub(super) enum ForkProbeError {
+pub(crate) enum ForkProbeError {
     /// `fork` failed.
     #[error("could not fork the probe child: {0}")]
     Fork(io::Error),
@@ -259,7 +259,7 @@ impl Drop for Child {
 /// The child asks to be killed if the forking thread dies first (`PR_SET_PDEATHSIG`), and
 /// `PTRACE_O_EXITKILL` kills it if this process dies while tracing it, so no stopped child
 /// is ever left behind.
-pub(super) fn probe_trace_own_child() -> Result<PtraceOutcome, ForkProbeError> {
+pub(crate) fn probe_trace_own_child() -> Result<PtraceOutcome, ForkProbeError> {
     // SAFETY: getpid takes no arguments and cannot fail.
     let parent = unsafe { libc::getpid() };
     // SAFETY: the child branch below runs only async-signal-safe calls (prctl, getppid,
