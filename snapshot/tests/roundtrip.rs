@@ -54,7 +54,10 @@ fn setup() -> (tempfile::TempDir, Store, Vec<PathBuf>) {
     (tmp, store, vec![root])
 }
 
-fn comparable(m: &Manifest) -> Vec<(Vec<u8>, Kind, u32, Option<String>, Option<Vec<u8>>)> {
+/// Path, kind, mode, hash, link target.
+type Row = (Vec<u8>, Kind, u32, Option<String>, Option<Vec<u8>>);
+
+fn comparable(m: &Manifest) -> Vec<Row> {
     m.entries
         .iter()
         .map(|e| {
