@@ -6,7 +6,7 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let store = Store::open("/home/me/.local/state/nono/objects".as_ref())?;
 //! let roots = vec!["/home/me/project".into()];
-//! let (baseline, filter) = snapshot::baseline(&store, &roots, Filter::new(vec![]), Budget::default())?;
+//! let (baseline, filter) = snapshot::baseline(&store, &roots, Filter::new(vec![]), None, Budget::default())?;
 //! // ... the command runs ...
 //! let after = snapshot::take(&store, &roots, &filter, Some(&baseline), Budget::default())?;
 //! let changes = nono_snapshot::diff(&baseline, &after);

@@ -106,16 +106,19 @@ pub fn normalize_roots(roots: &[PathBuf]) -> Result<Vec<PathBuf>, SnapshotError>
 }
 
 /// The baseline: reads the `.gitignore` files of the trees into the filter and snapshots with
-/// it. Returns the manifest and the completed filter, to be stored with the session.
+/// it, re-hashing only what changed since `previous` (an earlier session's last snapshot of
+/// the same roots, whose objects are in the store). Returns the manifest and the completed
+/// filter, to be stored with the session.
 pub fn baseline(
     store: &Store,
     roots: &[PathBuf],
     mut filter: Filter,
+    previous: Option<&Manifest>,
     budget: Budget,
 ) -> Result<(Manifest, Filter), SnapshotError> {
     let roots = normalize_roots(roots)?;
     let matcher = Matcher::new(&filter, &roots, true)?;
-    let (manifest, gitignores) = scan(Some(store), &roots, &matcher, None, budget)?;
+    let (manifest, gitignores) = scan(Some(store), &roots, &matcher, previous, budget)?;
     filter.gitignores = gitignores;
     Ok((manifest, filter))
 }

@@ -77,7 +77,7 @@ fn restore_undoes_every_kind_of_change_and_leaves_excluded_paths_alone() {
     let (tmp, store, roots) = setup();
     let root = roots[0].clone();
     let (base, filter) =
-        snapshot::baseline(&store, &roots, Filter::new(vec![]), Budget::default()).unwrap();
+        snapshot::baseline(&store, &roots, Filter::new(vec![]), None, Budget::default()).unwrap();
     assert!(base.root_matches());
     assert_eq!(filter.gitignores.len(), 2);
     assert!(
@@ -131,7 +131,7 @@ fn an_interrupted_restore_run_again_ends_like_an_uninterrupted_one() {
     let (tmp, store, roots) = setup();
     let root = roots[0].clone();
     let (base, filter) =
-        snapshot::baseline(&store, &roots, Filter::new(vec![]), Budget::default()).unwrap();
+        snapshot::baseline(&store, &roots, Filter::new(vec![]), None, Budget::default()).unwrap();
     agent(&root);
     // The state a kill -9 may leave: a journal, a half-written temporary file.
     let journal = tmp.path().join("journal");
@@ -156,7 +156,7 @@ fn a_symlinked_parent_is_not_written_through() {
     let (tmp, store, roots) = setup();
     let root = roots[0].clone();
     let (base, filter) =
-        snapshot::baseline(&store, &roots, Filter::new(vec![]), Budget::default()).unwrap();
+        snapshot::baseline(&store, &roots, Filter::new(vec![]), None, Budget::default()).unwrap();
     let outside = tmp.path().join("outside");
     fs::create_dir_all(outside.join("sub")).unwrap();
     fs::set_permissions(root.join("dir"), fs::Permissions::from_mode(0o755)).unwrap();
@@ -176,6 +176,7 @@ fn incremental_snapshots_reuse_hashes_and_a_budget_refuses_big_trees() {
         &store,
         &roots,
         Filter::new(vec!["*.txt".into()]),
+        None,
         Budget::default(),
     )
     .unwrap();
@@ -186,6 +187,7 @@ fn incremental_snapshots_reuse_hashes_and_a_budget_refuses_big_trees() {
         &store,
         &roots,
         Filter::new(vec![]),
+        None,
         Budget {
             max_entries: 3,
             max_bytes: u64::MAX,

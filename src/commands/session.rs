@@ -132,7 +132,14 @@ pub fn begin(
     )
     .context("cannot create the session")?;
     session.info.profile = sandbox.caps.profile.clone();
-    let (baseline, filter) = match snapshot::baseline(&store, &roots, filter, budget) {
+    let previous = previous_snapshot(&p.sessions, &roots);
+    let (baseline, filter) = match snapshot::baseline(
+        &store,
+        &roots,
+        filter,
+        previous.as_ref(),
+        budget,
+    ) {
         Ok(b) => b,
         Err(e) => {
             let _ = session.discard();
@@ -157,6 +164,19 @@ pub fn begin(
         filter,
         budget,
     }))
+}
+
+/// The last snapshot of the newest finished session over the same roots: its stat data lets
+/// the baseline skip re-hashing files that have not changed since.
+fn previous_snapshot(sessions: &Path, roots: &[PathBuf]) -> Option<Manifest> {
+    let s = session::list(sessions)
+        .into_iter()
+        .filter(|s| s.ended.is_some())
+        .find(|s| s.snapshots.last().is_some_and(|r| r.roots == roots))?;
+    let rec = s.snapshots.last()?;
+    Manifest::load(&sessions.join(&s.id).join(&rec.manifest))
+        .ok()
+        .map(|(m, _, _)| m)
 }
 
 /// After the command: the final snapshot, a summary of the changes and the undo command.
