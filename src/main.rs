@@ -96,6 +96,7 @@ fn nono_main() -> ExitCode {
         Command::Setup(args) => commands::setup::run(args),
         Command::Completions(args) => commands::completions::completions(args),
         Command::Man => commands::completions::man(),
+        Command::Session(cmd) => commands::session::run(cmd),
     };
     match result {
         Ok(code) => code,

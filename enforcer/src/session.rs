@@ -58,6 +58,31 @@ pub struct SessionInfo {
     /// Events lost.
     #[serde(default)]
     pub dropped: u64,
+    /// Snapshots of the writable trees (`nono run --snapshot`), baseline first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub snapshots: Vec<SnapshotRecord>,
+}
+
+/// One snapshot of a session: its manifest file (in the session directory) and the
+/// hashes that let it be verified later.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotRecord {
+    /// 0 for the baseline, then in order.
+    pub index: u32,
+    /// `baseline` or `final`.
+    pub label: String,
+    /// The manifest file, relative to the session directory.
+    pub manifest: String,
+    /// The BLAKE3 hash of that file (hex).
+    pub manifest_hash: String,
+    /// The snapshot's Merkle root (hex).
+    pub merkle_root: String,
+    /// The roots snapshotted.
+    pub roots: Vec<PathBuf>,
+    /// Entries recorded.
+    pub entries: u64,
+    /// Bytes of file content.
+    pub bytes: u64,
 }
 
 /// A session could not be written or read.
@@ -175,6 +200,7 @@ impl Session {
             backend: None,
             events: 0,
             dropped: 0,
+            snapshots: Vec::new(),
         };
         let session = Session {
             dir,

@@ -40,6 +40,7 @@ fn parse_run_or_wrap(args: &[OsString]) -> Option<Cli> {
         no_mount_view: false,
         allow_unhidden_sockets: false,
         quiet: false,
+        snapshot: SnapshotArgs::default(),
         command: Vec::new(),
     };
     // Flags and single-valued options seen, to refuse repetitions (clap does).
@@ -172,6 +173,84 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff)
     Man,
+    /// Inspect, diff, verify and roll back the sessions of `nono run --snapshot`
+    #[command(subcommand)]
+    Session(SessionCommand),
+}
+
+/// `nono session …`; `latest` works wherever an ID does.
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// List sessions, newest first
+    List(JsonFlag),
+    /// Show a session: what ran, how it ended, its snapshots and what changed
+    Show {
+        /// Session id, or `latest`
+        id: String,
+        /// Machine-readable output
+        #[arg(long)]
+        json: bool,
+    },
+    /// What the command changed (baseline to final snapshot), on stdout
+    Diff {
+        /// Session id, or `latest`
+        id: String,
+        /// Only the list of changed paths with counts
+        #[arg(long, conflicts_with = "json")]
+        stat: bool,
+        /// Machine-readable output
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore the tracked trees to a snapshot (default: the baseline, undoing the run)
+    Rollback {
+        /// Session id, or `latest`
+        id: String,
+        /// The snapshot to restore (0 is the baseline)
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        to: u32,
+        /// Print what would change and change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask for confirmation (needed without a terminal)
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Recompute object hashes and Merkle roots; non-zero exit on any mismatch
+    Verify {
+        /// Session id, or `latest`
+        id: String,
+    },
+    /// Delete old sessions and the objects no remaining session uses
+    Cleanup {
+        /// Sessions to keep, newest first
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        keep: usize,
+        /// Also drop the oldest kept sessions until their snapshots hold at most this many bytes
+        #[arg(long, value_name = "BYTES")]
+        max_bytes: Option<u64>,
+    },
+}
+
+/// `nono run --snapshot` and its options.
+#[derive(Debug, Args, Default, Clone)]
+pub struct SnapshotArgs {
+    /// Snapshot the writable trees before and after the command, so that
+    /// `nono session rollback` can undo what it did
+    #[arg(long, alias = "rollback")]
+    pub snapshot: bool,
+    /// Also snapshot this directory (repeatable; even a system path)
+    #[arg(long, value_name = "DIR", requires = "snapshot")]
+    pub snapshot_path: Vec<PathBuf>,
+    /// Leave paths matching this gitignore-style pattern out of the snapshots (repeatable)
+    #[arg(long, value_name = "PATTERN", requires = "snapshot")]
+    pub snapshot_exclude: Vec<String>,
+    /// Refuse to start when the trees hold more entries than this
+    #[arg(long, value_name = "N", requires = "snapshot")]
+    pub snapshot_max_entries: Option<u64>,
+    /// Refuse to start when the trees hold more bytes than this
+    #[arg(long, value_name = "BYTES", requires = "snapshot")]
+    pub snapshot_max_bytes: Option<u64>,
 }
 
 /// `nono profiles …`
@@ -285,6 +364,9 @@ pub struct RunArgs {
     /// Do not print the one-line enforcement status (a partial one is always printed)
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Snapshots and rollback
+    #[command(flatten)]
+    pub snapshot: SnapshotArgs,
     /// The command and its arguments
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,

@@ -4,5 +4,7 @@ pub mod completions;
 pub mod learn;
 pub mod profiles;
 pub mod run;
+pub mod session;
+mod session_diff;
 pub mod setup;
 pub mod why;

@@ -87,6 +87,13 @@ pub fn run(args: RunArgs, mode: Mode) -> CmdResult {
         cwd: workdir,
     };
     let path = PreparedSandbox::resolve_program(&spec).map_err(exec_failure)?;
+    if args.snapshot.snapshot && mode == Mode::Wrap {
+        return Err(usage(anyhow!(
+            "--snapshot needs `nono run`: `nono wrap` leaves no supervisor to take the final snapshot"
+        )));
+    }
+    // Baseline snapshot (and session) before the command starts; final one after it.
+    let snapshots = super::session::begin(&args.snapshot, &sandbox, &args.command)?;
     match mode {
         Mode::Supervised => {
             // On a terminal, the command gets one of its own that nono relays: nothing
@@ -104,6 +111,7 @@ pub fn run(args: RunArgs, mode: Mode) -> CmdResult {
             crate::timing::mark("child started");
             let outcome = child.wait(None).map_err(exec_failure)?;
             crate::timing::mark("child exited");
+            super::session::end(snapshots, outcome.code)?;
             // The process ends now: freeing the sandbox's description piece by piece
             // (thousands of paths and sources) would only delay the exit status.
             std::mem::forget(sandbox);

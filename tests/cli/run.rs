@@ -3292,3 +3292,4 @@ fn wrap_keeps_ipc_and_terminals_private(user: User) {
 }
 
 mod mountview;
+mod session;
