@@ -3,6 +3,7 @@
 pub mod completions;
 pub mod learn;
 pub mod profiles;
+pub mod proxy;
 pub mod run;
 pub mod setup;
 pub mod why;
