@@ -252,6 +252,21 @@ impl Proxy {
     }
 }
 
+/// A listening TCP socket on `addr` with a backlog of `backlog` connections (the
+/// kernel caps it at `net.core.somaxconn`); std's `bind` asks for 128, which a burst of
+/// clients overflows.
+pub fn listen(addr: SocketAddr, backlog: i32) -> io::Result<std::net::TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(backlog)?;
+    Ok(socket.into())
+}
+
 /// A running proxy; dropping it stops the proxy.
 #[derive(Debug)]
 pub struct Handle {

@@ -3,7 +3,7 @@
 //! Prints one JSON line, `{"port": N, "env": {…}}`, on stdout once it listens, then
 //! serves until SIGINT or SIGTERM (exit code 0).
 
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::Ipv4Addr;
 use std::process::ExitCode;
 
 use anyhow::{Context, anyhow};
@@ -100,7 +100,8 @@ pub fn run(args: ProxyArgs) -> CmdResult {
     signals.add(Signal::SIGINT);
     signals.add(Signal::SIGTERM);
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&signals), None).context("cannot block signals")?;
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, args.port))
+    let addr = std::net::SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
+    let listener = nono_proxy::listen(addr, 4096)
         .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
     let handle = Proxy::start(listener, config, audit).context("cannot start the proxy")?;
     let port = handle.local_addr().port();
