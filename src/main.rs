@@ -94,6 +94,7 @@ fn nono_main() -> ExitCode {
         Command::Wrap(args) => commands::run::run(args, commands::run::Mode::Wrap),
         Command::Why(args) => commands::why::run(args),
         Command::Setup(args) => commands::setup::run(args),
+        Command::Proxy(args) => commands::proxy::run(args),
         Command::Completions(args) => commands::completions::completions(args),
         Command::Man => commands::completions::man(),
         Command::Session(cmd) => commands::session::run(cmd),

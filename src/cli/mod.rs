@@ -6,6 +6,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod proxy;
+pub use proxy::ProxyArgs;
+
 /// Parses the command line, exiting with clap's message on an error or for `--help`.
 ///
 /// `nono run` and `nono wrap` are started often, by scripts and agents, and clap
@@ -169,6 +172,8 @@ pub enum Command {
     Why(WhyArgs),
     /// Report what this machine can enforce and trace
     Setup(SetupArgs),
+    /// Run the network proxy alone, for other tools and benchmarks
+    Proxy(ProxyArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
     /// Print the man page (roff)

@@ -3,6 +3,7 @@
 pub mod completions;
 pub mod learn;
 pub mod profiles;
+pub mod proxy;
 pub mod run;
 pub mod session;
 mod session_diff;

@@ -8,6 +8,7 @@ mod learn;
 mod learn_safety_net;
 mod learn_tui;
 mod profiles;
+mod proxy;
 mod run;
 mod setup;
 mod why;

@@ -165,6 +165,13 @@ pub struct Network {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("deprecated" = true))]
     pub allow_hosts: Vec<String>,
+    /// Hosts the proxy refuses whatever the allow list says (same patterns).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deny_domain: Vec<String>,
+    /// Let allowed hosts reach loopback and private (RFC 1918, ULA) addresses through
+    /// the proxy. Cloud metadata and link-local addresses stay refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_private: Option<bool>,
     /// Built-in or custom credential services injected by the proxy.
     #[serde(
         default,

@@ -140,6 +140,10 @@ pub struct NetworkSection {
     pub network_profile: Option<Located<String>>,
     /// `network.allow_domain` (and the legacy `allow_hosts`, `proxy_allow`, `allow_proxy`).
     pub allow_domain: Vec<Located<String>>,
+    /// `network.deny_domain`.
+    pub deny_domain: Vec<Located<String>>,
+    /// `network.allow_private`.
+    pub allow_private: Option<Located<bool>>,
     /// `network.credentials`.
     pub credentials: Vec<Located<String>>,
     /// `network.custom_credentials`.
@@ -357,6 +361,8 @@ const KNOWN_KEYS: &[&str] = &[
     "allow_hosts",
     "proxy_allow",
     "allow_proxy",
+    "deny_domain",
+    "allow_private",
     "credentials",
     "proxy_credentials",
     "custom_credentials",
@@ -701,6 +707,14 @@ fn normalize(raw: file::ProfileFile, name: &str, source: ProfileSource, ctx: &Ct
                 .allow_domain
                 .push(ctx.located(d.clone(), format!("network.allow_hosts[{i}]")));
         }
+        for (i, d) in net.deny_domain.iter().enumerate() {
+            network
+                .deny_domain
+                .push(ctx.located(d.clone(), format!("network.deny_domain[{i}]")));
+        }
+        network.allow_private = net
+            .allow_private
+            .map(|b| ctx.located(b, "network.allow_private".into()));
         for (i, c) in net.credentials.iter().enumerate() {
             network
                 .credentials
@@ -827,6 +841,13 @@ impl Profile {
                 allow_domain: union(&self.network.allow_domain, &net.allow_domain, |a, b| {
                     a.value == b.value
                 }),
+                deny_domain: union(&self.network.deny_domain, &net.deny_domain, |a, b| {
+                    a.value == b.value
+                }),
+                allow_private: net
+                    .allow_private
+                    .clone()
+                    .or_else(|| self.network.allow_private.clone()),
                 credentials: union(&self.network.credentials, &net.credentials, |a, b| {
                     a.value == b.value
                 }),
@@ -927,6 +948,13 @@ impl Profile {
                 .map(|d| d.value.clone())
                 .collect(),
             allow_hosts: Vec::new(),
+            deny_domain: self
+                .network
+                .deny_domain
+                .iter()
+                .map(|d| d.value.clone())
+                .collect(),
+            allow_private: self.network.allow_private.as_ref().map(|b| b.value),
             credentials: self
                 .network
                 .credentials
