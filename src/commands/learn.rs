@@ -95,7 +95,6 @@ pub fn run(args: LearnArgs) -> CmdResult {
             store: &store,
             vars: &vars,
             fs: &fs,
-            workdir: &workdir,
             nono_state,
             state_dir: dirs.state.clone(),
         })?;

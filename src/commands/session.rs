@@ -17,9 +17,9 @@ use serde::Serialize;
 
 use crate::cli::{SessionCommand, SnapshotArgs};
 use crate::context;
-use nono_enforcer::Sandbox;
 use crate::output::{Style, print_json};
 use crate::{CmdResult, Failure, usage};
+use nono_enforcer::Sandbox;
 
 struct Paths {
     sessions: PathBuf,

@@ -2,10 +2,10 @@
 //! base profile withholds (credentials, keychains, shell files), applied in the child
 //! before it runs.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use nono_enforcer::capability::{self, GrantFlag, Overrides};
-use nono_enforcer::plan::{self, CachingFs};
+use nono_enforcer::plan::CachingFs;
 use nono_enforcer::sandbox::{self, SandboxOptions};
 use nono_enforcer::{PathVars, Profile, ProfileStore};
 use nono_learn::model::NoCreateDir;
@@ -21,7 +21,6 @@ pub(super) struct SafetyNetInput<'a> {
     pub(super) store: &'a ProfileStore,
     pub(super) vars: &'a PathVars,
     pub(super) fs: &'a CachingFs,
-    pub(super) workdir: &'a Path,
     /// nono's own directories (config and state), withheld from the command.
     pub(super) nono_state: Vec<PathBuf>,
     pub(super) state_dir: PathBuf,
@@ -67,16 +66,21 @@ pub(super) fn safety_net(input: SafetyNetInput<'_>) -> Result<SafetyNet, Failure
         isolate_processes: false,
         exec_in_place: false,
     };
-    let plan_options = plan::PlanOptions {
-        mask_all_denies: sandbox::mount_view_possible(&options),
-        home: Some(vars.home.clone()),
-        ..plan::PlanOptions::default()
-    };
-    let plan = plan::plan_with(&caps, input.fs, &plan_options)
-        .map_err(|e| context::plan_failure(e, vars))?;
-    let no_create = net_no_create(&plan, input.fs, plan_options.mask_all_denies);
-    let mut prepared = sandbox::prepare(&caps, &plan, input.workdir, &options)
-        .map_err(|e| context::sandbox_failure(e, vars))?;
+    // The facade plans as the options allow: with a masks-only mount view, every
+    // existing withheld path is masked (mask_all_denies).
+    let sandbox = nono_enforcer::Sandbox::from_capabilities(caps, vars.clone())
+        .options(options)
+        .plan()
+        .map_err(|e| context::build_failure(e, vars))?;
+    let no_create = net_no_create(
+        sandbox.plan(),
+        input.fs,
+        sandbox::mount_view_possible(sandbox.options()),
+    );
+    let mut prepared = sandbox
+        .prepare()
+        .map_err(|e| context::sandbox_failure(e, vars))?
+        .into_prepared();
     let enforcement = format!(
         "safety net: credentials, keychains and shell files withheld ({})",
         prepared.report
