@@ -137,25 +137,13 @@ pub struct Session {
     line: Vec<u8>,
 }
 
+/// `20261118-110640`: the UTC time as a session id's prefix (sorts by start time).
 fn utc_stamp(secs: u64) -> String {
-    // Civil date from days since the epoch (Howard Hinnant's algorithm).
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
+    let time = UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    // `2026-11-18T11:06:40Z` without its separators.
+    let text = humantime::format_rfc3339_seconds(time).to_string();
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    format!("{}-{}", &digits[..8], &digits[8..14])
 }
 
 impl Session {
